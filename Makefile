@@ -1,0 +1,52 @@
+# Deskpulse: `make demo` shows the whole system; `make test` runs every check CI runs.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-dev
+APT    := DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends
+
+.PHONY: demo test lint typecheck pytest bench install system-deps ensure-mosquitto ensure-chromium clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $@
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/deskpulse demo $(DEMO_ARGS)
+
+ensure-mosquitto:
+	@if command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ]; then :; \
+	elif [ "$$(id -u)" = 0 ]; then echo "Installing mosquitto (Debian package)"; \
+	  apt-get update -qq && $(APT) mosquitto mosquitto-clients; \
+	else echo "error: mosquitto is missing; install it with 'sudo apt-get install mosquitto' and run 'make test' again" >&2; exit 1; fi
+
+ensure-chromium:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ]; then echo "Installing chromium (Debian package) for the browser tests"; \
+	  apt-get update -qq && $(APT) chromium chromium-driver fonts-dejavu-core; \
+	else echo "error: chromium is missing; install it with 'sudo apt-get install chromium chromium-driver' and run 'make test' again" >&2; exit 1; fi
+
+system-deps: ensure-mosquitto ensure-chromium
+
+lint: $(STAMP)
+	$(BIN)/ruff check edge hub firmware_sim tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+pytest: $(STAMP) system-deps
+	$(BIN)/pytest -q -p no:cacheprovider --cov --cov-report=term:skip-covered
+
+test: lint typecheck pytest
+
+bench: $(STAMP) ensure-mosquitto
+	$(BIN)/python -m bench.run --out bench/results.json
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .coverage

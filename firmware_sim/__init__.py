@@ -1,0 +1,1 @@
+"""Simulated buildings, people and sensors that drive real Deskpulse edge agents."""

@@ -1,0 +1,193 @@
+"""Wire protocol v1: round trips, strict validation with exact reasons, never-raises."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from edge import protocol as p
+from edge.errors import ProtocolError
+
+NOW = 1_800_000_000.0
+TOPIC = "deskpulse/v1/hq/agent-1/desks"
+
+ids = st.from_regex(r"[a-z0-9-]{1,64}", fullmatch=True)
+stamps = st.floats(min_value=0, max_value=NOW, allow_nan=False, allow_infinity=False)
+counters = st.integers(min_value=0, max_value=p.MAX_INT)
+events = st.builds(p.DeskEvent, desk=ids, state=st.sampled_from(p.DESK_STATES), at=stamps)
+tokens = st.from_regex(r"[A-Za-z0-9._~:+/=-]{1,512}", fullmatch=True)
+
+
+def message_strategy(agent: str) -> st.SearchStrategy[p.Message]:
+    header = {"agent": st.just(agent), "boot": counters, "seq": counters, "sent": stamps}
+    return st.one_of(
+        st.builds(p.Status, online=st.booleans(), boot=counters,
+                  version=st.none() | st.from_regex(r"[\x20-\x7e]{0,64}", fullmatch=True)),
+        st.builds(p.DesksMessage, **header,
+                  events=st.lists(events, min_size=1, max_size=20).map(tuple)),
+        st.builds(p.ZonesMessage, **header, counts=st.lists(st.builds(
+            p.ZoneCount, zone=ids, bin=st.integers(0, 2_000_000).map(lambda b: b * 900),
+            devices=st.integers(0, 1_000_000)), min_size=1, max_size=20).map(tuple)),
+        st.builds(p.CheckinsMessage, **header, scans=st.lists(st.builds(
+            p.Scan, desk=ids, token=tokens, via=st.sampled_from(p.SCAN_VIA), at=stamps),
+            min_size=1, max_size=5).map(tuple)),
+        st.builds(p.Health, agent=st.just(agent), boot=counters, sent=stamps,
+                  uptime=st.floats(0, 1e9), outbox_depth=counters, dropped=counters,
+                  sensor_faults=st.lists(ids, max_size=5).map(tuple)),
+        st.builds(p.Config, agent=st.just(agent), issued=stamps, key_epoch=counters,
+                  desks=st.lists(st.builds(p.DeskAssignment, desk=ids, zone=ids),
+                                 max_size=10).map(tuple),
+                  badges=st.lists(st.from_regex(r"[0-9a-f]{16,128}", fullmatch=True),
+                                  max_size=5).map(tuple)),
+        st.builds(p.Feedback, agent=st.just(agent), boot=counters, seq=counters, desk=ids,
+                  result=st.sampled_from(p.FEEDBACK_RESULTS),
+                  reason=st.from_regex(r"[\x20-\x7e]{0,200}", fullmatch=True)),
+    )
+
+
+@settings(max_examples=300)
+@given(site=ids, agent=ids, data=st.data())
+def test_every_message_round_trips(site: str, agent: str, data: st.DataObject) -> None:
+    message = data.draw(message_strategy(agent))
+    topic = p.topic_for(site, agent, message.KIND)
+    assert p.decode(topic, p.encode(message), now=NOW) == message
+
+
+@settings(max_examples=500)
+@given(payload=st.binary(max_size=2048), kind=st.sampled_from(p.KINDS))
+def test_decode_raises_only_protocol_error_on_arbitrary_bytes(payload: bytes, kind: str) -> None:
+    try:
+        p.decode(f"deskpulse/v1/hq/agent-1/{kind}", payload, now=NOW)
+    except ProtocolError:
+        pass
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner,
+                                                                max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=500)
+@given(body=st.dictionaries(
+    st.sampled_from(["v", "agent", "boot", "seq", "sent", "events", "online", "counts",
+                     "scans", "x"]), json_values, max_size=7),
+    kind=st.sampled_from(p.KINDS))
+def test_decode_raises_only_protocol_error_on_arbitrary_json(body: dict, kind: str) -> None:
+    payload = json.dumps(body).encode()
+    try:
+        p.decode(f"deskpulse/v1/hq/agent-1/{kind}", payload, now=NOW)
+    except ProtocolError:
+        pass
+
+
+@given(topic=st.text(max_size=100))
+def test_parse_topic_raises_only_protocol_error(topic: str) -> None:
+    try:
+        p.parse_topic(topic)
+    except ProtocolError:
+        pass
+
+
+def desks_body(**overrides: object) -> dict:
+    body: dict = {"v": 1, "agent": "agent-1", "boot": 3, "seq": 7, "sent": NOW,
+                  "events": [{"desk": "desk-1", "state": "occupied", "at": NOW - 5}]}
+    body.update(overrides)
+    return body
+
+
+def reason(body: object, topic: str = TOPIC, raw: bytes | None = None) -> str:
+    payload = raw if raw is not None else json.dumps(body).encode()
+    with pytest.raises(ProtocolError) as caught:
+        p.decode(topic, payload, now=NOW)
+    return str(caught.value)
+
+
+def test_a_hand_written_desks_message_decodes() -> None:
+    raw = (b'{"v":1,"agent":"agent-1","boot":3,"seq":7,"sent":1800000000,'
+           b'"events":[{"desk":"desk-1","state":"occupied","at":1799999995.5}]}')
+    message = p.decode(TOPIC, raw, now=NOW)
+    assert message == p.DesksMessage(
+        agent="agent-1", boot=3, seq=7, sent=1_800_000_000.0,
+        events=(p.DeskEvent("desk-1", "occupied", 1_799_999_995.5),))
+
+
+@pytest.mark.parametrize(("body", "expected"), [
+    (desks_body(v=2), "unknown protocol version; this receiver speaks v1"),
+    (desks_body(v=True), "unknown protocol version; this receiver speaks v1"),
+    ({"agent": "agent-1"}, "missing field 'v' (protocol version)"),
+    (desks_body(mac="aa"), "unknown field 'mac' in message"),
+    (desks_body(events=[{"desk": "desk-1", "state": "occupied", "at": 1, "rssi": -60}]),
+     "unknown field 'rssi' in events[0]"),
+    (desks_body(boot="3"), "boot must be an integer"),
+    (desks_body(seq=True), "seq must be an integer"),
+    (desks_body(seq=-1), f"seq must be between 0 and {p.MAX_INT}"),
+    (desks_body(sent="now"), "sent must be a number"),
+    (desks_body(agent="agent-2"), "agent in payload does not match the agent in the topic"),
+    (desks_body(agent="Agent 1"), "agent must be an id matching [a-z0-9-]{1,64}"),
+    (desks_body(events=[]), f"events must hold between 1 and {p.MAX_ITEMS} items"),
+    (desks_body(events=[{"desk": "desk-1", "state": "busy", "at": 1}]),
+     "events[0].state must be one of occupied, vacant, unknown"),
+    (desks_body(events=[{"desk": "desk-1", "state": "occupied", "at": NOW + 301}]),
+     "events[0].at is more than 300 s in the future"),
+    (desks_body(sent=NOW + 1000), "sent is more than 300 s in the future"),
+    (desks_body(events=[{"desk": "desk-1", "state": "occupied"}]),
+     "missing field 'at' in events[0]"),
+    ([1, 2], "payload must be a JSON object"),
+])
+def test_invalid_desks_messages_are_rejected_with_a_reason(body: object, expected: str) -> None:
+    assert reason(body) == expected
+
+
+def test_payload_level_rejections() -> None:
+    assert reason(None, raw=b"\xff\xfe") == "payload is not UTF-8"
+    assert reason(None, raw=b"{not json") == "payload is not valid JSON"
+    assert reason(None, raw=b'{"v":1,"sent":NaN}') == "NaN is not valid JSON"
+    big = b" " * (p.MAX_PAYLOAD_BYTES + 1)
+    assert reason(None, raw=big) == f"message is larger than {p.MAX_PAYLOAD_BYTES} bytes"
+
+
+def test_topic_rejections() -> None:
+    assert reason(desks_body(), topic="deskpulse/v2/hq/agent-1/desks") == (
+        "topic is not of the form deskpulse/v1/{site}/{agent}/{kind}")
+    assert reason(desks_body(), topic="deskpulse/v1/HQ/agent-1/desks") == (
+        "site in topic is not a valid id ([a-z0-9-]{1,64})")
+    assert reason(desks_body(), topic="deskpulse/v1/hq/agent-1/gps") == "unknown topic kind"
+
+
+def test_zone_bins_must_be_multiples_of_the_bin_width() -> None:
+    body = {"v": 1, "agent": "agent-1", "boot": 1, "seq": 1, "sent": NOW,
+            "counts": [{"zone": "z1", "bin": 1_799_999_100 + 60, "devices": 4}]}
+    assert reason(body, topic="deskpulse/v1/hq/agent-1/zones") == (
+        "counts[0].bin is not a multiple of the bin width 900 s")
+
+
+def test_topics_and_delivery_follow_the_protocol_table() -> None:
+    assert p.topic_for("hq", "agent-1", "status") == "deskpulse/v1/hq/agent-1/status"
+    assert p.parse_topic("deskpulse/v1/hq/agent-1/zones") == p.Topic("hq", "agent-1", "zones")
+    assert set(p.KINDS) == {"status", "desks", "zones", "checkins", "health", "config",
+                            "feedback"}
+    assert p.DELIVERY["status"] == (1, True) and p.DELIVERY["health"] == (0, False)
+    assert p.DELIVERY["config"] == (1, True)
+    assert p.subscription_for_agent("hq", "agent-1") == [
+        "deskpulse/v1/hq/agent-1/config", "deskpulse/v1/hq/agent-1/feedback"]
+    with pytest.raises(ValueError):
+        p.topic_for("HQ", "agent-1", "desks")
+
+
+def test_last_will_has_no_version_and_birth_has_one() -> None:
+    assert p.encode(p.Status(online=False, boot=4)) == b'{"v":1,"online":false,"boot":4}'
+    assert json.loads(p.encode(p.Status(True, 4, "0.1.0"))) == {
+        "v": 1, "online": True, "boot": 4, "version": "0.1.0"}
+
+
+def test_no_forbidden_field_can_be_encoded() -> None:
+    """Privacy item 3: the schema itself has no room for a MAC, RSSI or device name."""
+    forbidden = {"mac", "rssi", "address", "name", "device", "image", "location"}
+    for kind, (_, fields, _) in p._SCHEMAS.items():
+        assert not forbidden & set(fields), kind
