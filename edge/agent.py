@@ -1,0 +1,316 @@
+"""The agent: sensors -> desk state machines -> outbox (SQLite) -> MQTT, and health.
+
+Threads: the caller's thread runs :meth:`Agent.step` (or :meth:`Agent.run`); one drainer
+thread moves outbox rows to paho and deletes them on PUBACK; paho's own thread runs the
+network and only signals the drainer. The drainer alone owns the mid -> row map, so a
+PUBACK can never be matched before its publish was recorded.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import queue
+import threading
+import time
+from collections.abc import Callable, Mapping
+
+from edge import __version__
+from edge.config import AgentConfig
+from edge.mqtt import MqttLink
+from edge.outbox import Outbox
+from edge.protocol import (
+    Config,
+    DeskEvent,
+    DesksMessage,
+    Feedback,
+    Health,
+    Message,
+    encode,
+    topic_for,
+)
+from edge.sensors.base import Reading, Sensor
+from edge.state import DeskStateMachine
+
+log = logging.getLogger(__name__)
+
+_PRESENCES = ("present", "absent", "fault")
+_IDLE_SECONDS = 1.0  # drainer wake-up when nothing signals it
+
+
+class Agent:
+    """One edge agent. Build it with a validated config and one sensor per desk."""
+
+    def __init__(
+        self,
+        config: AgentConfig,
+        sensors: Mapping[str, Sensor],
+        *,
+        clock: Callable[[], float] = time.time,
+        on_feedback: Callable[[Feedback], None] | None = None,
+    ) -> None:
+        missing = [d.id for d in config.desks if d.id not in sensors]
+        if missing:
+            raise ValueError(f"no sensor for desk(s): {', '.join(missing)}")
+        extra = sorted(set(sensors) - {d.id for d in config.desks})
+        if extra:
+            raise ValueError(f"sensor(s) for desk(s) not in the config: {', '.join(extra)}")
+        self.config = config
+        self.clock = clock
+        self._sensors = {d.id: sensors[d.id] for d in config.desks}
+        self._machines = {
+            d.id: DeskStateMachine(config.hold_seconds, desk=d.id) for d in config.desks
+        }
+        self._faults: tuple[str, ...] = ()  # desks whose last reading was a fault
+        self._fault_logged: set[str] = set()  # touched by the stepping thread only
+        self._on_feedback = on_feedback
+        self.last_config: Config | None = None
+        self._topic = topic_for(config.site, config.agent, "desks")
+        self._health_topic = topic_for(config.site, config.agent, "health")
+
+        self.outbox = Outbox(config.data_dir / "outbox.sqlite")
+        self.boot: int = self.outbox.start_boot()
+        self._seq = 0
+        self._lock = threading.Lock()  # state machines, seq and their enqueue order
+        self._started_at = clock()
+
+        self._acks: queue.SimpleQueue[int] = queue.SimpleQueue()
+        self._reconnects = 0  # bumped by paho's thread; the drainer compares
+        self._wake = threading.Event()
+        self._online = threading.Event()  # connected AND the drainer has resynced
+        self._stopping = threading.Event()
+        self._drainer: threading.Thread | None = None
+        self.link = MqttLink(
+            config.mqtt,
+            site=config.site,
+            agent=config.agent,
+            boot=self.boot,
+            version=__version__,
+            on_acked=self._acked,
+            on_connected=self._connected,
+            on_disconnected=self._online.clear,
+            on_message=self._received,
+            max_inflight=config.max_inflight,
+            clock=clock,
+        )
+        log.info("agent %s/%s boot %d with %d desks",
+                 config.site, config.agent, self.boot, len(config.desks))
+
+    # -- the pure-ish core ------------------------------------------------------------
+
+    @property
+    def states(self) -> Mapping[str, str]:
+        """Desk id -> current state (``unknown`` until a desk's first reading)."""
+        with self._lock:
+            return {desk: m.state for desk, m in self._machines.items()}
+
+    def step(self, now: float) -> DesksMessage | None:
+        """Read every sensor at ``now``; enqueue ONE message with all state changes."""
+        readings = {desk: self._read(desk, sensor, now) for desk, sensor in self._sensors.items()}
+        with self._lock:
+            self._faults = tuple(d for d, r in readings.items() if r.presence == "fault")
+            events = [
+                event
+                for desk, reading in readings.items()
+                if (event := self._machines[desk].update(reading)) is not None
+            ]
+            message = self._enqueue(events, now)
+        if message is not None:
+            log.debug("boot %d seq %d: %d desk change(s)", self.boot, message.seq, len(events))
+            self._wake.set()
+        return message
+
+    def _read(self, desk: str, sensor: Sensor, now: float) -> Reading:
+        """A sensor that raises or returns nonsense is a fault, never a crash."""
+        cause = "it reports a fault"
+        try:
+            reading = sensor.read(now)
+            if not (
+                isinstance(reading, Reading)
+                and reading.presence in _PRESENCES
+                and isinstance(reading.at, int | float)
+                and math.isfinite(reading.at)
+                and reading.at >= 0
+            ):
+                raise TypeError(f"read() returned {type(reading).__name__}, not a valid Reading")
+        except Exception as exc:
+            cause = f"{type(exc).__name__}: {exc}"
+            reading = Reading(now, "fault")
+        if reading.presence == "fault":
+            if desk not in self._fault_logged:  # once per fault, not once per poll
+                self._fault_logged.add(desk)
+                log.warning("sensor of desk %s failed (%s); desk is unknown", desk, cause)
+        elif desk in self._fault_logged:
+            self._fault_logged.discard(desk)
+            log.info("sensor of desk %s recovered", desk)
+        return reading
+
+    def _enqueue(self, events: list[DeskEvent], now: float) -> DesksMessage | None:
+        """Number and persist one message; the caller holds ``_lock`` so seq order is row
+        order."""
+        if not events:
+            return None
+        self._seq += 1
+        message = DesksMessage(
+            agent=self.config.agent, boot=self.boot, seq=self._seq, sent=now,
+            events=tuple(events),
+        )
+        self.outbox.enqueue(self._topic, encode(message), 1)
+        return message
+
+    def snapshot(self, now: float) -> DesksMessage | None:
+        """Enqueue every known desk's current state, so a restarted hub converges."""
+        with self._lock:
+            events = [e for m in self._machines.values() if (e := m.snapshot(now)) is not None]
+            message = self._enqueue(events, now)
+        if message is not None:
+            self._wake.set()
+        return message
+
+    def health(self, now: float) -> Health:
+        """The agent's health report at ``now`` (counts only, nothing personal)."""
+        return Health(
+            agent=self.config.agent,
+            boot=self.boot,
+            sent=now,
+            uptime=max(now - self._started_at, 0.0),
+            outbox_depth=self.outbox.depth(),
+            dropped=self.outbox.dropped,
+            sensor_faults=tuple(sorted(self._faults)),
+        )
+
+    def outbox_depth(self) -> int:
+        """Messages not yet acknowledged by the broker."""
+        return self.outbox.depth()
+
+    @property
+    def seq(self) -> int:
+        """The last sequence number used in this boot (0 before the first message)."""
+        with self._lock:
+            return self._seq
+
+    def wait_connected(self, timeout: float) -> bool:
+        """True once connected, subscribed and resynced (snapshot enqueued)."""
+        deadline = time.monotonic() + timeout
+        return self._online.wait(timeout) and self.link.wait_subscribed(
+            max(deadline - time.monotonic(), 0.0)
+        )
+
+    # -- lifecycle -----------------------------------------------------------------
+
+    def start(self) -> None:
+        """Connect (in the background) and start the outbox drainer."""
+        if self._drainer is not None:
+            return
+        self._drainer = threading.Thread(
+            target=self._drain_forever, name=f"outbox-{self.config.agent}", daemon=True
+        )
+        self._drainer.start()
+        self.link.start()
+
+    def stop(self, drain_seconds: float = 2.0) -> None:
+        """Drain briefly, publish "offline" (retained), disconnect, close the outbox."""
+        if self._drainer is not None:
+            if self.link.connected:
+                self.wait_drained(drain_seconds)
+            self._stopping.set()
+            self._wake.set()
+            self._drainer.join(5.0)
+            self.link.stop()
+            self._drainer = None
+        left = self.outbox.depth()
+        self.outbox.close()
+        log.info("agent %s/%s stopped; %d message(s) left in the outbox",
+                 self.config.site, self.config.agent, left)
+
+    def run(self, stop: threading.Event) -> None:
+        """Step every ``poll_seconds`` and publish health every ``health_seconds``."""
+        next_step = next_health = self.clock()
+        while not stop.is_set():
+            now = self.clock()
+            if now >= next_step:
+                self.step(now)
+                next_step += self.config.poll_seconds
+                if next_step <= now:  # fell behind (slow sensor, suspended): don't burst
+                    next_step = now + self.config.poll_seconds
+            if now >= next_health and self._publish_health(now):
+                next_health = now + self.config.health_seconds
+            stop.wait(max(next_step - self.clock(), 0.0))
+
+    def _publish_health(self, now: float) -> bool:
+        """QoS 0 and not via the outbox: a stale health report is worth nothing. False
+        when not connected, so that the next poll tries again."""
+        try:
+            return self.link.publish(self._health_topic, encode(self.health(now)), 0) is not None
+        except ValueError:
+            log.exception("health message could not be encoded")
+            return True
+
+    def wait_drained(self, timeout: float) -> bool:
+        """True once every outbox row has been acknowledged by the broker."""
+        deadline = time.monotonic() + timeout
+        while self.outbox.depth() > 0:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.02)
+        return True
+
+    # -- drainer thread --------------------------------------------------------------
+
+    def _drain_forever(self) -> None:
+        inflight: dict[int, int] = {}  # mid -> row id
+        seen_reconnects = 0
+        while not self._stopping.is_set():
+            self._wake.wait(_IDLE_SECONDS)
+            self._wake.clear()
+            try:
+                seen_reconnects = self._drain_once(inflight, seen_reconnects)
+            except Exception:
+                log.exception("outbox drainer failed; retrying")
+                time.sleep(_IDLE_SECONDS)
+
+    def _drain_once(self, inflight: dict[int, int], seen_reconnects: int) -> int:
+        while True:  # acks first: they may belong to the connection that just ended
+            try:
+                mid = self._acks.get_nowait()
+            except queue.Empty:
+                break
+            row_id = inflight.pop(mid, None)
+            if row_id is not None:
+                self.outbox.ack(row_id)
+        reconnects = self._reconnects
+        if reconnects != seen_reconnects:
+            # paho dropped its unacknowledged publishes on connect: send them all again.
+            inflight.clear()
+            self.snapshot(self.clock())
+            if self.link.connected:
+                self._online.set()
+        room = self.config.max_inflight - len(inflight)
+        if room <= 0 or not self.link.connected:
+            return reconnects
+        for row in self.outbox.pending(room, exclude=set(inflight.values())):
+            sent = self.link.publish(row.topic, row.payload, row.qos)
+            if sent is None:
+                break  # not connected after all; the next connect wakes us
+            inflight[sent] = row.id
+        return reconnects
+
+    # -- paho thread callbacks: signal only ------------------------------------------
+
+    def _acked(self, mid: int) -> None:
+        self._acks.put(mid)
+        self._wake.set()
+
+    def _connected(self) -> None:
+        self._reconnects += 1
+        self._wake.set()
+
+    def _received(self, message: Message) -> None:
+        if isinstance(message, Config):
+            self.last_config = message
+            log.info("config received: key epoch %d, %d desk(s)",
+                     message.key_epoch, len(message.desks))
+        elif isinstance(message, Feedback):
+            log.debug("feedback for desk %s: %s", message.desk, message.result)
+            if self._on_feedback is not None:
+                self._on_feedback(message)

@@ -1,0 +1,224 @@
+"""Edge agent configuration: frozen dataclasses loaded from TOML and validated strictly.
+
+Every mistake becomes one :class:`ConfigError` line that names the file, the key and what
+to do, because the person reading it is an installer at a Pi with a text editor.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from edge.errors import ConfigError
+from edge.protocol import is_id
+
+MAX_DESKS = 500  # one DesksMessage must always hold every desk (64 KiB, 1000 items)
+PLACEHOLDER_SECRETS = frozenset(
+    {"changeme", "change-me", "change_me", "password", "secret", "admin", "example",
+     "placeholder", "todo", "xxx", "mqtt", "deskpulse", "replace-me", "replaceme"}
+)
+_ID_HINT = "use lowercase letters, digits and '-'"
+
+
+@dataclass(frozen=True)
+class DeskConfig:
+    id: str
+    zone: str
+    sensor: str = "simulated"
+
+
+@dataclass(frozen=True)
+class MqttConfig:
+    host: str = "127.0.0.1"
+    port: int = 1883
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    tls: bool = False
+    keepalive: int = 30
+    ca_file: Path | None = None  # TLS trust anchor; None = the system's CA store
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    site: str
+    agent: str
+    desks: tuple[DeskConfig, ...]
+    data_dir: Path
+    mqtt: MqttConfig = MqttConfig()
+    poll_seconds: float = 1.0  # how often run() steps
+    hold_seconds: float = 600.0  # absent this long before a desk is vacant (people sit still)
+    max_inflight: int = 20  # unacknowledged QoS1 publishes at once
+    health_seconds: float = 60.0
+
+    @classmethod
+    def from_dict(
+        cls,
+        data: Mapping[str, Any],
+        *,
+        base_dir: Path | None = None,
+        source: str = "config",
+    ) -> AgentConfig:
+        """Validate a parsed TOML document. Relative paths resolve against ``base_dir``;
+        ``source`` (the file name) starts every error message."""
+        return _Parser(source, base_dir).agent(data)
+
+    @classmethod
+    def from_toml(cls, path: Path) -> AgentConfig:
+        """Read and validate a TOML file; relative paths in it are relative to the file."""
+        source = str(path)
+        try:
+            with open(path, "rb") as fh:
+                data = tomllib.load(fh)
+        except FileNotFoundError:
+            raise ConfigError(f"{source}: file not found: check the --config path") from None
+        except OSError as exc:
+            raise ConfigError(f"{source}: cannot read the file: {exc.strerror}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+        return cls.from_dict(data, base_dir=Path(path).parent, source=source)
+
+
+class _Parser:
+    """Walks the document; each check raises ConfigError naming ``source`` and the key."""
+
+    def __init__(self, source: str, base_dir: Path | None) -> None:
+        self.source = source
+        self.base_dir = base_dir
+
+    def fail(self, text: str) -> ConfigError:
+        return ConfigError(f"{self.source}: {text}")
+
+    def table(
+        self, data: Any, name: str, allowed: set[str], required: set[str]
+    ) -> dict[str, Any]:
+        if not isinstance(data, Mapping):
+            raise self.fail(f"{name} must be a table")
+        prefix = f"{name}." if name != "top level" else ""
+        for key in data:
+            if key not in allowed:
+                raise self.fail(
+                    f"unknown key '{prefix}{key}': remove it or check its spelling "
+                    f"(allowed: {', '.join(sorted(allowed))})"
+                )
+        for key in sorted(required):
+            if key not in data:
+                raise self.fail(f"missing key '{prefix}{key}': add it")
+        return dict(data)
+
+    def ident(self, value: Any, key: str) -> str:
+        if not isinstance(value, str):
+            raise self.fail(f"{key} must be a string: put it in quotes")
+        if len(value) > 64:
+            raise self.fail(f"{key} is longer than 64 characters: shorten it")
+        if not is_id(value):
+            raise self.fail(f"{key} '{value}' is not a valid id: {_ID_HINT}")
+        return value
+
+    def text(self, value: Any, key: str) -> str:
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail(f"{key} must be a non-empty string")
+        return value
+
+    def number(self, value: Any, key: str) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.fail(f"{key} must be a number of seconds")
+        if not math.isfinite(value) or value <= 0:
+            raise self.fail(f"{key} must be positive, got {value}")
+        return float(value)
+
+    def integer(self, value: Any, key: str, hi: int) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.fail(f"{key} must be a whole number")
+        if not 0 < value <= hi:
+            raise self.fail(f"{key} must be between 1 and {hi}, got {value}")
+        return value
+
+    def path(self, value: Any, key: str) -> Path:
+        path = Path(self.text(value, key)).expanduser()
+        if not path.is_absolute() and self.base_dir is not None:
+            path = self.base_dir / path
+        return path
+
+    def agent(self, data: Mapping[str, Any]) -> AgentConfig:
+        doc = self.table(
+            data, "top level",
+            {"site", "agent", "data_dir", "desks", "mqtt", "poll_seconds", "hold_seconds",
+             "max_inflight", "health_seconds"},
+            {"site", "agent", "data_dir", "desks"},
+        )
+        kwargs: dict[str, Any] = {
+            "site": self.ident(doc["site"], "site"),
+            "agent": self.ident(doc["agent"], "agent"),
+            "data_dir": self.path(doc["data_dir"], "data_dir"),
+            "desks": self.desks(doc["desks"]),
+            "mqtt": self.mqtt(doc.get("mqtt", {})),
+        }
+        for key in ("poll_seconds", "hold_seconds", "health_seconds"):
+            if key in doc:
+                kwargs[key] = self.number(doc[key], key)
+        if "max_inflight" in doc:
+            kwargs["max_inflight"] = self.integer(doc["max_inflight"], "max_inflight", 1000)
+        return AgentConfig(**kwargs)
+
+    def desks(self, value: Any) -> tuple[DeskConfig, ...]:
+        if not isinstance(value, list) or not value:
+            raise self.fail("desks must be one or more [[desks]] tables with id and zone")
+        if len(value) > MAX_DESKS:
+            raise self.fail(
+                f"{len(value)} desks configured; one agent serves at most {MAX_DESKS}: "
+                "split them over several agents"
+            )
+        desks: list[DeskConfig] = []
+        seen: set[str] = set()
+        for i, item in enumerate(value):
+            name = f"desks[{i}]"
+            raw = self.table(item, name, {"id", "zone", "sensor"}, {"id", "zone"})
+            desk = DeskConfig(
+                id=self.ident(raw["id"], f"{name}.id"),
+                zone=self.ident(raw["zone"], f"{name}.zone"),
+                sensor=self.text(raw.get("sensor", "simulated"), f"{name}.sensor"),
+            )
+            if desk.id in seen:
+                raise self.fail(
+                    f"{name}.id '{desk.id}' is used by an earlier desk: give every desk its own id"
+                )
+            seen.add(desk.id)
+            desks.append(desk)
+        return tuple(desks)
+
+    def mqtt(self, value: Any) -> MqttConfig:
+        raw = self.table(
+            value, "mqtt",
+            {"host", "port", "username", "password", "tls", "keepalive", "ca_file"}, set(),
+        )
+        kwargs: dict[str, Any] = {}
+        if "host" in raw:
+            kwargs["host"] = self.text(raw["host"], "mqtt.host")
+        if "port" in raw:
+            kwargs["port"] = self.integer(raw["port"], "mqtt.port", 65535)
+        if "keepalive" in raw:
+            kwargs["keepalive"] = self.integer(raw["keepalive"], "mqtt.keepalive", 65535)
+        if "tls" in raw:
+            if not isinstance(raw["tls"], bool):
+                raise self.fail("mqtt.tls must be true or false")
+            kwargs["tls"] = raw["tls"]
+        if "ca_file" in raw:
+            kwargs["ca_file"] = self.path(raw["ca_file"], "mqtt.ca_file")
+        if "username" in raw:
+            kwargs["username"] = self.text(raw["username"], "mqtt.username")
+        if "password" in raw:
+            password = raw["password"]
+            if not isinstance(password, str) or not password:
+                raise self.fail("mqtt.password must be a non-empty string")
+            if password.strip().lower() in PLACEHOLDER_SECRETS:
+                raise self.fail(
+                    "mqtt.password is a placeholder: set the password provisioned for this agent"
+                )
+            if "username" not in raw:
+                raise self.fail("mqtt.password is set without mqtt.username: add mqtt.username")
+            kwargs["password"] = password
+        return MqttConfig(**kwargs)

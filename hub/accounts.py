@@ -1,0 +1,374 @@
+"""Local accounts, browser sessions and API tokens over the hub's SQLite database.
+
+Passwords are argon2 hashes; session and API tokens are random and stored only as
+SHA-256 hashes, so a copy of the database cannot be replayed against the API. Failed
+logins are counted in the database so the limit holds across hub worker processes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any, Literal, cast, get_args
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+from hub.errors import DeskpulseError
+
+log = logging.getLogger(__name__)
+
+Role = Literal["admin", "manager", "employee"]
+ROLES: tuple[str, ...] = get_args(Role)
+ADMIN_USERNAME = "admin"
+SESSION_TTL_SECONDS = 12 * 3600
+LOGIN_WINDOW_SECONDS = 300
+LOGIN_MAX_FAILURES = 5
+_LAST_USED_RESOLUTION = 60.0
+
+_hasher = PasswordHasher()
+_dummy_hash: str | None = None
+
+
+class LoginFailed(DeskpulseError):
+    """Wrong username or password (deliberately not saying which)."""
+
+
+class LoginRateLimited(DeskpulseError):
+    """Too many failed logins for this username in the rate-limit window."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: a signed-in user (session) or a named API token."""
+
+    kind: Literal["session", "token"]
+    name: str
+    role: Role
+    user_id: int | None = None
+    must_change_password: bool = False
+
+
+migrations = Migrations("deskpulse-accounts")
+
+
+@migrations(name="m001_accounts")
+def _m001_accounts(db: Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE IF NOT EXISTS users (
+            id INTEGER PRIMARY KEY,
+            username TEXT NOT NULL UNIQUE,
+            password_hash TEXT NOT NULL,
+            role TEXT NOT NULL CHECK (role IN ('admin', 'manager', 'employee')),
+            created REAL NOT NULL,
+            must_change_password INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE TABLE IF NOT EXISTS sessions (
+            token_hash TEXT PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            created REAL NOT NULL,
+            expires REAL NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS api_tokens (
+            token_hash TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            role TEXT NOT NULL CHECK (role IN ('admin', 'manager', 'employee')),
+            created REAL NOT NULL,
+            last_used REAL
+        );
+        CREATE TABLE IF NOT EXISTS login_failures (
+            id INTEGER PRIMARY KEY,
+            username TEXT NOT NULL,
+            at REAL NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS login_failures_username_at
+            ON login_failures (username, at);
+        """
+    )
+
+
+def ensure_schema(db: Database) -> None:
+    """Create the account tables if missing; safe at every start and from several processes."""
+    if not migrations.pending(db):
+        return
+    if db.conn.in_transaction:
+        migrations.apply(db)
+        return
+    db.conn.execute("BEGIN IMMEDIATE")  # one process at a time applies the migration
+    try:
+        migrations.apply(db)
+    except BaseException:
+        db.conn.execute("ROLLBACK")
+        raise
+    db.conn.execute("COMMIT")
+
+
+def hash_token(token: str) -> str:
+    """SHA-256 of a session or API token: what the database stores instead of it."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _now(now: float | None) -> float:
+    return time.time() if now is None else now
+
+
+def _check_role(role: str) -> Role:
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+    return cast(Role, role)
+
+
+def create_user(
+    db: Database,
+    username: str,
+    password: str,
+    role: str = "employee",
+    *,
+    must_change_password: bool = False,
+    now: float | None = None,
+) -> int:
+    """Add a local user and return its id; ValueError if the name is taken or empty."""
+    ensure_schema(db)
+    username = username.strip()
+    if not username:
+        raise ValueError("username must not be empty")
+    if not password:
+        raise ValueError("password must not be empty")
+    checked = _check_role(role)
+    if db.execute("SELECT 1 FROM users WHERE username = ?", [username]).fetchone():
+        raise ValueError(f"user {username!r} already exists")
+    cursor = db.execute(
+        "INSERT INTO users (username, password_hash, role, created, must_change_password)"
+        " VALUES (?, ?, ?, ?, ?)",
+        [username, _hasher.hash(password), checked, _now(now), int(must_change_password)],
+    )
+    return int(cast(int, cursor.lastrowid))
+
+
+def ensure_admin(db: Database, *, now: float | None = None) -> str | None:
+    """Create user "admin" with a one-time password and return it; None if an admin exists."""
+    ensure_schema(db)
+    if db.execute("SELECT 1 FROM users WHERE role = 'admin' LIMIT 1").fetchone():
+        return None
+    password = secrets.token_urlsafe(12)
+    create_user(db, ADMIN_USERNAME, password, "admin", must_change_password=True, now=now)
+    log.info("created local admin account %r with a one-time password", ADMIN_USERNAME)
+    return password
+
+
+def reset_admin_password(db: Database, *, now: float | None = None) -> str:
+    """Give user "admin" a new one-time password (creating it if needed) and return it."""
+    created = ensure_admin(db, now=now)
+    if created is not None:
+        return created
+    password = secrets.token_urlsafe(12)
+    row = db.execute("SELECT id FROM users WHERE username = ?", [ADMIN_USERNAME]).fetchone()
+    if row is None:
+        create_user(db, ADMIN_USERNAME, password, "admin", must_change_password=True, now=now)
+        return password
+    with db.atomic():
+        db.execute(
+            "UPDATE users SET password_hash = ?, must_change_password = 1, role = 'admin'"
+            " WHERE id = ?",
+            [_hasher.hash(password), row[0]],
+        )
+        db.execute("DELETE FROM sessions WHERE user_id = ?", [row[0]])
+        db.execute("DELETE FROM login_failures WHERE username = ?", [ADMIN_USERNAME])
+    return password
+
+
+def create_api_token(
+    db: Database, name: str, role: str = "manager", *, now: float | None = None
+) -> str:
+    """Create a named API token and return its plaintext; only the hash is kept."""
+    ensure_schema(db)
+    if not name.strip():
+        raise ValueError("token name must not be empty")
+    checked = _check_role(role)
+    token = secrets.token_urlsafe(32)
+    db.execute(
+        "INSERT INTO api_tokens (token_hash, name, role, created, last_used)"
+        " VALUES (?, ?, ?, ?, NULL)",
+        [hash_token(token), name.strip(), checked, _now(now)],
+    )
+    return token
+
+
+def recent_failures(db: Database, username: str, *, now: float | None = None) -> int:
+    """Failed logins for this username inside the current rate-limit window."""
+    since = _now(now) - LOGIN_WINDOW_SECONDS
+    row = db.execute(
+        "SELECT COUNT(*) FROM login_failures WHERE username = ? AND at > ?", [username, since]
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _verify(stored_hash: str | None, password: str) -> bool:
+    """Argon2 check; an unknown user still costs one verification (no user probing)."""
+    global _dummy_hash
+    if stored_hash is None:
+        if _dummy_hash is None:
+            _dummy_hash = _hasher.hash(secrets.token_urlsafe(16))
+        stored_hash = _dummy_hash
+        password = password + "\x00unknown-user"
+    try:
+        return _hasher.verify(stored_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def authenticate_password(
+    db: Database, username: str, password: str, *, now: float | None = None
+) -> Principal:
+    """Check a username/password; LoginRateLimited or LoginFailed on refusal."""
+    at = _now(now)
+    username = username.strip()
+    if recent_failures(db, username, now=at) >= LOGIN_MAX_FAILURES:
+        raise LoginRateLimited(
+            f"too many failed logins; try again in {LOGIN_WINDOW_SECONDS // 60} minutes"
+        )
+    row: dict[str, Any] | None = next(
+        db.query(
+            "SELECT id, username, password_hash, role, must_change_password"
+            " FROM users WHERE username = ?",
+            [username],
+        ),
+        None,
+    )
+    if not _verify(row["password_hash"] if row else None, password) or row is None:
+        with db.atomic():
+            db.execute(
+                "INSERT INTO login_failures (username, at) VALUES (?, ?)", [username, at]
+            )
+            db.execute(
+                "DELETE FROM login_failures WHERE at <= ?", [at - LOGIN_WINDOW_SECONDS]
+            )
+        log.info("failed login (%d in window)", recent_failures(db, username, now=at))
+        raise LoginFailed("wrong username or password")
+    if _hasher.check_needs_rehash(row["password_hash"]):
+        db.execute(
+            "UPDATE users SET password_hash = ? WHERE id = ?",
+            [_hasher.hash(password), row["id"]],
+        )
+    db.execute("DELETE FROM login_failures WHERE username = ?", [username])
+    return Principal(
+        kind="session",
+        name=row["username"],
+        role=_check_role(row["role"]),
+        user_id=int(row["id"]),
+        must_change_password=bool(row["must_change_password"]),
+    )
+
+
+def create_session(
+    db: Database, user_id: int, *, ttl: float = SESSION_TTL_SECONDS, now: float | None = None
+) -> str:
+    """Start a session for a user and return its token (the cookie value)."""
+    at = _now(now)
+    token = secrets.token_urlsafe(32)
+    with db.atomic():
+        db.execute("DELETE FROM sessions WHERE expires <= ?", [at])
+        db.execute(
+            "INSERT INTO sessions (token_hash, user_id, created, expires) VALUES (?, ?, ?, ?)",
+            [hash_token(token), user_id, at, at + ttl],
+        )
+    return token
+
+
+def resolve_session(db: Database, token: str, *, now: float | None = None) -> Principal | None:
+    """The user behind a live session token, or None if unknown or expired."""
+    if not token:
+        return None
+    row = next(
+        db.query(
+            "SELECT u.id, u.username, u.role, u.must_change_password, s.expires"
+            " FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?",
+            [hash_token(token)],
+        ),
+        None,
+    )
+    if row is None or row["expires"] <= _now(now):
+        return None
+    return Principal(
+        kind="session",
+        name=row["username"],
+        role=_check_role(row["role"]),
+        user_id=int(row["id"]),
+        must_change_password=bool(row["must_change_password"]),
+    )
+
+
+def resolve_token(db: Database, token: str, *, now: float | None = None) -> Principal | None:
+    """The API token behind a bearer value, or None; records when it was last used."""
+    if not token:
+        return None
+    digest = hash_token(token)
+    row = next(
+        db.query("SELECT name, role, last_used FROM api_tokens WHERE token_hash = ?", [digest]),
+        None,
+    )
+    if row is None:
+        return None
+    at = _now(now)
+    if row["last_used"] is None or at - row["last_used"] >= _LAST_USED_RESOLUTION:
+        db.execute("UPDATE api_tokens SET last_used = ? WHERE token_hash = ?", [at, digest])
+    return Principal(kind="token", name=row["name"], role=_check_role(row["role"]))
+
+
+def delete_session(db: Database, token: str) -> None:
+    """End a session (logout); unknown tokens are ignored."""
+    if token:
+        db.execute("DELETE FROM sessions WHERE token_hash = ?", [hash_token(token)])
+
+
+MIN_PASSWORD_LENGTH = 10
+
+
+class PasswordRejected(DeskpulseError):
+    """A new password that does not meet the rules (too short, same as before, mismatch)."""
+
+
+def check_new_password(current: str, new: str, confirm: str) -> None:
+    """The rules a new password must meet; PasswordRejected says which one failed."""
+    if new != confirm:
+        raise PasswordRejected("the new passwords do not match")
+    if len(new) < MIN_PASSWORD_LENGTH:
+        raise PasswordRejected(f"the new password needs at least {MIN_PASSWORD_LENGTH} characters")
+    if new == current:
+        raise PasswordRejected("the new password must differ from the current one")
+
+
+def change_password(
+    db: Database,
+    username: str,
+    current: str,
+    new: str,
+    confirm: str,
+    *,
+    keep_session: str | None = None,
+    now: float | None = None,
+) -> None:
+    """Replace a password after checking the current one (rate-limited like a login).
+
+    Clears the one-time flag and ends every other session of the user, so a leaked
+    one-time password stops working everywhere at once.
+    """
+    check_new_password(current, new, confirm)
+    principal = authenticate_password(db, username, current, now=now)
+    keep = hash_token(keep_session) if keep_session else ""
+    with db.atomic():
+        db.execute(
+            "UPDATE users SET password_hash = ?, must_change_password = 0 WHERE id = ?",
+            [_hasher.hash(new), principal.user_id],
+        )
+        db.execute(
+            "DELETE FROM sessions WHERE user_id = ? AND token_hash != ?",
+            [principal.user_id, keep],
+        )
+    log.info("password changed for a %s account", principal.role)

@@ -1,0 +1,184 @@
+"""Browser pages: sign-in, sign-out, the dashboard shell and offline API docs.
+
+Forms carry a CSRF token: an HMAC (under the hub secret) of a random nonce kept in an
+HttpOnly cookie, so a page on another origin can neither read nor forge it.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, HTTPException, Request, status
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.templating import Jinja2Templates
+
+from hub import accounts
+from hub.accounts import Principal
+from hub.api.deps import (
+    CSRF_COOKIE,
+    SESSION_COOKIE,
+    StoreDep,
+    csrf_token_for,
+    csrf_valid,
+    is_https,
+    new_csrf_nonce,
+    session_principal,
+)
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["web"], include_in_schema=False)
+CSRF_FAILED = "invalid or missing CSRF token: reload the page and try again"
+PASSWORD_PAGE = "/account/password"  # noqa: S105 (a URL path)
+
+
+def _templates(request: Request) -> Jinja2Templates:
+    templates: Jinja2Templates = request.app.state.templates
+    return templates
+
+
+def _secret(request: Request) -> str:
+    secret: str = request.app.state.secret_key
+    return secret
+
+
+def _render(
+    request: Request, name: str, context: dict[str, Any], *, status_code: int = 200
+) -> Response:
+    """A page with a CSRF token for its forms, issuing the CSRF cookie if it is missing."""
+    nonce = request.cookies.get(CSRF_COOKIE) or new_csrf_nonce()
+    context = {**context, "csrf_token": csrf_token_for(_secret(request), nonce)}
+    response = _templates(request).TemplateResponse(
+        request, name, context, status_code=status_code
+    )
+    if request.cookies.get(CSRF_COOKIE) != nonce:
+        response.set_cookie(
+            CSRF_COOKIE, nonce, httponly=True, samesite="strict", secure=is_https(request),
+            path="/",
+        )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _signed_in(request: Request, store: Any) -> Principal | None:
+    return session_principal(store, request.cookies.get(SESSION_COOKIE))
+
+
+def _csrf_ok(request: Request, submitted: str) -> bool:
+    return csrf_valid(_secret(request), request.cookies.get(CSRF_COOKIE), submitted)
+
+
+@router.get("/", response_class=HTMLResponse)
+def dashboard(request: Request, store: StoreDep) -> Response:
+    """The live floor; signed-out browsers are sent to the sign-in form."""
+    principal = _signed_in(request, store)
+    if principal is None:
+        response = RedirectResponse("/login", status_code=status.HTTP_303_SEE_OTHER)
+        if request.cookies.get(SESSION_COOKIE):
+            response.delete_cookie(SESSION_COOKIE, path="/")
+        return response
+    if principal.must_change_password:
+        return RedirectResponse(PASSWORD_PAGE, status_code=status.HTTP_303_SEE_OTHER)
+    return _render(request, "index.html", {"username": principal.name, "role": principal.role})
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request, store: StoreDep) -> Response:
+    if _signed_in(request, store) is not None:
+        return RedirectResponse("/", status_code=status.HTTP_303_SEE_OTHER)
+    return _render(request, "login.html", {"error": None, "username": ""})
+
+
+@router.post("/login", response_class=HTMLResponse)
+def login(
+    request: Request,
+    store: StoreDep,
+    username: Annotated[str, Form(max_length=200)] = "",
+    password: Annotated[str, Form(max_length=1024)] = "",
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    """Check the form, start a session and go to the dashboard (303)."""
+    def again(message: str, code: int) -> Response:
+        return _render(request, "login.html", {"error": message, "username": username},
+                       status_code=code)
+
+    if not _csrf_ok(request, csrf_token):
+        return again(CSRF_FAILED, status.HTTP_403_FORBIDDEN)
+    try:
+        principal = accounts.authenticate_password(store.db, username, password)
+    except accounts.LoginRateLimited as exc:
+        return again(str(exc), status.HTTP_429_TOO_MANY_REQUESTS)
+    except accounts.LoginFailed as exc:
+        return again(str(exc), status.HTTP_401_UNAUTHORIZED)
+    assert principal.user_id is not None
+    token = accounts.create_session(store.db, principal.user_id)
+    target = PASSWORD_PAGE if principal.must_change_password else "/"
+    response = RedirectResponse(target, status_code=status.HTTP_303_SEE_OTHER)
+    response.set_cookie(
+        SESSION_COOKIE, token, max_age=accounts.SESSION_TTL_SECONDS, httponly=True,
+        samesite="lax", secure=is_https(request), path="/",
+    )
+    log.info("session started for a %s", principal.role)
+    return response
+
+
+@router.post("/logout")
+def logout(
+    request: Request,
+    store: StoreDep,
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    """End the session and return to the sign-in form (303)."""
+    if not _csrf_ok(request, csrf_token):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail=CSRF_FAILED)
+    accounts.delete_session(store.db, request.cookies.get(SESSION_COOKIE) or "")
+    response = RedirectResponse("/login", status_code=status.HTTP_303_SEE_OTHER)
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax",
+                           secure=is_https(request))
+    return response
+
+
+@router.get(PASSWORD_PAGE, response_class=HTMLResponse)
+def password_form(request: Request, store: StoreDep) -> Response:
+    """Set a new password; where a one-time password leads straight after sign-in."""
+    principal = _signed_in(request, store)
+    if principal is None:
+        return RedirectResponse("/login", status_code=status.HTTP_303_SEE_OTHER)
+    return _render(request, "password.html", {"principal": principal, "error": None})
+
+
+@router.post(PASSWORD_PAGE, response_class=HTMLResponse)
+def change_password(
+    request: Request,
+    store: StoreDep,
+    current: Annotated[str, Form(max_length=1024)] = "",
+    new: Annotated[str, Form(max_length=1024)] = "",
+    confirm: Annotated[str, Form(max_length=1024)] = "",
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    principal = _signed_in(request, store)
+    if principal is None:
+        return RedirectResponse("/login", status_code=status.HTTP_303_SEE_OTHER)
+
+    def again(message: str, code: int) -> Response:
+        return _render(request, "password.html", {"principal": principal, "error": message},
+                       status_code=code)
+
+    if not _csrf_ok(request, csrf_token):
+        return again(CSRF_FAILED, status.HTTP_403_FORBIDDEN)
+    try:
+        accounts.change_password(store.db, principal.name, current, new, confirm,
+                                 keep_session=request.cookies.get(SESSION_COOKIE))
+    except accounts.PasswordRejected as exc:
+        return again(str(exc), status.HTTP_400_BAD_REQUEST)
+    except accounts.LoginRateLimited as exc:
+        return again(str(exc), status.HTTP_429_TOO_MANY_REQUESTS)
+    except accounts.LoginFailed:
+        return again("the current password is wrong", status.HTTP_401_UNAUTHORIZED)
+    return RedirectResponse("/", status_code=status.HTTP_303_SEE_OTHER)
+
+
+@router.get("/docs", response_class=HTMLResponse)
+def api_docs(request: Request) -> Response:
+    """Swagger UI served from the hub itself (no CDN; the CSP allows only 'self')."""
+    return _templates(request).TemplateResponse(request, "docs.html", {})

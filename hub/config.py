@@ -1,0 +1,210 @@
+"""Hub settings: defaults -> TOML file -> ``DESKPULSE_*`` environment -> explicit overrides.
+
+Settings are only ever built inside functions (``HubSettings.from_toml(path)`` in the CLI,
+``HubSettings(...)`` in tests and the demo), never at import time, so importing the hub
+never reads the environment or touches the disk. Invalid values raise :class:`ConfigError`
+with one line saying which setting and how to fix it.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import os
+import secrets
+import stat
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from platformdirs import user_data_path
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from hub.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+SECRET_FILE = "secret.key"  # noqa: S105 (a file name, not a secret)
+MIN_SECRET_LENGTH = 16
+# Values people paste from examples; a hub signing sessions with one of them is not secure.
+PLACEHOLDER_SECRETS = frozenset({
+    "", "changeme", "change-me", "change_me", "secret", "secret-key", "secretkey", "password",
+    "default", "deskpulse", "example", "test", "xxx", "todo", "insecure", "your-secret-key",
+})
+_PATH_FIELDS = ("data_dir", "database")
+# The TOML values of the settings being built right now (see from_toml): a context variable
+# because pydantic-settings asks for sources on the class, not on the call.
+_TOML_VALUES: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
+    "deskpulse_toml_values", default=None
+)
+
+
+class _TomlValues(PydanticBaseSettingsSource):
+    """The settings source for the TOML file read by :meth:`HubSettings.from_toml`."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        values = _TOML_VALUES.get() or {}
+        return values.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(_TOML_VALUES.get() or {})
+
+
+def _default_data_dir() -> Path:
+    return user_data_path("deskpulse")
+
+
+class HubSettings(BaseSettings):
+    """Everything the hub process needs; see docs/operations.md for each setting."""
+
+    model_config = SettingsConfigDict(env_prefix="DESKPULSE_", extra="forbid")
+
+    data_dir: Path = Field(default_factory=_default_data_dir)
+    database: Path | None = None
+    mqtt_host: str = "127.0.0.1"
+    mqtt_port: int = Field(default=1883, ge=1, le=65535)
+    mqtt_username: str | None = None
+    mqtt_password: str | None = Field(default=None, repr=False)
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8000, ge=0, le=65535)
+    bin_seconds: int = 900
+    secret_key: str | None = Field(default=None, repr=False)
+    ingest_batch_max: int = Field(default=500, ge=1, le=100_000)
+    ingest_batch_wait: float = Field(default=0.05, ge=0.0, le=10.0)
+    rollup_interval: float = Field(default=5.0, gt=0.0, le=3600.0)
+    heartbeat_timeout: float = Field(default=180.0, gt=0.0)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Earlier sources win: overrides, then environment, then the TOML file.
+        return (init_settings, env_settings, _TomlValues(settings_cls))
+
+    @field_validator("bin_seconds")
+    @classmethod
+    def _check_bin_seconds(cls, value: int) -> int:
+        if not 60 <= value <= 3600 or 3600 % value:
+            raise ConfigError(
+                f"bin_seconds must be between 60 and 3600 and divide 3600 (got {value}); "
+                "use e.g. 300, 900 or 3600"
+            )
+        return value
+
+    @field_validator("secret_key")
+    @classmethod
+    def _check_secret_key(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if value.strip().lower() in PLACEHOLDER_SECRETS:
+            raise ConfigError(
+                "secret_key is a placeholder; remove it to have one generated in "
+                f"data_dir/{SECRET_FILE}, or set a random value of at least "
+                f"{MIN_SECRET_LENGTH} characters"
+            )
+        if len(value) < MIN_SECRET_LENGTH:
+            raise ConfigError(
+                f"secret_key is shorter than {MIN_SECRET_LENGTH} characters; remove it to "
+                f"have one generated in data_dir/{SECRET_FILE}"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _fill_paths(self) -> HubSettings:
+        self.data_dir = self.data_dir.expanduser()
+        self.database = (self.database or self.data_dir / "deskpulse.db").expanduser()
+        return self
+
+    @property
+    def database_path(self) -> Path:
+        """The SQLite file (``database``, by default ``data_dir/deskpulse.db``)."""
+        return self.database or self.data_dir / "deskpulse.db"
+
+    @property
+    def secret_file(self) -> Path:
+        return self.data_dir / SECRET_FILE
+
+    def ensure_data_dir(self) -> Path:
+        """Create the data directory (owner-only) if it does not exist yet."""
+        self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        return self.data_dir
+
+    def ensure_secret_key(self) -> str:
+        """The configured secret, else the one in ``data_dir/secret.key``, generated once.
+
+        The file is created with mode 0600 before the secret is written, so it is never
+        readable by others, not even briefly.
+        """
+        if self.secret_key is not None:
+            return self.secret_key
+        path = self.secret_file
+        if path.exists():
+            mode = stat.S_IMODE(path.stat().st_mode)
+            if mode & 0o077:
+                log.warning("%s was readable by others (mode %o); setting 0600", path, mode)
+                path.chmod(0o600)
+            value = path.read_text().strip()
+            if len(value) < MIN_SECRET_LENGTH:
+                raise ConfigError(
+                    f"{path} holds no usable secret; delete it to have a new one generated"
+                )
+            return value
+        self.ensure_data_dir()
+        value = secrets.token_urlsafe(32)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(value + "\n")
+        log.info("generated a new hub secret key in %s", path)
+        return value
+
+    @classmethod
+    def from_toml(cls, path: Path | None, **overrides: Any) -> HubSettings:
+        """Settings from a TOML file (optional), the environment and explicit overrides.
+
+        Keys are the setting names at the top level (or in a ``[hub]`` table); relative
+        paths in the file are relative to the file. Unknown keys are refused.
+        """
+        values: dict[str, Any] = {}
+        if path is not None:
+            values = _read_toml(Path(path))
+        token = _TOML_VALUES.set(values)
+        try:
+            return cls(**overrides)
+        except ValidationError as exc:
+            raise ConfigError(_describe(exc, path)) from None
+        finally:
+            _TOML_VALUES.reset(token)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    if isinstance(data.get("hub"), dict):
+        data = {**{k: v for k, v in data.items() if k != "hub"}, **data["hub"]}
+    for key in _PATH_FIELDS:
+        if isinstance(data.get(key), str):
+            value = Path(data[key]).expanduser()
+            data[key] = value if value.is_absolute() else path.parent / value
+    return data
+
+
+def _describe(exc: ValidationError, path: Path | None) -> str:
+    where = f" in {path}" if path is not None else ""
+    problems = []
+    for error in exc.errors():
+        name = ".".join(str(part) for part in error["loc"]) or "settings"
+        message = "unknown setting" if error["type"] == "extra_forbidden" else error["msg"]
+        problems.append(f"{name}: {message}")
+    return f"invalid hub settings{where}: " + "; ".join(problems)

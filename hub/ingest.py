@@ -1,0 +1,261 @@
+"""MQTT ingest: broker -> decode -> one store transaction per batch -> ack. At-least-once.
+
+The hub's session is persistent (``clean_session=False``, a stable client id), so QoS 1
+messages queue at the broker while the hub is down. Acknowledgements are manual and
+are sent only after the batch that holds the message has committed, so a crash before
+the commit makes the broker deliver again; the store drops the second copy by
+``(agent, boot, seq)``. ``on_message`` never blocks: it only puts the message on a queue
+for the writer thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass, replace
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from edge.protocol import decode, parse_topic, subscription_for_hub
+from hub.apply import safe_topic
+from hub.config import HubSettings
+from hub.errors import ProtocolError
+from hub.store import Incoming, SqliteStore
+
+log = logging.getLogger(__name__)
+
+_POLL_SECONDS = 0.2
+MAX_ATTEMPTS = 4
+RETRY_SECONDS = 0.25
+MAX_RETRY_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class _Received:
+    topic: str
+    payload: bytes
+    mid: int
+    qos: int
+    received: float
+    session: int  # connection number: an ack belongs to the connection that delivered it
+    attempts: int = 0
+
+
+class Ingestor:
+    """Subscribes to every edge -> hub topic and writes what arrives to the store."""
+
+    def __init__(
+        self, settings: HubSettings, store: SqliteStore, *, client_id: str = "deskpulse-hub"
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.client_id = client_id
+        self.stats = {"received": 0, "applied": 0, "dead": 0, "duplicates": 0, "errors": 0}
+        self._queue: queue.Queue[_Received] = queue.Queue()
+        self._stop = threading.Event()
+        self._writer: threading.Thread | None = None
+        self._retries: list[tuple[float, _Received]] = []
+        self._session = 0
+        self._connected = threading.Event()
+        self._subscribed_at: float | None = None
+        self._client = self._make_client()
+
+    def _make_client(self) -> mqtt.Client:
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=self.client_id,
+            clean_session=False,
+            protocol=mqtt.MQTTv311,
+            manual_ack=True,
+        )
+        if self.settings.mqtt_username is not None:
+            client.username_pw_set(self.settings.mqtt_username, self.settings.mqtt_password)
+        client.reconnect_delay_set(min_delay=1, max_delay=30)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_subscribe = self._on_subscribe
+        client.on_message = self._on_message
+        return client
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    def start(self) -> None:
+        """Start the writer and connect in the background (retrying until the broker is up)."""
+        if self._writer is not None:
+            return
+        self._stop.clear()
+        self._writer = threading.Thread(target=self._write_loop, name="ingest", daemon=True)
+        self._writer.start()
+        self._client.connect_async(self.settings.mqtt_host, self.settings.mqtt_port, keepalive=30)
+        self._client.loop_start()
+
+    def stop(self) -> None:
+        """Finish the batch in hand, then disconnect; what is not acked is redelivered later."""
+        self._stop.set()
+        if self._writer is not None:
+            self._writer.join(30)
+            self._writer = None
+        self._client.disconnect()
+        self._client.loop_stop()
+        self._connected.clear()
+
+    def wait_connected(self, timeout: float = 10.0) -> bool:
+        return self._connected.wait(timeout)
+
+    def expire_agents(self, now: float) -> list[str]:
+        """Agents without any message for ``heartbeat_timeout``: offline, desks unknown.
+
+        Only once the hub has itself been subscribed for a whole timeout: after a hub outage
+        the agents' queued messages must arrive before their silence means anything.
+        """
+        since = self._subscribed_at
+        timeout = self.settings.heartbeat_timeout
+        if since is None or time.monotonic() - since < timeout:
+            return []
+        return self.store.expire_agents(now - timeout, now)
+
+    # -- paho callbacks (network thread: nothing here may block) ---------------------------
+
+    def _on_connect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any
+    ) -> None:
+        if reason.is_failure:
+            log.warning("broker refused the connection: %s", reason)
+            return
+        self._session += 1
+        client.subscribe([(topic, 1) for topic in subscription_for_hub()])
+        log.info("connected to mqtt://%s:%d", self.settings.mqtt_host, self.settings.mqtt_port)
+
+    def _on_subscribe(
+        self, client: mqtt.Client, userdata: Any, mid: int, reasons: list[Any], properties: Any
+    ) -> None:
+        refused = [str(reason) for reason in reasons if reason.is_failure]
+        if refused:
+            log.error("the broker refused the hub's subscriptions: %s", ", ".join(refused))
+            return
+        # Connected means "subscribed": nothing published from now on can miss the hub.
+        self._subscribed_at = time.monotonic()
+        self._connected.set()
+
+    def _on_disconnect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any
+    ) -> None:
+        self._connected.clear()
+        self._subscribed_at = None
+        if not self._stop.is_set():
+            log.warning("disconnected from the broker (%s); reconnecting", reason)
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        self._queue.put(_Received(
+            message.topic, bytes(message.payload), message.mid, message.qos, time.time(),
+            self._session,
+        ))
+
+    # -- writer thread ---------------------------------------------------------------------
+
+    def _next_batch(self) -> list[_Received]:
+        try:
+            batch = [self._queue.get(timeout=_POLL_SECONDS)]
+        except queue.Empty:
+            return []
+        deadline = time.monotonic() + self.settings.ingest_batch_wait
+        while len(batch) < self.settings.ingest_batch_max:
+            remaining = deadline - time.monotonic()
+            try:
+                batch.append(
+                    self._queue.get(timeout=remaining) if remaining > 0
+                    else self._queue.get_nowait()
+                )
+            except queue.Empty:
+                break
+        return batch
+
+    def _write_loop(self) -> None:
+        while not self._stop.is_set():
+            batch = self._due_retries() or self._next_batch()
+            if not batch:
+                continue
+            try:
+                self._process(batch)
+            except Exception as exc:
+                # Not acked: retried here one by one (the broker would only redeliver after
+                # a reconnect), and the store's dedup makes any second copy harmless.
+                self.stats["errors"] += 1
+                log.exception("ingest batch of %d messages failed; not acknowledged", len(batch))
+                self._defer(batch, transient=isinstance(exc, sqlite3.OperationalError))
+                continue
+            self._ack(batch)
+
+    def _due_retries(self) -> list[_Received]:
+        """The first retry whose back-off has passed, alone (so one bad message stays alone)."""
+        now = time.monotonic()
+        for k, (at, item) in enumerate(self._retries):
+            if at <= now:
+                del self._retries[k]
+                return [item]
+        return []
+
+    def _defer(self, batch: list[_Received], *, transient: bool) -> None:
+        """Retry each message alone with back-off.
+
+        A busy or locked database is retried for as long as it takes; any other failure
+        (a bug) gives up on the message after MAX_ATTEMPTS by dead-lettering and acking it,
+        so that one poisonous message cannot stall ingest.
+        """
+        for item in batch:
+            attempts = item.attempts + (0 if transient else 1)
+            if attempts < MAX_ATTEMPTS:
+                delay = min(RETRY_SECONDS * 2 ** (attempts + 1), MAX_RETRY_SECONDS)
+                self._retries.append((time.monotonic() + delay, replace(item, attempts=attempts)))
+                continue
+            try:
+                self.store.dead_letter(
+                    item.topic, "the hub failed to apply this message (see the hub log)",
+                    item.payload, item.received,
+                )
+            except Exception:
+                log.exception("cannot record a dead letter either; retrying the message")
+                self._retries.append((time.monotonic() + MAX_RETRY_SECONDS, item))
+                continue
+            self.stats["dead"] += 1
+            self._ack([item])
+
+    def _process(self, batch: list[_Received]) -> None:
+        """Decode, dead-letter the undecodable, apply the rest: all in one transaction."""
+        valid: list[Incoming] = []
+        dead = 0
+        with self.store.transaction():
+            for item in batch:
+                try:
+                    topic = parse_topic(item.topic)
+                    message = decode(
+                        topic, item.payload, now=item.received,
+                        bin_seconds=self.settings.bin_seconds,
+                    )
+                except ProtocolError as exc:
+                    log.info("dead letter on %s: %s", safe_topic(item.topic), exc)
+                    self.store.dead_letter(item.topic, str(exc), item.payload, item.received)
+                    dead += 1
+                    continue
+                valid.append(Incoming(topic, message, item.received, item.payload))
+            result = self.store.apply(valid)
+        for rejected in result.rejected:
+            log.info("dead letter on %s: %s", rejected.topic, rejected.reason)
+        self.stats["received"] += len(batch)
+        self.stats["applied"] += result.applied
+        self.stats["dead"] += dead + len(result.rejected)
+        self.stats["duplicates"] += result.duplicates
+
+    def _ack(self, batch: list[_Received]) -> None:
+        for item in batch:
+            if item.qos and item.session == self._session:
+                self._client.ack(item.mid, item.qos)

@@ -1,0 +1,345 @@
+"""The hub's embedded store: SQLite through sqlite-utils, WAL mode, foreign keys on.
+
+Threads: every thread gets its own connection (``store.db`` is per thread). SQLite in WAL
+mode lets readers run beside the one writer, and a connection's transaction state is its
+own, so an API request thread can never join, block inside, or roll back the ingest
+writer's transaction (which a shared connection would allow). Write transactions start
+with ``BEGIN IMMEDIATE`` so concurrent writers queue on the busy timeout instead of
+failing when a read lock cannot be upgraded. ``synchronous=FULL``: ingest acknowledges a
+message to the broker only after its commit, so a commit must survive a power cut.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlite_utils import Database
+
+from hub import apply as _apply
+from hub import migrations
+from hub.aggregate import RollupFrame, TransitionFrame
+from hub.apply import ApplyResult, Incoming, Rejected
+from hub.building import DEFAULT_CORE_HOURS, validate_building
+from hub.errors import ConfigError, NotFound, StoreError
+
+__all__ = ["ApplyResult", "Incoming", "Rejected", "SqliteStore"]
+
+log = logging.getLogger(__name__)
+
+COUNTER_NAMES = ("messages", "duplicates", "gaps", "late", "dead_letters", "transitions")
+_STATE_CODE_SQL = "CASE t.state WHEN 'vacant' THEN 0 WHEN 'occupied' THEN 1 ELSE 2 END"
+_RollupRow = tuple[str, int, float, float, float]
+
+
+class SqliteStore:
+    """Sites, desks, agents, transitions and rollups in one SQLite file."""
+
+    def __init__(self, path: Path | str, *, busy_timeout: float = 10.0) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.busy_timeout = busy_timeout
+        self._local = threading.local()
+        self._connections: list[tuple[threading.Thread, sqlite3.Connection]] = []
+        self._registry = threading.Lock()
+        self._closed = False
+        self.db.enable_wal()
+        migrations.apply(self.db)
+
+    # -- connections and transactions ------------------------------------------------------
+
+    @property
+    def db(self) -> Database:
+        """This thread's sqlite-utils Database (created on first use)."""
+        db: Database | None = getattr(self._local, "db", None)
+        if db is None:
+            db = self._connect()
+            self._local.db = db
+        return db
+
+    def _connect(self) -> Database:
+        with self._registry:
+            if self._closed:
+                raise StoreError(f"the store {self.path} is closed")
+            # Close connections of threads that have ended (e.g. a finished worker pool).
+            alive = []
+            for thread, conn in self._connections:
+                if thread.is_alive():
+                    alive.append((thread, conn))
+                else:
+                    conn.close()
+            conn = sqlite3.connect(self.path, timeout=self.busy_timeout, check_same_thread=False)
+            alive.append((threading.current_thread(), conn))
+            self._connections = alive
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+        return Database(conn)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Database]:
+        """A write transaction on this thread's connection; nested calls use savepoints."""
+        db = self.db
+        if db.conn.in_transaction:
+            with db.atomic():
+                yield db
+            return
+        db.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            if db.conn.in_transaction:
+                db.conn.execute("ROLLBACK")
+            raise
+        db.conn.execute("COMMIT")
+
+    def close(self) -> None:
+        """Close every thread's connection; the store cannot be used afterwards."""
+        with self._registry:
+            self._closed = True
+            for _, conn in self._connections:
+                conn.close()
+            self._connections = []
+        self._local = threading.local()
+
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        return list(self.db.query(sql, params))
+
+    # -- the building ----------------------------------------------------------------------
+
+    def import_building(self, building: dict[str, Any]) -> None:
+        """Insert or update sites, floors, zones and desks; nothing is deleted."""
+        rows = validate_building(building)
+        with self.transaction() as db:
+            db.table("sites").upsert_all(
+                [{**s, "core_hours": _json_or_none(s["core_hours"])} for s in rows.sites],
+                pk="id",
+            )
+            db.table("floors").upsert_all(rows.floors, pk=("site", "id"))
+            db.table("zones").upsert_all(rows.zones, pk=("site", "id"))
+            db.table("desks").upsert_all(rows.desks, pk="id")
+            agents = {(d["agent"], d["site"]) for d in rows.desks if d["agent"] is not None}
+            db.conn.executemany(
+                "INSERT INTO agents (id, site) VALUES (?, ?) "
+                "ON CONFLICT (id) DO UPDATE SET site = excluded.site",
+                sorted(agents),
+            )
+        log.info("imported %d sites, %d desks", len(rows.sites), len(rows.desks))
+
+    def sites(self) -> list[dict[str, Any]]:
+        rows = self._rows("SELECT id, name, timezone, core_hours FROM sites ORDER BY id")
+        for row in rows:
+            row["core_hours"] = (
+                json.loads(row["core_hours"]) if row["core_hours"] else dict(DEFAULT_CORE_HOURS)
+            )
+        return rows
+
+    def site(self, site: str) -> dict[str, Any]:
+        for row in self.sites():
+            if row["id"] == site:
+                return row
+        raise NotFound(f"no site '{site}'")
+
+    def floors(self, site: str) -> list[dict[str, Any]]:
+        return self._rows(
+            "SELECT id, name, level FROM floors WHERE site = ? ORDER BY level, id", [site]
+        )
+
+    def zones(self, site: str) -> list[dict[str, Any]]:
+        return self._rows("SELECT id, floor, name FROM zones WHERE site = ? ORDER BY id", [site])
+
+    def desks(self, site: str) -> list[dict[str, Any]]:
+        """Desks with their live state (``unknown`` and no ``since`` if never seen)."""
+        return self._rows(
+            "SELECT d.id, d.name, d.floor, d.zone, d.agent, d.x, d.y, "
+            "COALESCE(s.state, 'unknown') AS state, s.since "
+            "FROM desks d LEFT JOIN desk_state s ON s.desk = d.id WHERE d.site = ? ORDER BY d.id",
+            [site],
+        )
+
+    def desk_site(self, desk: str) -> str | None:
+        row = self.db.execute("SELECT site FROM desks WHERE id = ?", [desk]).fetchone()
+        return None if row is None else str(row[0])
+
+    # -- messages --------------------------------------------------------------------------
+
+    def apply(self, batch: Sequence[Incoming]) -> ApplyResult:
+        """Apply a batch of decoded messages in ONE transaction (see hub.apply for rules)."""
+        with self.transaction() as db:
+            return _apply.apply_batch(db.conn, batch)
+
+    def dead_letter(self, topic: str, reason: str, payload: bytes, received: float) -> None:
+        """Record a message that could not be used: reason, size and hash, never the payload."""
+        with self.transaction() as db:
+            _apply.insert_dead_letter(db.conn, topic, reason, payload, received)
+            _apply.bump_counters(db.conn, Counter(dead_letters=1))
+
+    def dead_letters(self, limit: int = 100) -> list[dict[str, Any]]:
+        return self._rows(
+            "SELECT id, received, topic, reason, size, sha256 FROM dead_letters "
+            "ORDER BY id DESC LIMIT ?", [limit],
+        )
+
+    def agents(self, site: str | None = None) -> list[dict[str, Any]]:
+        where, params = ("WHERE site = ?", [site]) if site is not None else ("", [])
+        rows = self._rows(
+            "SELECT id, site, online, boot, version, last_seen, outbox_depth, dropped, faults, "
+            f"uptime FROM agents {where} ORDER BY id", params,
+        )
+        for row in rows:
+            row["online"] = bool(row["online"])
+            row["faults"] = json.loads(row["faults"]) if row["faults"] else []
+        return rows
+
+    def counters(self) -> dict[str, int]:
+        """messages, duplicates, gaps, late, dead_letters, transitions (0 if none yet)."""
+        out = dict.fromkeys(COUNTER_NAMES, 0)
+        out.update({row["name"]: int(row["value"]) for row in self._rows(
+            "SELECT name, value FROM counters"
+        )})
+        return out
+
+    def expire_agents(self, cutoff: float, now: float) -> list[str]:
+        """Mark agents silent since before ``cutoff`` offline; their desks become unknown."""
+        with self.transaction() as db:
+            expired = _apply.expire_agents(db.conn, cutoff, now)
+        if expired:
+            log.warning("agents offline (no heartbeat): %s", ", ".join(expired))
+        return expired
+
+    # -- transitions and rollups -----------------------------------------------------------
+
+    def _desk_ids(self, desks: Sequence[str] | None) -> list[str]:
+        if desks is not None:
+            return list(desks)
+        return [row[0] for row in self.db.execute("SELECT id FROM desks ORDER BY id")]
+
+    def transitions(
+        self, desks: Sequence[str] | None, since: float, until: float
+    ) -> TransitionFrame:
+        """Transitions with ``since <= at < until`` plus, per desk, the last one before."""
+        ids = self._desk_ids(desks)
+        params = [json.dumps(ids), since]
+        before = self.db.execute(
+            f"SELECT j.key, t.at, {_STATE_CODE_SQL}, t.id FROM json_each(?) j "
+            "JOIN transitions t ON t.id = (SELECT id FROM transitions WHERE desk = j.value "
+            "AND at < ? ORDER BY at DESC, id DESC LIMIT 1)", params,
+        ).fetchall()
+        inside = self.db.execute(
+            f"SELECT j.key, t.at, {_STATE_CODE_SQL}, t.id FROM json_each(?) j "
+            "JOIN transitions t ON t.desk = j.value AND t.at >= ? AND t.at < ?",
+            [*params, until],
+        ).fetchall()
+        table = np.array(before + inside, dtype=np.float64).reshape(-1, 4)
+        order = np.lexsort((table[:, 3], table[:, 1], table[:, 0]))
+        table = table[order]
+        return TransitionFrame(
+            desks=ids,
+            desk_index=table[:, 0].astype(np.int64),
+            at=table[:, 1].copy(),
+            state=table[:, 2].astype(np.int8),
+        )
+
+    def rollups(
+        self,
+        site: str,
+        start: float,
+        end: float,
+        *,
+        bin_seconds: int | None = None,
+        now: float | None = None,
+    ) -> RollupFrame:
+        """The site's rollups for bins starting in ``[start, end)``, desks sorted by id.
+
+        The frame's ``end`` is clamped to ``now`` (default: the clock), so that metrics
+        count only time that has passed: a future bin is in the grid but not in any window.
+        """
+        bs = bin_seconds or self.rollup_bin_seconds() or 900
+        ids = [d["id"] for d in self._rows("SELECT id FROM desks WHERE site = ? ORDER BY id",
+                                           [site])]
+        first = -(-int(np.ceil(start)) // bs) * bs
+        bins = np.arange(first, end, bs, dtype=np.int64)
+        shape = (len(ids), len(bins))
+        occupied, unknown, span = np.zeros(shape), np.zeros(shape), np.zeros(shape)
+        rows = self.db.execute(
+            "SELECT j.key, r.bin_start, r.occupied_s, r.unknown_s, r.span_s FROM json_each(?) j "
+            "JOIN rollups r ON r.desk = j.value AND r.bin_start >= ? AND r.bin_start < ?",
+            [json.dumps(ids), first, end],
+        ).fetchall()
+        if rows and len(bins):
+            table = np.array(rows, dtype=np.float64)
+            offset = table[:, 1] - first
+            aligned = offset % bs == 0
+            d = table[aligned, 0].astype(np.int64)
+            b = (offset[aligned] // bs).astype(np.int64)
+            occupied[d, b] = table[aligned, 2]
+            unknown[d, b] = table[aligned, 3]
+            span[d, b] = table[aligned, 4]
+        elapsed_until = min(float(end), time.time() if now is None else float(now))
+        return RollupFrame(ids, bins, occupied, unknown, span, bs, float(start), elapsed_until)
+
+    def rollup_bin_seconds(self) -> int | None:
+        row = self.db.execute("SELECT value FROM meta WHERE name = 'bin_seconds'").fetchone()
+        return None if row is None else int(row[0])
+
+    def claim_bin_seconds(self, bin_seconds: int) -> None:
+        """Record the bin width the rollups use; refuse a different one later."""
+        with self.transaction() as db:
+            current = self.rollup_bin_seconds()
+            if current is None:
+                db.execute("INSERT INTO meta (name, value) VALUES ('bin_seconds', ?)",
+                           [str(bin_seconds)])
+            elif current != bin_seconds:
+                raise ConfigError(
+                    f"this database's rollups use bin_seconds={current}; set bin_seconds back "
+                    f"to {current} (changing it needs a new database)"
+                )
+
+    def rollup_starts(self) -> list[tuple[str, float | None, float | None, float | None]]:
+        """For every desk with a live state: (desk, last rollup bin, dirty from, first event).
+
+        The first event time is only looked up for desks with neither a rollup nor a dirty
+        mark (which normally cannot happen).
+        """
+        return [
+            tuple(row)  # type: ignore[misc]
+            for row in self.db.execute(
+                "SELECT s.desk, tip, d.from_at, CASE WHEN tip IS NULL AND d.from_at IS NULL "
+                "THEN (SELECT MIN(at) FROM transitions t WHERE t.desk = s.desk) END "
+                "FROM (SELECT desk, (SELECT MAX(bin_start) FROM rollups r "
+                "WHERE r.desk = desk_state.desk) AS tip FROM desk_state) s "
+                "LEFT JOIN dirty d ON d.desk = s.desk ORDER BY s.desk"
+            )
+        ]
+
+    def clear_dirty(self, desks: Iterable[str]) -> None:
+        with self.transaction() as db:
+            db.conn.execute(
+                "DELETE FROM dirty WHERE desk IN (SELECT value FROM json_each(?))",
+                [json.dumps(list(desks))],
+            )
+
+    def write_rollups(self, rows: Iterable[_RollupRow]) -> int:
+        """Upsert (desk, bin_start, occupied_s, unknown_s, span_s) rows."""
+        with self.transaction() as db:
+            cursor = db.conn.executemany(
+                "INSERT INTO rollups (desk, bin_start, occupied_s, unknown_s, span_s) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (desk, bin_start) DO UPDATE SET "
+                "occupied_s = excluded.occupied_s, unknown_s = excluded.unknown_s, "
+                "span_s = excluded.span_s",
+                rows,
+            )
+        return max(cursor.rowcount, 0)
+
+
+def _json_or_none(value: object) -> str | None:
+    return None if value is None else json.dumps(value)

@@ -1,0 +1,1 @@
+"""API tests: FastAPI TestClient over a real SQLite store."""
