@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import getpass
 import logging
 import shutil
 import socket
@@ -45,8 +46,8 @@ def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
 
 
 def pick_port(preferred: int, host: str = "127.0.0.1") -> int:
-    """``preferred`` when it is free, otherwise any free port."""
-    if port_is_free(preferred, host):
+    """``preferred`` when it is free, otherwise (or when it is 0) any free port."""
+    if preferred and port_is_free(preferred, host):
         return preferred
     with socket.socket() as sock:
         sock.bind((host, 0))
@@ -74,6 +75,7 @@ class MosquittoBroker:
         conf.write_text(
             f"listener {port} 127.0.0.1\n"
             "allow_anonymous true\n"
+            f"user {getpass.getuser()}\n"  # keep write access to our own workdir
             "persistence true\n"
             f"persistence_location {workdir}/\n"
             "max_queued_messages 100000\n"

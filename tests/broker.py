@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import getpass
 import shutil
 import signal
 import socket
@@ -50,6 +51,9 @@ class Mosquitto:
         self.conf.write_text(
             f"listener {self.port} 127.0.0.1\n"
             "allow_anonymous true\n"
+            # As root, mosquitto would switch to user "mosquitto", which cannot write the
+            # persistence file into our private temp dir: durable sessions would be lost.
+            f"user {getpass.getuser()}\n"
             "persistence true\n"
             f"persistence_location {self.workdir}/\n"
             "max_inflight_messages 100\n"
