@@ -37,12 +37,18 @@ def _hub_serve(args: argparse.Namespace) -> int:
 
     from hub.server import HubServer
 
+    from hub.accounts import ensure_admin
+
     settings = _hub_settings(args)
     server = HubServer(settings)
+    password = ensure_admin(server.store.db)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     server.start()
     print(f"Hub API: {server.url}  (Ctrl-C stops)", flush=True)
+    if password is not None:
+        print(f"Admin login: admin / {password}  (one-time: the first sign-in sets a new one)",
+              flush=True)
     try:
         while not stop.wait(1):
             pass
