@@ -73,16 +73,26 @@
     return `${Math.round(value * 100)} %`;
   }
 
+  // "14:04" for today (site time zone), "Sat 21 Nov, 22:05" for older instants.
   function timeFormatter(timeZone) {
+    const timeOptions = { hour: "2-digit", minute: "2-digit", hourCycle: "h23" };
+    const dayOptions = { weekday: "short", day: "numeric", month: "short" };
+    let time;
+    let day;
     try {
-      return new Intl.DateTimeFormat(undefined, {
-        hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZone,
-      });
+      time = new Intl.DateTimeFormat(undefined, { ...timeOptions, timeZone });
+      day = new Intl.DateTimeFormat(undefined, { ...dayOptions, timeZone });
     } catch (ignored) {
-      return new Intl.DateTimeFormat(undefined, {
-        hour: "2-digit", minute: "2-digit", hourCycle: "h23",
-      });
+      time = new Intl.DateTimeFormat(undefined, timeOptions);
+      day = new Intl.DateTimeFormat(undefined, dayOptions);
     }
+    const today = day.format(new Date());
+    return {
+      format(date) {
+        const label = day.format(date);
+        return label === today ? time.format(date) : `${label}, ${time.format(date)}`;
+      },
+    };
   }
 
   function make(tag, className, text) {
