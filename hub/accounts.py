@@ -20,6 +20,7 @@ from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 from hub.errors import DeskpulseError
+from hub.migrations import apply_exclusively
 
 log = logging.getLogger(__name__)
 
@@ -97,16 +98,7 @@ def ensure_schema(db: Database) -> None:
     """Create the account tables if missing; safe at every start and from several processes."""
     if not migrations.pending(db):
         return
-    if db.conn.in_transaction:
-        migrations.apply(db)
-        return
-    db.conn.execute("BEGIN IMMEDIATE")  # one process at a time applies the migration
-    try:
-        migrations.apply(db)
-    except BaseException:
-        db.conn.execute("ROLLBACK")
-        raise
-    db.conn.execute("COMMIT")
+    apply_exclusively(db, migrations)
 
 
 def hash_token(token: str) -> str:

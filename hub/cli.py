@@ -35,9 +35,8 @@ def _hub_serve(args: argparse.Namespace) -> int:
     import signal
     import threading
 
-    from hub.server import HubServer
-
     from hub.accounts import ensure_admin
+    from hub.server import HubServer
 
     settings = _hub_settings(args)
     server = HubServer(settings)

@@ -137,9 +137,17 @@ def m001_initial(db: Database) -> None:
 
 def apply(db: Database) -> None:
     """Bring the schema up to date; safe to call from several processes at once."""
+    apply_exclusively(db, migrations)
+
+
+def apply_exclusively(db: Database, named: Migrations) -> None:
+    """Apply one named migration set under BEGIN IMMEDIATE: one process at a time."""
+    if db.conn.in_transaction:
+        named.apply(db)
+        return
     db.conn.execute("BEGIN IMMEDIATE")
     try:
-        migrations.apply(db)
+        named.apply(db)
     except BaseException:
         db.conn.execute("ROLLBACK")
         raise
