@@ -1,47 +1,95 @@
-"""`make bench`: throughput figures, measured side by side in one run on this machine.
+"""`make bench`: throughput and accuracy figures, measured side by side in one run here.
 
 Writes bench/results.json. Absolute numbers on a shared 2-core machine are noisy; the
-ratios (hub ingest vs a bare paho subscriber on the same broker) are what to compare.
+ratios (hub ingest vs a bare paho subscriber on the same broker, numpy vs pandas) are what
+to compare. `python -m bench.run --only ingest,aggregation` runs a subset.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import importlib.util
 import json
 import platform
 import tempfile
 import time
+import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.aggregation import bench_aggregation
-from bench.ingest import bench_ingest
 from tests.broker import Mosquitto
+
+
+def _ingest() -> dict[str, Any]:
+    from bench.ingest import bench_ingest
+
+    with tempfile.TemporaryDirectory() as tmp:
+        broker = Mosquitto(Path(tmp)).start()
+        try:
+            return bench_ingest(broker.port, Path(tmp), 20_000)
+        finally:
+            broker.stop()
+
+
+def _call(module: str, function: str, **kwargs: Any) -> Callable[[], dict[str, Any]]:
+    def run() -> dict[str, Any]:
+        result: dict[str, Any] = getattr(importlib.import_module(module), function)(**kwargs)
+        return result
+
+    return run
+
+
+SECTIONS: dict[str, Callable[[], dict[str, Any]]] = {
+    "ingest": _ingest,
+    "aggregation": _call("bench.aggregation", "bench_aggregation", n_intervals=1_000_000),
+}
+# Sections added by later issues; each is skipped (and says so) until its module exists.
+OPTIONAL: dict[str, tuple[str, str]] = {
+    "kernel": ("bench.kernel", "bench_kernel"),
+    "report": ("bench.report", "bench_report"),
+    "sensor_accuracy": ("bench.accuracy", "bench_accuracy"),
+    "footprint": ("bench.footprint", "bench_footprint"),
+    "ble": ("bench.ble", "bench_ble_parse"),
+    "zones": ("bench.zones", "bench_zone_accuracy"),
+    "qr": ("bench.qr", "bench_qr_decode"),
+}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, default=Path("bench/results.json"))
-    parser.add_argument("--messages", type=int, default=20_000)
-    parser.add_argument("--intervals", type=int, default=1_000_000)
+    parser.add_argument("--only", default="", help="comma-separated section names")
     args = parser.parse_args(argv)
 
+    sections = dict(SECTIONS)
+    for name, (module, function) in OPTIONAL.items():
+        if importlib.util.find_spec(module) is not None:
+            sections[name] = _call(module, function)
+    wanted = [s for s in args.only.split(",") if s] or list(sections)
     results: dict[str, Any] = {
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": {"python": platform.python_version(), "cpu": platform.processor()
-                    or platform.machine()},
+        "machine": {"python": platform.python_version(),
+                    "cpu": platform.processor() or platform.machine()},
     }
-    with tempfile.TemporaryDirectory() as tmp:
-        broker = Mosquitto(Path(tmp)).start()
+    failed = []
+    for name in wanted:
+        if name not in sections:
+            parser.error(f"unknown section {name!r}; choose from {', '.join(sections)}")
+        print(f"bench: {name} …", flush=True)
+        began = time.perf_counter()
         try:
-            results["ingest"] = bench_ingest(broker.port, Path(tmp), args.messages)
-        finally:
-            broker.stop()
-    results["aggregation"] = bench_aggregation(args.intervals)
+            results[name] = sections[name]()
+        except Exception as exc:  # noqa: BLE001 - one broken section must not hide the rest
+            traceback.print_exc()
+            results[name] = {"error": f"{type(exc).__name__}: {exc}"}
+            failed.append(name)
+        print(f"bench: {name} done in {time.perf_counter() - began:.1f} s", flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps(results, indent=2))
-    return 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
