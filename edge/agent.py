@@ -14,8 +14,10 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 from edge import __version__
+from edge.ble.zones import ZoneCounter
 from edge.config import AgentConfig
 from edge.mqtt import MqttLink
 from edge.outbox import Outbox
@@ -26,11 +28,16 @@ from edge.protocol import (
     Feedback,
     Health,
     Message,
+    ZoneCount,
+    ZonesMessage,
     encode,
     topic_for,
 )
 from edge.sensors.base import Reading, Sensor
 from edge.state import DeskStateMachine
+
+if TYPE_CHECKING:  # bleak is imported only by agents that scan
+    from edge.ble.scanner import BleScanner
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +55,10 @@ class Agent:
         *,
         clock: Callable[[], float] = time.time,
         on_feedback: Callable[[Feedback], None] | None = None,
+        radio: bool = True,
     ) -> None:
+        """``radio=False`` keeps the BLE scanner's thread off: adverts then enter only
+        through ``agent.scanner.detection_callback`` (the simulator's path)."""
         missing = [d.id for d in config.desks if d.id not in sensors]
         if missing:
             raise ValueError(f"no sensor for desk(s): {', '.join(missing)}")
@@ -73,6 +83,19 @@ class Agent:
         self._seq = 0
         self._lock = threading.Lock()  # state machines, seq and their enqueue order
         self._started_at = clock()
+        self._zones_topic = topic_for(config.site, config.agent, "zones")
+        self._ble_lock = threading.Lock()  # the counter: scanner thread vs stepping thread
+        self.zone_counter: ZoneCounter | None = None
+        self.scanner: BleScanner | None = None
+        self._radio = radio
+        if config.ble is not None and config.ble.enabled:
+            from edge.ble.scanner import BleScanner
+
+            self.zone_counter = ZoneCounter(config.ble.zone, clock(),
+                                            bin_seconds=config.ble.bin_seconds,
+                                            policy=config.ble.policy)
+            self.scanner = BleScanner(self.observe_advert, adapter=config.ble.adapter,
+                                      clock=clock)
 
         self._acks: queue.SimpleQueue[int] = queue.SimpleQueue()
         self._reconnects = 0  # bumped by paho's thread; the drainer compares
@@ -118,7 +141,46 @@ class Agent:
         if message is not None:
             log.debug("boot %d seq %d: %d desk change(s)", self.boot, message.seq, len(events))
             self._wake.set()
+        if self.zone_counter is not None:
+            with self._ble_lock:  # held while enqueuing: bins reach the outbox in order
+                self._enqueue_zones(self.zone_counter.tick(now), now)
         return message
+
+    def observe_advert(
+        self,
+        address: str,
+        rssi: int,
+        manufacturer_data: Mapping[int, bytes],
+        service_data: Mapping[str, bytes],
+        now: float,
+    ) -> None:
+        """One BLE advert (the scanner's handler): counted in memory, only counts leave."""
+        counter = self.zone_counter
+        if counter is None:
+            return
+        with self._ble_lock:
+            rows = counter.observe(address, rssi, manufacturer_data, service_data, now)
+            if rows:
+                self._enqueue_zones(rows, now)
+
+    def _enqueue_zones(self, rows: list[ZoneCount], now: float) -> ZonesMessage | None:
+        """Publish closed bins' counts through the outbox with the next seq."""
+        if not rows:
+            return None
+        with self._lock:
+            self._seq += 1
+            message = ZonesMessage(agent=self.config.agent, boot=self.boot, seq=self._seq,
+                                   sent=now, counts=tuple(rows))
+            self.outbox.enqueue(self._zones_topic, encode(message), 1)
+        log.debug("boot %d seq %d: %d zone count(s)", self.boot, message.seq, len(rows))
+        self._wake.set()
+        return message
+
+    @property
+    def badges(self) -> frozenset[str]:
+        """Keyed hashes of enrolled badges from the hub's retained config (for check-in)."""
+        config = self.last_config
+        return frozenset(config.badges) if config is not None else frozenset()
 
     def _read(self, desk: str, sensor: Sensor, now: float) -> Reading:
         """A sensor that raises or returns nonsense is a fault, never a crash."""
@@ -207,9 +269,15 @@ class Agent:
         )
         self._drainer.start()
         self.link.start()
+        if self.scanner is not None and self._radio:
+            self.scanner.start()
 
     def stop(self, drain_seconds: float = 2.0) -> None:
-        """Drain briefly, publish "offline" (retained), disconnect, close the outbox."""
+        """Drain briefly, publish "offline" (retained), disconnect, close the outbox.
+
+        The open BLE bin is not published: a partial bin would under-count."""
+        if self.scanner is not None:
+            self.scanner.stop()
         if self._drainer is not None:
             if self.link.connected:
                 self.wait_drained(drain_seconds)

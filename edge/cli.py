@@ -17,27 +17,16 @@ from types import FrameType
 from edge.agent import Agent
 from edge.config import AgentConfig
 from edge.errors import ConfigError, DeskpulseError
+from edge.sensors import factory
 from edge.sensors.base import Sensor
-from edge.sensors.file import FileSensor
 
 log = logging.getLogger(__name__)
 
 
 def build_sensors(config: AgentConfig, base_dir: Path, source: str) -> dict[str, Sensor]:
-    """One driver per desk from its ``sensor`` string; relative paths are relative to
-    ``base_dir`` (the config file's folder)."""
-    sensors: dict[str, Sensor] = {}
-    for i, desk in enumerate(config.desks):
-        kind, _, arg = desk.sensor.partition(":")
-        if kind == "file" and arg:
-            path = Path(arg).expanduser()
-            sensors[desk.id] = FileSensor(path if path.is_absolute() else base_dir / path)
-        else:
-            raise ConfigError(
-                f"{source}: desks[{i}].sensor: sensor type '{kind}' is not available on "
-                "this agent yet: use \"file:<path>\""
-            )
-    return sensors
+    """One Sensor per desk (see :mod:`edge.sensors.factory`); relative paths are relative
+    to ``base_dir`` (the config file's folder)."""
+    return factory.build_sensors(config, base_dir, source)
 
 
 def _parser() -> argparse.ArgumentParser:

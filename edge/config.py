@@ -9,10 +9,11 @@ from __future__ import annotations
 import math
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
+from edge.ble.config import BleConfig, parse_ble
 from edge.errors import ConfigError
 from edge.protocol import is_id
 
@@ -23,12 +24,53 @@ PLACEHOLDER_SECRETS = frozenset(
 )
 _ID_HINT = "use lowercase letters, digits and '-'"
 
+SensorType = Literal["pir", "contact", "pressure", "thermopile", "file"]
+SENSOR_TYPES: tuple[str, ...] = get_args(SensorType)
+MAX_SENSORS_PER_DESK = 4
+GPIO_PINS = range(4, 28)  # BCM; 0-1 are the HAT EEPROM bus, 2-3 the I2C bus (SDA, SCL)
+AMG8833_ADDRESSES = (0x68, 0x69)  # AD_SELECT pin to GND or to 3.3 V
+_SENSOR_KEYS: dict[str, set[str]] = {
+    "pir": {"type", "pin", "hold_seconds"},
+    "contact": {"type", "pin", "pull_up", "debounce_seconds"},
+    "pressure": {"type", "pin", "pull_up", "debounce_seconds"},
+    "thermopile": {"type", "bus", "address"},
+    "file": {"type", "path"},
+}
+_SENSOR_REQUIRED: dict[str, set[str]] = {
+    "pir": {"pin"}, "contact": {"pin"}, "pressure": {"pin"}, "thermopile": set(),
+    "file": {"path"},
+}
+
+
+@dataclass(frozen=True)
+class SensorConfig:
+    """One physical sensor of a desk (a ``[[desks.sensors]]`` table).
+
+    ``pin`` is a BCM GPIO number (pir, contact, pressure); ``bus``/``address`` the I2C
+    bus and address of a thermopile; ``path`` the file of a file sensor. ``hold_seconds``
+    (pir) and ``debounce_seconds`` (contact, pressure) tune the detector; None keeps the
+    detector's default. ``pull_up`` True: the switch connects the pin to ground.
+    """
+
+    type: SensorType
+    pin: int | None = None
+    pull_up: bool = True
+    bus: int = 1
+    address: int = 0x69
+    path: Path | None = None
+    hold_seconds: float | None = None
+    debounce_seconds: float | None = None
+
 
 @dataclass(frozen=True)
 class DeskConfig:
+    """A desk. ``sensors`` lists its sensors; when empty, the one-string shorthand
+    ``sensor`` ("simulated" or "file:<path>") says what reads the desk."""
+
     id: str
     zone: str
     sensor: str = "simulated"
+    sensors: tuple[SensorConfig, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -53,6 +95,7 @@ class AgentConfig:
     hold_seconds: float = 600.0  # absent this long before a desk is vacant (people sit still)
     max_inflight: int = 20  # unacknowledged QoS1 publishes at once
     health_seconds: float = 60.0
+    ble: BleConfig | None = None  # [ble]: anonymous zone counting (docs/ble.md)
 
     @classmethod
     def from_dict(
@@ -88,6 +131,7 @@ class _Parser:
     def __init__(self, source: str, base_dir: Path | None) -> None:
         self.source = source
         self.base_dir = base_dir
+        self.hardware: dict[str, str] = {}  # "gpio 17" / "i2c 1 0x69" -> first user
 
     def fail(self, text: str) -> ConfigError:
         return ConfigError(f"{self.source}: {text}")
@@ -147,7 +191,7 @@ class _Parser:
         doc = self.table(
             data, "top level",
             {"site", "agent", "data_dir", "desks", "mqtt", "poll_seconds", "hold_seconds",
-             "max_inflight", "health_seconds"},
+             "max_inflight", "health_seconds", "ble"},
             {"site", "agent", "data_dir", "desks"},
         )
         kwargs: dict[str, Any] = {
@@ -162,6 +206,9 @@ class _Parser:
                 kwargs[key] = self.number(doc[key], key)
         if "max_inflight" in doc:
             kwargs["max_inflight"] = self.integer(doc["max_inflight"], "max_inflight", 1000)
+        if "ble" in doc:
+            kwargs["ble"] = parse_ble(doc["ble"], source=self.source,
+                                      desk_zones=[d.zone for d in kwargs["desks"]])
         return AgentConfig(**kwargs)
 
     def desks(self, value: Any) -> tuple[DeskConfig, ...]:
@@ -176,12 +223,19 @@ class _Parser:
         seen: set[str] = set()
         for i, item in enumerate(value):
             name = f"desks[{i}]"
-            raw = self.table(item, name, {"id", "zone", "sensor"}, {"id", "zone"})
+            raw = self.table(item, name, {"id", "zone", "sensor", "sensors"}, {"id", "zone"})
             desk = DeskConfig(
                 id=self.ident(raw["id"], f"{name}.id"),
                 zone=self.ident(raw["zone"], f"{name}.zone"),
-                sensor=self.text(raw.get("sensor", "simulated"), f"{name}.sensor"),
+                sensor=self.shorthand(raw.get("sensor", "simulated"), f"{name}.sensor"),
             )
+            if "sensors" in raw:
+                if "sensor" in raw:
+                    raise self.fail(
+                        f"{name} has both sensor and sensors: keep only the [[desks.sensors]] "
+                        "tables"
+                    )
+                desk = replace(desk, sensors=self.sensors(raw["sensors"], f"{name}.sensors"))
             if desk.id in seen:
                 raise self.fail(
                     f"{name}.id '{desk.id}' is used by an earlier desk: give every desk its own id"
@@ -189,6 +243,91 @@ class _Parser:
             seen.add(desk.id)
             desks.append(desk)
         return tuple(desks)
+
+    def shorthand(self, value: Any, key: str) -> str:
+        text = self.text(value, key)
+        if text == "simulated" or (text.startswith("file:") and text[5:].strip()):
+            return text
+        raise self.fail(
+            f"{key} '{text}' is not a sensor: use \"file:<path>\", or [[desks.sensors]] "
+            f"tables for {', '.join(t for t in SENSOR_TYPES if t != 'file')} sensors"
+        )
+
+    def sensors(self, value: Any, name: str) -> tuple[SensorConfig, ...]:
+        if not isinstance(value, list) or not value:
+            raise self.fail(f"{name} must be one or more [[desks.sensors]] tables with a type")
+        if len(value) > MAX_SENSORS_PER_DESK:
+            raise self.fail(
+                f"{name} lists {len(value)} sensors; a desk has at most {MAX_SENSORS_PER_DESK}"
+            )
+        return tuple(self.sensor(item, f"{name}[{i}]") for i, item in enumerate(value))
+
+    def sensor(self, value: Any, name: str) -> SensorConfig:
+        if not isinstance(value, Mapping):
+            raise self.fail(f"{name} must be a table")
+        kind = value.get("type")
+        if kind is None:
+            raise self.fail(f"missing key '{name}.type': add it")
+        if kind not in SENSOR_TYPES:
+            raise self.fail(
+                f"{name}.type '{kind}' is not a sensor type: use one of "
+                f"{', '.join(sorted(SENSOR_TYPES))}"
+            )
+        raw = self.table(value, name, _SENSOR_KEYS[kind], _SENSOR_REQUIRED[kind])
+        kwargs: dict[str, Any] = {"type": kind}
+        if "pin" in raw:
+            kwargs["pin"] = self.pin(raw["pin"], f"{name}.pin")
+            self.claim(f"GPIO pin {kwargs['pin']}", f"{name}.pin", "give every sensor its own pin")
+        if "pull_up" in raw:
+            if not isinstance(raw["pull_up"], bool):
+                raise self.fail(f"{name}.pull_up must be true or false")
+            kwargs["pull_up"] = raw["pull_up"]
+        for key in ("hold_seconds", "debounce_seconds"):
+            if key in raw:
+                kwargs[key] = self.number(raw[key], f"{name}.{key}")
+        if "path" in raw:
+            kwargs["path"] = self.path(raw["path"], f"{name}.path")
+        if kind == "thermopile":
+            if "bus" in raw:
+                bus = raw["bus"]
+                if isinstance(bus, bool) or not isinstance(bus, int) or not 0 <= bus <= 31:
+                    raise self.fail(
+                        f"{name}.bus must be an I2C bus number from 0 to 31, got {bus!r}"
+                    )
+                kwargs["bus"] = bus
+            if "address" in raw:
+                kwargs["address"] = self.address(raw["address"], f"{name}.address")
+            config = SensorConfig(**kwargs)
+            self.claim(
+                f"I2C address 0x{config.address:02x} on bus {config.bus}", f"{name}.address",
+                "an AMG8833 answers at 0x68 or 0x69, so a bus holds two: use another bus",
+            )
+            return config
+        return SensorConfig(**kwargs)
+
+    def pin(self, value: Any, key: str) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or value not in GPIO_PINS:
+            raise self.fail(
+                f"{key} must be a BCM GPIO number from {GPIO_PINS.start} to "
+                f"{GPIO_PINS.stop - 1} (2 and 3 are the I2C bus), got {value!r}"
+            )
+        return value
+
+    def address(self, value: Any, key: str) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.fail(f"{key} must be a number such as 0x69 (no quotes)")
+        if value not in AMG8833_ADDRESSES:
+            raise self.fail(
+                f"{key} must be 0x68 (AD_SELECT to GND) or 0x69 (AD_SELECT to 3.3 V), "
+                f"got {value:#x}"
+            )
+        return value
+
+    def claim(self, resource: str, key: str, hint: str) -> None:
+        """Two sensors on one pin or one I2C address would read each other's desk."""
+        first = self.hardware.setdefault(resource, key)
+        if first != key:
+            raise self.fail(f"{key}: {resource} is already used by {first}: {hint}")
 
     def mqtt(self, value: Any) -> MqttConfig:
         raw = self.table(

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from edge.config import AgentConfig, DeskConfig, MqttConfig
+from edge.config import AgentConfig, DeskConfig, MqttConfig, SensorConfig
 from edge.errors import ConfigError
 
 FULL_TOML = """\
@@ -98,7 +98,7 @@ def _set(data: dict[str, Any], dotted: str, value: Any) -> None:
 
 _DELETE = object()
 ALLOWED_TOP = (
-    "agent, data_dir, desks, health_seconds, hold_seconds, max_inflight, mqtt, "
+    "agent, ble, data_dir, desks, health_seconds, hold_seconds, max_inflight, mqtt, "
     "poll_seconds, site"
 )
 
@@ -118,7 +118,7 @@ ALLOWED_TOP = (
          "desks[1].id 'd1' is used by an earlier desk: give every desk its own id"),
         ("desks.0.sensor", "", "desks[0].sensor must be a non-empty string"),
         ("desks.0.colour", "red", "unknown key 'desks[0].colour': remove it or check its "
-         "spelling (allowed: id, sensor, zone)"),
+         "spelling (allowed: id, sensor, sensors, zone)"),
         ("desks.0.zone", _DELETE, "missing key 'desks[0].zone': add it"),
         ("desks", [], "desks must be one or more [[desks]] tables with id and zone"),
         ("desks", {"id": "d1"}, "desks must be one or more [[desks]] tables with id and zone"),
@@ -195,3 +195,177 @@ def test_relative_data_dir_without_base_dir_stays_relative() -> None:
     data["data_dir"] = "var"
     assert AgentConfig.from_dict(data).data_dir == Path("var")
     assert AgentConfig.from_dict(data, base_dir=Path("/etc/dp")).data_dir == Path("/etc/dp/var")
+
+
+# -- desks with one or more [[desks.sensors]] ---------------------------------------------
+
+SENSORS_TOML = """\
+site = "hq"
+agent = "a1"
+data_dir = "var"
+
+[[desks]]
+id = "d1"
+zone = "z1"
+[[desks.sensors]]
+type = "pir"
+pin = 17
+[[desks.sensors]]
+type = "thermopile"
+bus = 1
+address = 0x68
+
+[[desks]]
+id = "d2"
+zone = "z1"
+[[desks.sensors]]
+type = "pressure"
+pin = 27
+pull_up = false
+debounce_seconds = 3
+[[desks.sensors]]
+type = "contact"
+pin = 4
+[[desks.sensors]]
+type = "file"
+path = "d2.txt"
+[[desks.sensors]]
+type = "pir"
+pin = 5
+hold_seconds = 90
+"""
+
+
+def test_desk_sensors_tables_load(tmp_path: Path) -> None:
+    path = tmp_path / "edge.toml"
+    path.write_text(SENSORS_TOML)
+    config = AgentConfig.from_toml(path)
+    assert config.desks == (
+        DeskConfig("d1", "z1", sensors=(
+            SensorConfig("pir", pin=17),
+            SensorConfig("thermopile", bus=1, address=0x68),
+        )),
+        DeskConfig("d2", "z1", sensors=(
+            SensorConfig("pressure", pin=27, pull_up=False, debounce_seconds=3.0),
+            SensorConfig("contact", pin=4),
+            SensorConfig("file", path=tmp_path / "d2.txt"),
+            SensorConfig("pir", pin=5, hold_seconds=90.0),
+        )),
+    )
+
+
+def test_sensor_defaults() -> None:
+    data = minimal()
+    data["desks"][0]["sensors"] = [{"type": "thermopile"}, {"type": "contact", "pin": 6}]
+    thermopile, contact = AgentConfig.from_dict(data).desks[0].sensors
+    assert (thermopile.bus, thermopile.address) == (1, 0x69)
+    assert (contact.pull_up, contact.debounce_seconds, contact.hold_seconds) == (True, None, None)
+
+
+def test_sensor_shorthand_still_works() -> None:
+    data = minimal()
+    data["desks"][0]["sensor"] = "file:/run/d1"
+    desk = AgentConfig.from_dict(data).desks[0]
+    assert desk == DeskConfig("d1", "z1", "file:/run/d1") and desk.sensors == ()
+
+
+S = "desks.0.sensors"
+D = "desks[0].sensors"
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        (S, [], f"{D} must be one or more [[desks.sensors]] tables with a type"),
+        (S, {"type": "pir"}, f"{D} must be one or more [[desks.sensors]] tables with a type"),
+        (S, [{"type": "pir", "pin": p} for p in (4, 5, 6, 7, 8)],
+         f"{D} lists 5 sensors; a desk has at most 4"),
+        (S, ["pir"], f"{D}[0] must be a table"),
+        (S, [{"pin": 17}], f"missing key '{D}[0].type': add it"),
+        (S, [{"type": "camera"}], f"{D}[0].type 'camera' is not a sensor type: use one of "
+         "contact, file, pir, pressure, thermopile"),
+        (S, [{"type": "simulated"}], f"{D}[0].type 'simulated' is not a sensor type: use one "
+         "of contact, file, pir, pressure, thermopile"),
+        (S, [{"type": "pir"}], f"missing key '{D}[0].pin': add it"),
+        (S, [{"type": "file"}], f"missing key '{D}[0].path': add it"),
+        (S, [{"type": "pir", "pin": 17, "address": 0x69}],
+         f"unknown key '{D}[0].address': remove it or check its spelling "
+         "(allowed: hold_seconds, pin, type)"),
+        (S, [{"type": "thermopile", "pin": 3}],
+         f"unknown key '{D}[0].pin': remove it or check its spelling "
+         "(allowed: address, bus, type)"),
+        (S, [{"type": "contact", "pin": 2}], f"{D}[0].pin must be a BCM GPIO number from "
+         "4 to 27 (2 and 3 are the I2C bus), got 2"),
+        (S, [{"type": "contact", "pin": 28}], f"{D}[0].pin must be a BCM GPIO number from "
+         "4 to 27 (2 and 3 are the I2C bus), got 28"),
+        (S, [{"type": "pir", "pin": "17"}], f"{D}[0].pin must be a BCM GPIO number from "
+         "4 to 27 (2 and 3 are the I2C bus), got '17'"),
+        (S, [{"type": "pir", "pin": True}], f"{D}[0].pin must be a BCM GPIO number from "
+         "4 to 27 (2 and 3 are the I2C bus), got True"),
+        (S, [{"type": "contact", "pin": 9, "pull_up": "yes"}],
+         f"{D}[0].pull_up must be true or false"),
+        (S, [{"type": "pir", "pin": 9, "hold_seconds": 0}],
+         f"{D}[0].hold_seconds must be positive, got 0"),
+        (S, [{"type": "pressure", "pin": 9, "debounce_seconds": "2"}],
+         f"{D}[0].debounce_seconds must be a number of seconds"),
+        (S, [{"type": "thermopile", "address": 0x70}], f"{D}[0].address must be 0x68 "
+         "(AD_SELECT to GND) or 0x69 (AD_SELECT to 3.3 V), got 0x70"),
+        (S, [{"type": "thermopile", "address": "0x69"}],
+         f"{D}[0].address must be a number such as 0x69 (no quotes)"),
+        (S, [{"type": "thermopile", "bus": 32}],
+         f"{D}[0].bus must be an I2C bus number from 0 to 31, got 32"),
+        (S, [{"type": "thermopile", "bus": -1}],
+         f"{D}[0].bus must be an I2C bus number from 0 to 31, got -1"),
+        (S, [{"type": "file", "path": ""}], f"{D}[0].path must be a non-empty string"),
+        (S, [{"type": "pir", "pin": 17}, {"type": "contact", "pin": 17}],
+         f"{D}[1].pin: GPIO pin 17 is already used by {D}[0].pin: give every sensor its "
+         "own pin"),
+        (S, [{"type": "thermopile"}, {"type": "thermopile", "address": 0x69}],
+         f"{D}[1].address: I2C address 0x69 on bus 1 is already used by {D}[0].address: an "
+         "AMG8833 answers at 0x68 or 0x69, so a bus holds two: use another bus"),
+        ("desks.0.sensor", "pir", "desks[0].sensor 'pir' is not a sensor: use \"file:<path>\", "
+         "or [[desks.sensors]] tables for pir, contact, pressure, thermopile sensors"),
+        ("desks.0.sensor", "file:", "desks[0].sensor 'file:' is not a sensor: use "
+         "\"file:<path>\", or [[desks.sensors]] tables for pir, contact, pressure, "
+         "thermopile sensors"),
+    ],
+)
+def test_every_sensor_mistake_is_one_exact_line(key: str, value: Any, message: str) -> None:
+    data = copy.deepcopy(minimal())
+    _set(data, key, value)
+    with pytest.raises(ConfigError) as err:
+        AgentConfig.from_dict(data, source="edge.toml")
+    assert str(err.value) == f"edge.toml: {message}"
+
+
+def test_sensor_and_sensors_together_is_a_mistake() -> None:
+    data = minimal()
+    data["desks"][0].update(sensor="file:x", sensors=[{"type": "pir", "pin": 17}])
+    with pytest.raises(ConfigError) as err:
+        AgentConfig.from_dict(data, source="edge.toml")
+    assert str(err.value) == (
+        "edge.toml: desks[0] has both sensor and sensors: keep only the [[desks.sensors]] tables"
+    )
+
+
+def test_a_pin_is_claimed_across_desks_too() -> None:
+    data = minimal()
+    data["desks"][0]["sensors"] = [{"type": "pir", "pin": 17}]
+    data["desks"][1]["sensors"] = [{"type": "contact", "pin": 17}]
+    with pytest.raises(ConfigError) as err:
+        AgentConfig.from_dict(data, source="edge.toml")
+    assert str(err.value) == (
+        "edge.toml: desks[1].sensors[0].pin: GPIO pin 17 is already used by "
+        "desks[0].sensors[0].pin: give every sensor its own pin"
+    )
+
+
+def test_two_thermopiles_share_a_bus_at_both_addresses() -> None:
+    data = minimal()
+    data["desks"][0]["sensors"] = [{"type": "thermopile", "address": 0x68}]
+    data["desks"][1]["sensors"] = [{"type": "thermopile", "address": 0x69},
+                                   {"type": "thermopile", "bus": 3, "address": 0x69}]
+    config = AgentConfig.from_dict(data)
+    assert [(s.bus, s.address) for d in config.desks for s in d.sensors] == [
+        (1, 0x68), (1, 0x69), (3, 0x69)
+    ]

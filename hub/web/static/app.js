@@ -1,4 +1,5 @@
-// Deskpulse live floor: polls /api/v1/desks every 2 s and today's utilisation every 30 s.
+// Deskpulse live floor: polls /api/v1/desks every 2 s, today's utilisation and each zone's
+// anonymous device count (/api/v1/zones/live) every 30 s.
 // Plain JS, no build step, no inline script or style (the CSP forbids both). All text is
 // set through textContent, never innerHTML.
 "use strict";
@@ -6,6 +7,7 @@
 (function () {
   const DESK_POLL_MS = 2000;
   const UTIL_POLL_MS = 30000;
+  const PRESENCE_POLL_MS = 30000;
   const STATES = ["occupied", "vacant", "unknown"];
 
   const el = {
@@ -25,6 +27,9 @@
     floorViews: new Map(), // floor id -> {root, counts, metrics, zones: Map}
     deskViews: new Map(),  // desk id -> {li, state, since, name}
     zoneNames: new Map(),  // zone id -> name, from /api/v1/sites
+    zonePresence: new Map(), // zone id -> the device-count label next to its heading
+    lastPresence: null,    // the last /api/v1/zones/live body, re-applied after a rebuild
+    presenceTimer: null,
     deskKey: null,         // desk ids + floors/zones, to know when to rebuild the tiles
     deskTimer: null,
     utilTimer: null,
@@ -138,6 +143,8 @@
     state.deskKey = null;  // forces the first render, even of a site without desks
     state.floorViews.clear();
     state.deskViews.clear();
+    state.zonePresence.clear();
+    state.lastPresence = null;
     el.floors.replaceChildren();
     el.windowText.textContent = "";
     renderSitePicker();
@@ -177,6 +184,11 @@
     if (!list) {
       const section = make("section", "zone");
       section.append(make("h3", "zone-name", zoneName));
+      const presence = make("span", "zone-presence");
+      presence.dataset.zone = zoneId;
+      presence.hidden = true;
+      section.append(presence);
+      state.zonePresence.set(zoneId, presence);
       list = make("ul", "desk-grid");
       list.setAttribute("role", "list");
       section.append(list);
@@ -190,6 +202,7 @@
     el.floors.replaceChildren();
     state.floorViews.clear();
     state.deskViews.clear();
+    state.zonePresence.clear();
     const floors = [...state.site.floors].sort((a, b) => a.level - b.level);
     for (const floor of floors) {
       state.floorViews.set(floor.id, buildFloor(floor));
@@ -214,6 +227,33 @@
       if (view.zones.size === 0) {
         view.zonesBox.append(make("p", "empty", "No desks on this floor."));
       }
+    }
+    if (state.lastPresence) {
+      renderPresence(state.lastPresence);
+    }
+  }
+
+  // "7 devices" / "< 5 devices" (below the privacy threshold) / hidden when no live count.
+  function renderPresence(body) {
+    state.lastPresence = body;
+    const format = timeFormatter(state.site.timezone);
+    for (const zone of body.zones) {
+      const node = state.zonePresence.get(zone.zone);
+      if (!node) {
+        continue;
+      }
+      if (zone.bin === null || zone.bin === undefined) {
+        node.textContent = "";
+        node.hidden = true;
+        node.dataset.presence = "none";
+        continue;
+      }
+      node.textContent = `${zone.label} devices`;
+      node.hidden = false;
+      node.dataset.presence = zone.suppressed ? "suppressed" : "count";
+      const until = format.format(new Date((zone.bin + body.bin_seconds) * 1000));
+      node.title = `Anonymous device count in the ${body.bin_seconds / 60} min up to ${until}` +
+        (zone.suppressed ? `; counts below ${body.k} are not shown` : "");
     }
   }
 
@@ -368,13 +408,32 @@
     }
   }
 
+  async function pollPresence(generation) {
+    try {
+      const site = encodeURIComponent(state.site.id);
+      const body = await getJson(`/api/v1/zones/live?site=${site}`);
+      if (generation === state.generation) {
+        renderPresence(body);
+      }
+    } catch (error) {
+      if (generation === state.generation) {
+        handleFailure(error);
+      }
+    }
+    if (generation === state.generation) {
+      state.presenceTimer = window.setTimeout(() => pollPresence(generation), PRESENCE_POLL_MS);
+    }
+  }
+
   async function restartPolling() {
     window.clearTimeout(state.deskTimer);
     window.clearTimeout(state.utilTimer);
+    window.clearTimeout(state.presenceTimer);
     const generation = state.generation;
     await pollDesks(generation);  // desks first: the utilisation rows attach to its floors
     if (generation === state.generation) {
       pollUtilisation(generation);
+      pollPresence(generation);
     }
   }
 

@@ -1,0 +1,108 @@
+"""Build each desk's :class:`~edge.sensors.base.Sensor` from its validated configuration.
+
+One sensor per desk is a driver + detector (:class:`DetectingSensor`); several are fused
+(:class:`FusedSensor`). "simulated" desks belong to firmware_sim, which hands the agent
+its own sensors: the edge CLI refuses them. gpiozero and smbus2 are imported only when a
+desk uses them, so a file-only agent stays light.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from edge.config import AgentConfig, DeskConfig, SensorConfig
+from edge.errors import ConfigError
+from edge.sensors.amg8833 import Amg8833, Bus, open_smbus
+from edge.sensors.base import Sensor
+from edge.sensors.contact import ContactDetector
+from edge.sensors.file import FileSensor
+from edge.sensors.pipeline import DetectingSensor, FusedSensor, SensorFault
+from edge.sensors.pir import PirDetector
+from edge.sensors.thermopile import ThermopileDetector
+
+__all__ = ["Hardware", "build_desk_sensor", "build_sensors"]
+
+
+@dataclass(frozen=True)
+class Hardware:
+    """The two seams to the board: gpiozero's pin factory (None: the board's own) and
+    the I2C bus opener (smbus2). Tests and the footprint bench pass mock ones."""
+
+    pin_factory: Any = None
+    open_bus: Callable[[int], Bus] = open_smbus
+
+
+def build_sensors(
+    config: AgentConfig, base_dir: Path, source: str, *, hardware: Hardware | None = None
+) -> dict[str, Sensor]:
+    """Desk id -> Sensor for every desk. Relative file paths are relative to ``base_dir``
+    (the config file's folder); ``source`` (the file name) starts every error message.
+
+    Raises ConfigError for a desk the edge agent cannot read (simulated) and SensorFault
+    when a GPIO pin cannot be opened (in use, no GPIO on this machine).
+    """
+    hardware = hardware or Hardware()
+    return {
+        desk.id: build_desk_sensor(desk, base_dir, f"{source}: desks[{i}]", hardware)
+        for i, desk in enumerate(config.desks)
+    }
+
+
+def build_desk_sensor(
+    desk: DeskConfig, base_dir: Path, where: str, hardware: Hardware | None = None
+) -> Sensor:
+    """One desk's Sensor; ``where`` ("edge.toml: desks[3]") prefixes error messages."""
+    hardware = hardware or Hardware()
+    if not desk.sensors:
+        return _shorthand(desk.sensor, base_dir, where)
+    sensors = [
+        _build(sensor, base_dir, f"{where}.sensors[{j}]", hardware)
+        for j, sensor in enumerate(desk.sensors)
+    ]
+    return sensors[0] if len(sensors) == 1 else FusedSensor(sensors)
+
+
+def _shorthand(text: str, base_dir: Path, where: str) -> Sensor:
+    kind, _, arg = text.partition(":")
+    if kind == "file" and arg:
+        return FileSensor(_resolve(Path(arg), base_dir))
+    raise ConfigError(
+        f"{where}.sensor: sensor type '{kind}' is not available on this agent yet: "
+        'use "file:<path>"'
+    )
+
+
+def _resolve(path: Path, base_dir: Path) -> Path:
+    path = path.expanduser()
+    return path if path.is_absolute() else base_dir / path
+
+
+def _build(sensor: SensorConfig, base_dir: Path, where: str, hardware: Hardware) -> Sensor:
+    try:
+        return _build_unchecked(sensor, base_dir, hardware)
+    except SensorFault as exc:
+        raise SensorFault(f"{where}: {exc}") from exc
+
+
+def _build_unchecked(sensor: SensorConfig, base_dir: Path, hardware: Hardware) -> Sensor:
+    if sensor.type == "file":
+        assert sensor.path is not None  # the config parser requires it
+        return FileSensor(_resolve(sensor.path, base_dir))
+    if sensor.type == "thermopile":
+        driver = Amg8833(sensor.bus, sensor.address, open_bus=hardware.open_bus)
+        return DetectingSensor(driver, ThermopileDetector())
+    from edge.sensors.gpio import ContactDriver, PirDriver
+
+    assert sensor.pin is not None  # the config parser requires it for GPIO sensors
+    if sensor.type == "pir":
+        pir = PirDriver(sensor.pin, pin_factory=hardware.pin_factory)
+        if sensor.hold_seconds is None:
+            return DetectingSensor(pir, PirDetector())
+        return DetectingSensor(pir, PirDetector(hold_seconds=sensor.hold_seconds))
+    contact = ContactDriver(sensor.pin, pull_up=sensor.pull_up, pin_factory=hardware.pin_factory)
+    if sensor.debounce_seconds is None:
+        return DetectingSensor(contact, ContactDetector())
+    return DetectingSensor(contact, ContactDetector(debounce_seconds=sensor.debounce_seconds))

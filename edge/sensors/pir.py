@@ -1,0 +1,121 @@
+"""PIR motion detector: motion evidence that fades, because seated people sit still.
+
+A PIR output only goes high on movement; someone reading or typing quietly produces no
+motion for minutes. So a motion sample does not mean "present for N seconds" but sets a
+presence *probability* to 1, which stays there for ``hold_seconds`` and then halves every
+``decay_half_life`` seconds without motion::
+
+    p(t) = 1                                    if t - m <= hold
+    p(t) = 0.5 ** ((t - m - hold) / half_life)  otherwise        (m = last motion)
+
+The desk is ``present`` while ``p >= threshold``. A passer-by near an empty desk makes
+one short pulse, a person sitting down moves for a while: so while the desk is absent,
+motion counts only once it has lasted ``confirm_seconds`` (a motion sample at least that
+long after the first one, within ``confirm_window``); 0 believes the first sample.
+
+With the defaults a desk turns absent 420 s after the last motion (300 s hold + one
+half-life for threshold 0.5); the desk state machine's own hold time comes on top of that.
+
+Faults: no valid sample for ``missing_seconds`` (short dropouts keep the last verdict,
+which keeps decaying), a sample that is not a bool, or an output stuck high for
+``stuck_seconds`` (real people stop moving now and then; a PIR high for hours is broken).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from edge.sensors.base import Reading
+
+__all__ = ["PirDetector"]
+
+
+def _finite(x: object) -> bool:
+    return isinstance(x, int | float) and math.isfinite(x)
+
+
+class PirDetector:
+    """Pure state machine: ``update(at, motion)`` -> Reading. Never raises."""
+
+    def __init__(
+        self,
+        *,
+        hold_seconds: float = 300.0,
+        decay_half_life: float = 120.0,
+        threshold: float = 0.5,
+        stuck_seconds: float = 4 * 3600.0,
+        missing_seconds: float = 60.0,
+        confirm_seconds: float = 15.0,
+        confirm_window: float = 120.0,
+    ) -> None:
+        if not (hold_seconds >= 0 and decay_half_life > 0 and 0 < threshold <= 1
+                and stuck_seconds > 0 and missing_seconds > 0
+                and 0 <= confirm_seconds <= confirm_window):
+            raise ValueError("PirDetector: hold >= 0, half-life > 0, 0 < threshold <= 1, "
+                             "stuck_seconds > 0, missing_seconds > 0 and "
+                             "0 <= confirm_seconds <= confirm_window are required")
+        self.hold_seconds = float(hold_seconds)
+        self.decay_half_life = float(decay_half_life)
+        self.threshold = float(threshold)
+        self.stuck_seconds = float(stuck_seconds)
+        self.missing_seconds = float(missing_seconds)
+        self.confirm_seconds = float(confirm_seconds)
+        self.confirm_window = float(confirm_window)
+        self._first_motion: float | None = None  # unconfirmed motion while absent
+        self._last_motion: float | None = None
+        self._high_since: float | None = None
+        self._last_valid: float | None = None
+
+    @property
+    def absent_after(self) -> float:
+        """Seconds from the last motion until the verdict turns ``absent``."""
+        return self.hold_seconds + self.decay_half_life * math.log2(1.0 / self.threshold)
+
+    def probability(self, at: float) -> float:
+        """Presence probability at ``at`` from the motion seen so far (0 before any)."""
+        if self._last_motion is None or not _finite(at):
+            return 0.0
+        quiet = max(0.0, at - self._last_motion - self.hold_seconds)
+        return float(0.5 ** (quiet / self.decay_half_life))
+
+    def update(self, at: float, sample: object | None) -> Reading:
+        if not _finite(at):
+            return Reading(at, "fault")
+        if sample is None:
+            if self._last_valid is None or at - self._last_valid >= self.missing_seconds:
+                return Reading(at, "fault")
+            return self._verdict(at)
+        if not isinstance(sample, bool | np.bool_):
+            self._high_since = None
+            return Reading(at, "fault")
+        self._last_valid = at
+        if not sample:
+            self._high_since = None
+            return self._verdict(at)
+        if self._high_since is None:
+            self._high_since = at
+        if at - self._high_since >= self.stuck_seconds:
+            return Reading(at, "fault")
+        if self._confirmed(at):
+            self._last_motion = at
+        return self._verdict(at)
+
+    def _confirmed(self, at: float) -> bool:
+        """Whether motion at ``at`` counts (always while present; see the docstring)."""
+        if self.probability(at) >= self.threshold or self.confirm_seconds == 0:
+            self._first_motion = None
+            return True
+        first = self._first_motion
+        if first is None or not 0 <= at - first <= self.confirm_window:
+            self._first_motion = at
+            return False
+        if at - first >= self.confirm_seconds:
+            self._first_motion = None
+            return True
+        return False
+
+    def _verdict(self, at: float) -> Reading:
+        present = self.probability(at) >= self.threshold
+        return Reading(at, "present" if present else "absent")
