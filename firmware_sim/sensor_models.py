@@ -250,7 +250,9 @@ class SimThermopileDriver:
         layout = random.Random(f"thermopile-layout:{seed}")
         np_rng = np.random.default_rng(abs(seed))
         self.noise = noise
-        self._noise_bank = np_rng.normal(0.0, noise, (NOISE_FRAMES, *SHAPE))
+        # two bank frames are summed per sample: 65536 patterns, so consecutive frames are
+        # (almost) never identical by chance, as with a real sensor's noise
+        self._noise_bank = np_rng.normal(0.0, noise / math.sqrt(2.0), (NOISE_FRAMES, *SHAPE))
         self.ambient = layout.uniform(20.0, 24.0) + np_rng.normal(0.0, 0.3, SHAPE)
         self.hvac = layout.uniform(0.5, 2.0)
         row, col, sigma = layout.uniform(4.5, 5.5), layout.uniform(3.0, 4.0), layout.uniform(
@@ -303,6 +305,7 @@ class SimThermopileDriver:
             frame += self.cup * math.exp(-(now - self.cups[i]) / 1200.0)
         if self.sun_on:
             frame += self.sun * self._sunshine(now)
+        frame += self._noise_bank[truth.rng.randrange(NOISE_FRAMES)]
         frame += self._noise_bank[truth.rng.randrange(NOISE_FRAMES)]
         frame *= 4.0  # the Grid-EYE's 0.25 °C resolution
         np.rint(frame, out=frame)

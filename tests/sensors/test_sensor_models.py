@@ -103,3 +103,18 @@ def test_detectors_follow_the_simulated_day(make: type, detector: type) -> None:
     agree = np.mean([(r == "present") == seated for r, seated in zip(readings, truth,
                                                                       strict=True)])
     assert agree > 0.9
+
+
+@pytest.mark.parametrize("poll", [1.0, 20.0])
+def test_passers_by_trigger_the_pir_but_the_detector_waits_for_more(poll: float) -> None:
+    driver = SimPirDriver([], seed=9, false_per_day=6.0, glitch_rate=0, outage_rate=0)
+    pir = PirDetector()
+    times = np.arange(7 * 3600.0, 19 * 3600.0, poll)
+    triggered = 0
+    for t in times:
+        motion = driver.sample(float(t))
+        triggered += motion
+        assert pir.update(float(t), motion).presence == "absent"
+    # about 6 pulses of 10 s: seen ~10 times each at 1 Hz, at most once at a 20-s poll
+    per_pulse = 10 if poll == 1.0 else 1
+    assert 2 * per_pulse <= triggered <= 12 * per_pulse
