@@ -1,0 +1,212 @@
+"""Find and decode every QR code in one camera frame: pure, over a numpy array.
+
+``decode_frame(frame)`` takes a grayscale ``(H, W)`` / ``(H, W, 1)`` or BGR(A)
+``(H, W, 3|4)`` uint8 frame and returns the decoded strings, de-duplicated, in reading
+order (top to bottom, then left to right, by each code's centre). It never raises: a frame
+that is not such an array (wrong dtype or shape, empty, too small or too large) gives
+``[]``, and an OpenCV failure inside a pass only ends that pass.
+
+Passes, cheapest first (measured on the simulated frames of firmware_sim/camera.py):
+
+1. OpenCV's ArUco-based detector (``cv2.QRCodeDetectorAruco``; the classic
+   ``cv2.QRCodeDetector`` where it is missing) finds and decodes all codes in the
+   grayscale frame. It *locates* codes far more often than it decodes them when they are
+   small, blurred or noisy.
+2. Rescue: every code located but not decoded is perspective-rectified into an upscaled
+   square crop and decoded again, first sharpened (unsharp mask), then sharpened and
+   binarised (adaptive threshold), then as is, then strongly sharpened and binarised.
+   Crops are small, so this is cheap.
+3. Only with ``thorough=True``: the whole frame upscaled 2x and sharpened, passes 1-2
+   again. This finds codes below ~70 px or defocused beyond what the rescue can undo,
+   but costs three to four times as much, so a camera loop runs it on every Nth frame.
+   (A plain sharpened full-frame pass was tried and found almost nothing the rescue
+   had not already found.)
+
+The frame is only read; nothing is kept, written or logged about its content. The
+decoded strings are untrusted input: edge.qr.scans decides which of them are tokens.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["MAX_SIDE", "MIN_SIDE", "UPSCALE_MAX_SIDE", "decode_frame", "to_gray"]
+
+log = logging.getLogger(__name__)
+
+MIN_SIDE = 21  # the smallest QR symbol is 21 x 21 modules: anything smaller holds none
+MAX_SIDE = 4096  # larger frames are refused rather than stall the agent
+UPSCALE_MAX_SIDE = 1280  # the thorough pass's 2x upscale is skipped above this
+_RESCUE_MIN, _RESCUE_MAX = 240, 400  # side of the rectified crop of one located code
+_RESCUE_MARGIN = 0.25  # quiet zone around the crop, as a fraction of its side
+
+Gray = npt.NDArray[np.uint8]
+Quad = npt.NDArray[np.float32]
+Found = tuple[str, Quad]
+
+_local = threading.local()
+
+
+def _detector() -> Any:
+    """One detector per thread: OpenCV detector objects are not safe to share."""
+    detector = getattr(_local, "detector", None)
+    if detector is None:
+        factory = getattr(cv2, "QRCodeDetectorAruco", None) or cv2.QRCodeDetector
+        detector = _local.detector = factory()
+    return detector
+
+
+def to_gray(frame: object) -> Gray | None:
+    """The frame as a contiguous 2-D uint8 image, or None if it is not a usable frame."""
+    if not isinstance(frame, np.ndarray) or frame.dtype != np.uint8:
+        return None
+    if frame.ndim == 3 and frame.shape[2] == 1:
+        frame = frame[:, :, 0]
+    if frame.ndim not in (2, 3):
+        return None
+    height, width = frame.shape[:2]
+    if not (MIN_SIDE <= height <= MAX_SIDE and MIN_SIDE <= width <= MAX_SIDE):
+        return None
+    try:
+        if frame.ndim == 3:
+            channels = frame.shape[2]
+            if channels not in (3, 4):
+                return None
+            code = cv2.COLOR_BGR2GRAY if channels == 3 else cv2.COLOR_BGRA2GRAY
+            return np.asarray(cv2.cvtColor(np.ascontiguousarray(frame), code), dtype=np.uint8)
+        return np.ascontiguousarray(frame)
+    except (cv2.error, ValueError, TypeError):
+        log.debug("frame could not be converted to grayscale", exc_info=True)
+        return None
+
+
+def _sharpen(gray: Gray, sigma: float = 2.0, amount: float = 1.5) -> Gray:
+    """Unsharp mask: restores module edges softened by defocus or motion blur."""
+    blurred = cv2.GaussianBlur(gray, (0, 0), sigma)
+    return np.asarray(cv2.addWeighted(gray, 1 + amount, blurred, -amount, 0), dtype=np.uint8)
+
+
+def _binarise(gray: Gray) -> Gray:
+    """Local threshold: evens out glare and shadows across a code."""
+    return np.asarray(cv2.adaptiveThreshold(
+        gray, 255, cv2.ADAPTIVE_THRESH_GAUSSIAN_C, cv2.THRESH_BINARY, 31, 5), dtype=np.uint8)
+
+
+def _quads(points: object) -> list[Quad]:
+    """OpenCV's corner output as a list of finite (4, 2) float32 quads."""
+    if points is None:
+        return []
+    array = np.asarray(points, dtype=np.float32).reshape(-1, 4, 2)
+    return [quad for quad in array if np.isfinite(quad).all()]
+
+
+def _detect_and_decode(gray: Gray) -> tuple[list[Found], list[Quad]]:
+    """One detector pass: (decoded codes with their corners, corners of undecoded codes)."""
+    try:
+        ok, texts, points, _ = _detector().detectAndDecodeMulti(gray)
+    except cv2.error:
+        log.debug("QR detector pass failed", exc_info=True)
+        return [], []
+    if not ok:
+        return [], []
+    quads = _quads(points)
+    decoded: list[Found] = []
+    missed: list[Quad] = []
+    for text, quad in zip(texts or (), quads, strict=False):
+        if isinstance(text, str) and text:
+            decoded.append((text, quad))
+        else:
+            missed.append(quad)
+    return decoded, missed
+
+
+def _rectify(gray: Gray, quad: Quad) -> Gray | None:
+    """The located code warped to an upright, upscaled square with a quiet zone."""
+    side = float(np.linalg.norm(quad - np.roll(quad, -1, axis=0), axis=1).max())
+    if not side >= 8:  # also False for NaN
+        return None
+    size = min(_RESCUE_MAX, max(_RESCUE_MIN, side))
+    margin = size * _RESCUE_MARGIN
+    target = np.array([[margin, margin], [margin + size, margin],
+                       [margin + size, margin + size], [margin, margin + size]], np.float32)
+    total = int(size + 2 * margin)
+    try:
+        matrix = cv2.getPerspectiveTransform(quad, target)
+        crop = cv2.warpPerspective(gray, matrix, (total, total), flags=cv2.INTER_CUBIC,
+                                   borderMode=cv2.BORDER_REPLICATE)
+    except cv2.error:
+        return None
+    return np.asarray(crop, dtype=np.uint8)
+
+
+def _rescue(gray: Gray, quad: Quad) -> str:
+    """Decode one located-but-undecoded code from its rectified crop, or ''."""
+    crop = _rectify(gray, quad)
+    if crop is None:
+        return ""
+    sigma = crop.shape[0] / 120
+    attempts: tuple[Callable[[Gray], Gray], ...] = (
+        lambda c: _sharpen(c, sigma),
+        lambda c: _binarise(_sharpen(c, sigma)),
+        lambda c: c,
+        lambda c: _binarise(_sharpen(c, sigma * 0.66, 4.0)),  # heavy defocus
+    )
+    for prepare in attempts:
+        try:
+            text, _, _ = _detector().detectAndDecode(prepare(crop))
+        except cv2.error:
+            continue
+        if isinstance(text, str) and text:
+            return text
+    return ""
+
+
+def _reading_order(found: Iterable[Found]) -> list[str]:
+    """Texts sorted by their code's centre (rows of 20 px, then x), first copy kept."""
+    def key(item: Found) -> tuple[int, float, str]:
+        cx, cy = item[1].mean(axis=0)
+        return int(cy // 20), float(cx), item[0]
+
+    ordered: dict[str, None] = {}
+    for text, _ in sorted(found, key=key):
+        ordered.setdefault(text, None)
+    return list(ordered)
+
+
+def _upscaled_pass(gray: Gray) -> list[Found]:
+    """Codes found in the frame upscaled 2x and sharpened, with corners in frame pixels."""
+    big = np.asarray(cv2.resize(gray, None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC),
+                     dtype=np.uint8)
+    found, missed = _detect_and_decode(_sharpen(big, 3.0))
+    found += [(text, quad) for quad in missed if (text := _rescue(big, quad))]
+    return [(text, (quad / 2).astype(np.float32)) for text, quad in found]
+
+
+def decode_frame(frame: np.ndarray, *, thorough: bool = False) -> list[str]:
+    """Every QR code's text in ``frame`` (grayscale or BGR uint8), de-duplicated, in
+    reading order; ``[]`` for anything that is not a usable frame. Never raises.
+
+    ``thorough=True`` adds a pass over the frame upscaled 2x and sharpened (frames up to
+    ``UPSCALE_MAX_SIDE``): it finds codes too small (50-70 px) or too blurred for the
+    normal passes, at three to four times the cost. A camera loop can afford it on every
+    few frames rather than on all of them.
+    """
+    try:
+        gray = to_gray(frame)
+        if gray is None:
+            return []
+        found, missed = _detect_and_decode(gray)
+        found += [(text, quad) for quad in missed if (text := _rescue(gray, quad))]
+        if thorough and max(gray.shape) <= UPSCALE_MAX_SIDE:
+            found += _upscaled_pass(gray)
+        return _reading_order(found)
+    except Exception:  # untrusted frames must never stop the camera loop
+        log.warning("QR decoding failed on a frame; skipped", exc_info=True)
+        return []
