@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-dev
 APT    := DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends
 
-.PHONY: demo test lint typecheck pytest bench install system-deps ensure-mosquitto ensure-chromium clean
+.PHONY: demo test lint typecheck pytest bench faults install system-deps ensure-mosquitto ensure-chromium clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,11 @@ pytest: $(STAMP) system-deps
 	$(BIN)/pytest -q -p no:cacheprovider --cov --cov-report=term:skip-covered
 
 test: lint typecheck pytest
+
+# The fault-injection suite in full (a shortened run is part of `make test`);
+# DESKPULSE_FAULT_SEED=<n> replays a run (each run prints its seed).
+faults: $(STAMP) ensure-mosquitto
+	DESKPULSE_FAULTS=full $(BIN)/pytest tests/faults -q -p no:cacheprovider -s
 
 bench: $(STAMP) ensure-mosquitto
 	$(BIN)/python -m bench.run --out bench/results.json

@@ -22,6 +22,7 @@ from edge.config import AgentConfig
 from edge.mqtt import MqttLink
 from edge.outbox import Outbox
 from edge.protocol import (
+    CheckinsMessage,
     Config,
     DeskEvent,
     DesksMessage,
@@ -36,8 +37,12 @@ from edge.protocol import (
 from edge.sensors.base import Reading, Sensor
 from edge.state import DeskStateMachine
 
-if TYPE_CHECKING:  # bleak is imported only by agents that scan
+if TYPE_CHECKING:  # bleak and cv2 are imported only by agents that scan / have a camera
+    import numpy as np
+
     from edge.ble.scanner import BleScanner
+    from edge.qr.camera import Camera
+    from edge.qr.scans import ScanFilter
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +101,16 @@ class Agent:
                                             policy=config.ble.policy)
             self.scanner = BleScanner(self.observe_advert, adapter=config.ble.adapter,
                                       clock=clock)
+        self._checkins_topic = topic_for(config.site, config.agent, "checkins")
+        self.camera: Camera | None = None
+        self._scan_filter: ScanFilter | None = None
+        if config.camera is not None and config.camera.enabled:
+            from edge.qr.camera import Camera
+            from edge.qr.scans import ScanFilter
+
+            self._scan_filter = ScanFilter(config.camera.desk)
+            self.camera = Camera(config.camera.source, self._camera_frame,
+                                 fps=config.camera.fps, clock=clock)
 
         self._acks: queue.SimpleQueue[int] = queue.SimpleQueue()
         self._reconnects = 0  # bumped by paho's thread; the drainer compares
@@ -173,6 +188,31 @@ class Agent:
                                    sent=now, counts=tuple(rows))
             self.outbox.enqueue(self._zones_topic, encode(message), 1)
         log.debug("boot %d seq %d: %d zone count(s)", self.boot, message.seq, len(rows))
+        self._wake.set()
+        return message
+
+    def _camera_frame(self, frame: np.ndarray, now: float) -> None:
+        self.observe_frame(frame, now)
+
+    def observe_frame(self, frame: np.ndarray, now: float) -> CheckinsMessage | None:
+        """Camera thread: decode QR codes in memory and publish new tokens (never the frame).
+
+        Every fifth frame gets the slower, more thorough decoding pass."""
+        from edge.qr.decode import decode_frame
+
+        scan_filter = self._scan_filter
+        if scan_filter is None:
+            return None
+        thorough = self.camera is not None and self.camera.frames % 5 == 0
+        scans = scan_filter.accept(decode_frame(frame, thorough=thorough), now)
+        if not scans:
+            return None
+        with self._lock:
+            self._seq += 1
+            message = CheckinsMessage(agent=self.config.agent, boot=self.boot, seq=self._seq,
+                                      sent=now, scans=tuple(scans))
+            self.outbox.enqueue(self._checkins_topic, encode(message), 1)
+        log.info("boot %d seq %d: %d check-in scan(s)", self.boot, message.seq, len(scans))
         self._wake.set()
         return message
 
@@ -271,6 +311,8 @@ class Agent:
         self.link.start()
         if self.scanner is not None and self._radio:
             self.scanner.start()
+        if self.camera is not None:
+            self.camera.start()
 
     def stop(self, drain_seconds: float = 2.0) -> None:
         """Drain briefly, publish "offline" (retained), disconnect, close the outbox.
@@ -278,6 +320,8 @@ class Agent:
         The open BLE bin is not published: a partial bin would under-count."""
         if self.scanner is not None:
             self.scanner.stop()
+        if self.camera is not None:
+            self.camera.stop()
         if self._drainer is not None:
             if self.link.connected:
                 self.wait_drained(drain_seconds)

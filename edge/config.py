@@ -16,6 +16,7 @@ from typing import Any, Literal, get_args
 from edge.ble.config import BleConfig, parse_ble
 from edge.errors import ConfigError
 from edge.protocol import is_id
+from edge.qr.config import CameraConfig, parse_camera
 
 MAX_DESKS = 500  # one DesksMessage must always hold every desk (64 KiB, 1000 items)
 PLACEHOLDER_SECRETS = frozenset(
@@ -96,6 +97,7 @@ class AgentConfig:
     max_inflight: int = 20  # unacknowledged QoS1 publishes at once
     health_seconds: float = 60.0
     ble: BleConfig | None = None  # [ble]: anonymous zone counting (docs/ble.md)
+    camera: CameraConfig | None = None  # [camera]: personal QR check-in (docs/checkin.md)
 
     @classmethod
     def from_dict(
@@ -191,7 +193,7 @@ class _Parser:
         doc = self.table(
             data, "top level",
             {"site", "agent", "data_dir", "desks", "mqtt", "poll_seconds", "hold_seconds",
-             "max_inflight", "health_seconds", "ble"},
+             "max_inflight", "health_seconds", "ble", "camera"},
             {"site", "agent", "data_dir", "desks"},
         )
         kwargs: dict[str, Any] = {
@@ -209,6 +211,9 @@ class _Parser:
         if "ble" in doc:
             kwargs["ble"] = parse_ble(doc["ble"], source=self.source,
                                       desk_zones=[d.zone for d in kwargs["desks"]])
+        if "camera" in doc:
+            kwargs["camera"] = parse_camera(doc["camera"], source=self.source,
+                                            desks=[d.id for d in kwargs["desks"]])
         return AgentConfig(**kwargs)
 
     def desks(self, value: Any) -> tuple[DeskConfig, ...]:

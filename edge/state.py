@@ -38,6 +38,7 @@ class DeskStateMachine:
         self.desk = desk
         self._state: DeskState | None = None
         self._absent_since: float | None = None
+        self._confirmed: float | None = None  # the last reading that was not "absent"
 
     @property
     def state(self) -> DeskState:
@@ -53,9 +54,11 @@ class DeskStateMachine:
         """Feed one reading; returns an event only when the state changes."""
         if reading.presence == "present":
             self._absent_since = None
+            self._confirmed = reading.at
             return self._enter("occupied", reading.at)
         if reading.presence != "absent":  # "fault", or anything a broken driver returned
             self._absent_since = None
+            self._confirmed = reading.at
             return self._enter("unknown", reading.at)
         if self._state is None:
             return self._enter("vacant", reading.at)
@@ -69,10 +72,19 @@ class DeskStateMachine:
         return None
 
     def snapshot(self, now: float) -> DeskEvent | None:
-        """The current state as an event at ``now``; None before the first reading."""
+        """The current state as an event at ``now``; None before the first reading.
+
+        While an absent run is pending, the state is only known up to the last reading
+        that was not absent: a vacancy may yet be reported back-dated to the run's first
+        reading, and a snapshot stamped later would claim the desk occupied (or unknown)
+        after it was left, until its next event.
+        """
         if self._state is None:
             return None
-        return DeskEvent(self.desk, self._state, now)
+        at = now
+        if self._absent_since is not None and self._confirmed is not None:
+            at = min(now, self._confirmed)
+        return DeskEvent(self.desk, self._state, at)
 
     def _enter(self, state: DeskState, at: float) -> DeskEvent | None:
         if state == self._state:

@@ -60,6 +60,9 @@ class RollupFrame:
         return np.maximum(self.span - self.unknown, 0.0)
 
 
+_CHUNK = 1 << 21  # intervals per pass: buffers stay ~32 MB each whatever the input size
+
+
 def occupied_seconds(
     desk: npt.ArrayLike,
     start: npt.ArrayLike,
@@ -75,40 +78,53 @@ def occupied_seconds(
     ``out[d, i] = sum over intervals k of desk d of
     max(0, min(end_k, t0 + (i+1)*bs) - max(start_k, t0 + i*bs))``.
 
-    Intervals are clipped to the grid ``[t0, t0 + n_bins*bs)``; an interval covers its
-    first and last bin partly and every bin in between fully, so the full bins are added
-    as a difference array (+bs at the first full bin, -bs after the last) and summed with
-    one ``cumsum``. Overlapping intervals of one desk are added, not merged.
+    Intervals are clipped to the grid ``[t0, t0 + n_bins*bs)``. An interval starting at
+    offset ``r`` into bin ``k`` and ending at offset ``g`` into bin ``m`` contributes
+    ``bs`` to every bin from ``k`` on (a step, summed with one ``cumsum``) minus ``bs`` from
+    ``m`` on, plus ``-r`` at ``k`` and ``+g`` at ``m`` directly. So the work per interval
+    is two bin indices and a few ``bincount`` entries, done in fixed-size chunks with
+    reused buffers (starts in the first half, ends in the second, so one weighted
+    ``bincount`` takes both); overlapping intervals of one desk are added, not merged.
     """
-    d = np.asarray(desk, dtype=np.int64)
-    # Work relative to t0 so that subtracting large Unix times loses no precision.
-    s = np.clip(np.asarray(start, dtype=np.float64) - t0, 0.0, n_bins * bin_seconds)
-    e = np.clip(np.asarray(end, dtype=np.float64) - t0, 0.0, n_bins * bin_seconds)
-    keep = e > s
-    d, s, e = d[keep], s[keep], e[keep]
-    if len(d) == 0:
-        return np.zeros((n_desks, n_bins), dtype=np.float64)
-    if d.min() < 0 or d.max() >= n_desks:
-        raise ValueError("desk index out of range 0..n_desks-1")
-    first = np.minimum(np.floor(s / bin_seconds).astype(np.int64), n_bins - 1)
-    last = np.minimum(np.floor(e / bin_seconds).astype(np.int64), n_bins)
+    d_all = np.asarray(desk, dtype=np.int64)
+    s_all = np.asarray(start, dtype=np.float64)
+    e_all = np.asarray(end, dtype=np.float64)
+    n = len(d_all)
     width = n_bins + 1  # column n_bins absorbs an interval ending on the grid's edge
-    row = d * width
-    same = first == last
-    o = ~same
-    # Partial pieces: a whole interval inside one bin, else its first and last bin.
-    index = np.concatenate([row[same] + first[same], row[o] + first[o], row[o] + last[o]])
-    piece = np.concatenate([
-        e[same] - s[same], (first[o] + 1) * bin_seconds - s[o], e[o] - last[o] * bin_seconds,
-    ])
-    # Full bins first+1 .. last-1: +bs at the first, -bs after the last, then cumsum.
-    steps = np.concatenate([row[o] + first[o] + 1, row[o] + last[o]])
-    step = np.concatenate([np.full(o.sum(), bin_seconds, dtype=np.float64),
-                           np.full(o.sum(), -bin_seconds, dtype=np.float64)])
     size = n_desks * width
-    out = np.bincount(index, weights=piece, minlength=size).reshape(n_desks, width)
-    full = np.bincount(steps, weights=step, minlength=size).reshape(n_desks, width)
-    out += np.cumsum(full, axis=1)
+    if n and (d_all.min() < 0 or d_all.max() >= n_desks):
+        raise ValueError("desk index out of range 0..n_desks-1")
+    bs = float(bin_seconds)
+    top = float(n_bins) * bs
+    direct = np.zeros(size, dtype=np.float64)
+    steps = np.zeros(size, dtype=np.int64)
+    m = min(n, _CHUNK)
+    times, pieces = np.empty(2 * m), np.empty(2 * m)
+    index, row = np.empty(2 * m, dtype=np.int64), np.empty(m, dtype=np.int64)
+    for lo in range(0, n, _CHUNK):
+        c = min(n, lo + _CHUNK) - lo
+        sv, ev, tv, pv, kv, rv = times[:c], times[c:2 * c], times[:2 * c], pieces[:2 * c], \
+            index[:2 * c], row[:c]
+        np.multiply(d_all[lo:lo + c], width, out=rv)
+        # Relative to t0, so subtracting large Unix times loses no precision; clipped.
+        np.subtract(s_all[lo:lo + c], t0, out=sv)
+        np.maximum(sv, 0.0, out=sv)
+        np.minimum(sv, top, out=sv)
+        np.subtract(e_all[lo:lo + c], t0, out=ev)
+        np.minimum(ev, top, out=ev)
+        np.maximum(ev, sv, out=ev)  # an end before its start adds nothing
+        np.multiply(tv, 1.0 / bs, out=pv)
+        kv[:] = pv  # truncation is floor here: times >= 0
+        np.multiply(kv, bs, out=pv)  # bin start
+        np.subtract(pv[:c], sv, out=pv[:c])  # -r: minus the start's offset into its bin
+        np.subtract(ev, pv[c:], out=pv[c:])  # +g: the end's offset into its bin
+        kv[:c] += rv
+        kv[c:] += rv
+        direct += np.bincount(kv, weights=pv, minlength=size)
+        steps += np.bincount(kv[:c], minlength=size)
+        steps -= np.bincount(kv[c:], minlength=size)
+    out = direct.reshape(n_desks, width)
+    out += np.cumsum(steps.reshape(n_desks, width), axis=1) * bs
     return np.ascontiguousarray(out[:, :n_bins])
 
 

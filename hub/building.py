@@ -1,6 +1,7 @@
 """The building description an installer imports: validated into table rows, purely.
 
-Shape: ``{"sites": [{"id", "name", "timezone", "core_hours"?: {"days", "start", "end"},
+Shape: ``{"sites": [{"id", "name", "timezone", "headcount"?, "core_hours"?: {"days",
+"start", "end"},
 "floors": [{"id", "name", "level", "zones": [{"id", "name", "desks": [{"id", "name",
 "agent"?, "x"?, "y"?}]}]}]}]}``. Every problem is a :class:`ConfigError` naming where it is
 (``sites[0].floors[1].zones[0].desks[3].id``), so an installer can fix the file.
@@ -117,6 +118,16 @@ def _coordinate(item: dict[str, Any], key: str, where: str) -> float | None:
     return float(value)
 
 
+def _headcount(site: dict[str, Any], where: str) -> int | None:
+    """People a site is planned for (METRICS.md 13, sharing ratio); optional."""
+    value = site.get("headcount")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= 10_000_000:
+        raise ConfigError(f"{where}.headcount must be a whole number of people above 0")
+    return value
+
+
 def validate_building(data: object) -> BuildingRows:
     """Check a building description and flatten it into table rows."""
     root = _obj(data, "building")
@@ -131,6 +142,7 @@ def validate_building(data: object) -> BuildingRows:
             "id": site_id, "name": _name(site, sw, site_id),
             "timezone": check_timezone(site.get("timezone"), f"{sw}.timezone"),
             "core_hours": core if "core_hours" in site else None,
+            "headcount": _headcount(site, sw),
         })
         for fi, floor in enumerate(_items(site, "floors", sw)):
             fw = f"{sw}.floors[{fi}]"

@@ -88,6 +88,119 @@ def _hub_token(args: argparse.Namespace) -> int:
     return 0
 
 
+def _hub_labels(args: argparse.Namespace) -> int:
+    from hub.checkin import labels
+    from hub.store import SqliteStore
+
+    settings = _hub_settings(args)
+    base = args.base_url or settings.public_url or (
+        f"http://{settings.http_host}:{settings.http_port}")
+    store = SqliteStore(settings.database_path)
+    try:
+        sheet = labels.site_labels(store, args.site, base)
+    finally:
+        store.close()
+    args.out.write_bytes(labels.sheet_pdf(sheet))
+    if args.per_desk is not None:
+        args.per_desk.mkdir(parents=True, exist_ok=True)
+        for label in sheet:
+            (args.per_desk / f"{label.desk}.png").write_bytes(labels.qr_png(label.url))
+            (args.per_desk / f"{label.desk}.svg").write_bytes(labels.qr_svg(label.url))
+    print(f"Wrote {len(sheet)} desk labels to {args.out} (codes point to {base}/d/...)")
+    return 0
+
+
+def _hub_agents_add(args: argparse.Namespace) -> int:
+    import os
+
+    from hub import provision
+    from hub.store import SqliteStore
+
+    settings = _hub_settings(args)
+    store = SqliteStore(settings.database_path)
+    try:
+        provision.check_name(args.name, args.site)
+        desks = provision.agent_desks(store.db, args.name, args.site)
+        password, text = provision.add_agent(
+            args.name, args.site, passwd_file=args.passwd_file, acl_file=args.acl_file,
+            broker_host=args.broker_host, broker_port=args.broker_port, tls=not args.no_tls,
+            ca_file=args.ca_file, desks=desks)
+        with store.transaction() as db:
+            provision.record_added(db, args.name, args.site)
+    finally:
+        store.close()
+    if args.out is not None:  # owner-only from the start: the file holds the password
+        fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)  # an existing file keeps its mode otherwise
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+        print(f"Wrote {args.out}: copy it to the agent as its edge.toml (mode 600).")
+        print(f"MQTT password for {args.name}: {password}")
+    else:
+        print(text, end="")
+    print("The password is shown once and stored only as a hash: reload the broker (SIGHUP).",
+          file=sys.stderr)
+    return 0
+
+
+def _hub_agents_revoke(args: argparse.Namespace) -> int:
+    from hub import provision
+    from hub.store import SqliteStore
+
+    known = provision.revoke_agent(args.name, passwd_file=args.passwd_file,
+                                   acl_file=args.acl_file)
+    store = SqliteStore(_hub_settings(args).database_path)
+    try:
+        with store.transaction() as db:
+            provision.record_revoked(db, args.name)
+    finally:
+        store.close()
+    print(f"Revoked {args.name}; reload the broker (SIGHUP) to refuse it."
+          if known else f"{args.name} had no broker credentials; nothing to revoke.")
+    return 0
+
+
+def _hub_agents_hub_account(args: argparse.Namespace) -> int:
+    from hub import provision
+
+    password = provision.ensure_hub_account(passwd_file=args.passwd_file,
+                                            acl_file=args.acl_file)
+    if password is None:
+        print(f"{provision.HUB_ACCOUNT} already exists; its password is unchanged.")
+        return 0
+    print(f"MQTT account {provision.HUB_ACCOUNT}, password: {password}")
+    print("Shown once: set mqtt_username and DESKPULSE_MQTT_PASSWORD for `hub serve`, "
+          "then reload the broker.")
+    return 0
+
+
+def _add_agents_parser(hub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """`deskpulse hub agents add|revoke|hub-account` (hub/provision.py)."""
+    agents = hub.add_parser("agents", help="per-agent MQTT credentials and broker ACL")
+    sub = agents.add_subparsers(dest="agents_command", required=True)
+    add = sub.add_parser("add", help="create an agent's credentials and its edge.toml")
+    add.add_argument("name", help="agent id")
+    add.add_argument("--site", required=True, help="site id the agent reports for")
+    add.add_argument("--out", type=Path, default=None, help="write edge.toml here (mode 600)")
+    add.add_argument("--broker-host", default="localhost",
+                     help="broker name the agent connects to (in the server certificate)")
+    add.add_argument("--broker-port", type=int, default=8883)
+    add.add_argument("--no-tls", action="store_true", help="plain MQTT (not recommended)")
+    add.add_argument("--ca-file", default="/etc/deskpulse/ca.crt",
+                     help="path of the private CA certificate on the agent")
+    add.set_defaults(func=_hub_agents_add)
+    rev = sub.add_parser("revoke", help="remove an agent's credentials and ACL")
+    rev.add_argument("name")
+    rev.set_defaults(func=_hub_agents_revoke)
+    acc = sub.add_parser("hub-account", help="create the hub's own broker account once")
+    acc.set_defaults(func=_hub_agents_hub_account)
+    for cmd in (add, rev, acc):
+        cmd.add_argument("--config", type=Path, default=None, help="hub.toml")
+        cmd.add_argument("--passwd-file", type=Path,
+                         default=Path("/etc/mosquitto/deskpulse.passwd"))
+        cmd.add_argument("--acl-file", type=Path, default=Path("/etc/mosquitto/deskpulse.acl"))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="deskpulse", description="Anonymous workplace occupancy and check-in."
@@ -119,7 +232,16 @@ def build_parser() -> argparse.ArgumentParser:
     tok.add_argument("name")
     tok.add_argument("--role", choices=["manager", "admin"], default="manager")
     tok.set_defaults(func=_hub_token)
-    for sub in (serve, imp, tok):
+    lab = hub.add_parser("labels", help="print desk QR labels (A4 PDF, PNG/SVG per desk)")
+    lab.add_argument("--site", required=True, help="site id")
+    lab.add_argument("--out", type=Path, default=Path("labels.pdf"), help="PDF to write")
+    lab.add_argument("--base-url", default=None,
+                     help="hub URL phones open (default: public_url, else http_host:port)")
+    lab.add_argument("--per-desk", type=Path, default=None, metavar="DIR",
+                     help="also write <desk>.png and <desk>.svg into DIR")
+    lab.set_defaults(func=_hub_labels)
+    _add_agents_parser(hub)
+    for sub in (serve, imp, tok, lab):
         sub.add_argument("--config", type=Path, default=None, help="hub.toml")
 
     edge = commands.add_parser("edge", help="edge agent commands (run on the Pi)",

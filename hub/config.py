@@ -28,12 +28,13 @@ log = logging.getLogger(__name__)
 
 SECRET_FILE = "secret.key"  # noqa: S105 (a file name, not a secret)
 MIN_SECRET_LENGTH = 16
+MIN_PRIVACY_K = 3  # PRIVACY.md item 8: k is never below 3
 # Values people paste from examples; a hub signing sessions with one of them is not secure.
 PLACEHOLDER_SECRETS = frozenset({
     "", "changeme", "change-me", "change_me", "secret", "secret-key", "secretkey", "password",
     "default", "deskpulse", "example", "test", "xxx", "todo", "insecure", "your-secret-key",
 })
-_PATH_FIELDS = ("data_dir", "database")
+_PATH_FIELDS = ("data_dir", "database", "mqtt_ca_file")
 # The TOML values of the settings being built right now (see from_toml): a context variable
 # because pydantic-settings asks for sources on the class, not on the call.
 _TOML_VALUES: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
@@ -67,6 +68,8 @@ class HubSettings(BaseSettings):
     mqtt_port: int = Field(default=1883, ge=1, le=65535)
     mqtt_username: str | None = None
     mqtt_password: str | None = Field(default=None, repr=False)
+    mqtt_tls: bool = False  # TLS to the broker (agents' listener 8883; see docs/security.md)
+    mqtt_ca_file: Path | None = None  # the private CA (deploy/mosquitto); None = system CAs
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8000, ge=0, le=65535)
     bin_seconds: int = 900
@@ -75,6 +78,12 @@ class HubSettings(BaseSettings):
     ingest_batch_wait: float = Field(default=0.05, ge=0.0, le=10.0)
     rollup_interval: float = Field(default=5.0, gt=0.0, le=3600.0)
     heartbeat_timeout: float = Field(default=180.0, gt=0.0)
+    # Check-in (docs/checkin.md): auto check-out after this long vacant; label URL base.
+    checkout_after_vacant_seconds: float = Field(default=1200.0, gt=0.0)
+    public_url: str | None = None
+    # Company policy: may people opt in to be findable while checked in? (PRIVACY.md 6)
+    colleague_visibility: bool = False
+    privacy_k: int = 5  # counts below k are shown as "< k" (PRIVACY.md item 8)
 
     @classmethod
     def settings_customise_sources(
@@ -95,6 +104,16 @@ class HubSettings(BaseSettings):
             raise ConfigError(
                 f"bin_seconds must be between 60 and 3600 and divide 3600 (got {value}); "
                 "use e.g. 300, 900 or 3600"
+            )
+        return value
+
+    @field_validator("privacy_k")
+    @classmethod
+    def _check_privacy_k(cls, value: int) -> int:
+        if value < MIN_PRIVACY_K:
+            raise ConfigError(
+                f"privacy_k must be at least {MIN_PRIVACY_K} (got {value}): smaller groups "
+                "could single out a person; the default is 5"
             )
         return value
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import queue
 import sqlite3
+import ssl
 import threading
 import time
 from dataclasses import dataclass, replace
@@ -21,10 +22,11 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from edge.protocol import decode, parse_topic, subscription_for_hub
+from edge.protocol import CheckinsMessage, decode, parse_topic, subscription_for_hub
 from hub.apply import safe_topic
+from hub.checkin.service import handle_scans
 from hub.config import HubSettings
-from hub.errors import ProtocolError
+from hub.errors import ConfigError, ProtocolError
 from hub.store import Incoming, SqliteStore
 
 log = logging.getLogger(__name__)
@@ -75,6 +77,12 @@ class Ingestor:
         )
         if self.settings.mqtt_username is not None:
             client.username_pw_set(self.settings.mqtt_username, self.settings.mqtt_password)
+        if self.settings.mqtt_tls:  # the broker's certificate is checked against the CA
+            ca_file = self.settings.mqtt_ca_file
+            try:
+                client.tls_set(ca_certs=str(ca_file) if ca_file else None)
+            except (OSError, ssl.SSLError) as exc:
+                raise ConfigError(f"mqtt_ca_file '{ca_file}' cannot be loaded: {exc}") from None
         client.reconnect_delay_set(min_delay=1, max_delay=30)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
@@ -248,12 +256,27 @@ class Ingestor:
                     continue
                 valid.append(Incoming(topic, message, item.received, item.payload))
             result = self.store.apply(valid)
+        self._checkins(valid)
         for rejected in result.rejected:
             log.info("dead letter on %s: %s", rejected.topic, rejected.reason)
         self.stats["received"] += len(batch)
         self.stats["applied"] += result.applied
         self.stats["dead"] += dead + len(result.rejected)
         self.stats["duplicates"] += result.duplicates
+
+    def _checkins(self, valid: list[Incoming]) -> None:
+        """After the commit: verify scans and answer on feedback (docs/checkin.md).
+
+        A redelivered message is verified again; the service answers "already recorded"
+        for the same scan, so the device still gets its feedback.
+        """
+        for item in valid:
+            if isinstance(item.message, CheckinsMessage):
+                try:
+                    handle_scans(self.store, self.settings, item.topic, item.message,
+                                 self._client.publish)
+                except Exception:
+                    log.exception("check-in scans from %s failed", safe_topic(str(item.topic)))
 
     def _ack(self, batch: list[_Received]) -> None:
         for item in batch:

@@ -1,24 +1,18 @@
-"""Utilisation metrics over rollups (METRICS.md, spec version 1.0): pure functions.
+"""Utilisation metrics (METRICS.md, spec version 1.0): the window and the calendar.
 
-Implemented here: 1 occupied seconds per bin, 2 time utilisation, 4 concurrent
-utilisation, 12 coverage. Every figure is computed over the **window**: bins whose local
-start time (site time zone, so DST days have 23 or 25 hours) lies inside the site's core
-hours on a core day that is not a closed date. Unknown time is excluded from every
-denominator. A bin counts as elapsed up to the frame's end only.
-
-- time utilisation  = sum occupied / sum valid           (valid = span - unknown)
-- coverage          = sum valid / window time            (window time = desks x elapsed)
-- U(b)              = #desks occupied >= bs/2 in b / #desks with valid data in b, where a
-                      desk has valid data in b when b has fully elapsed and unknown < bs/2
-- average = mean of U(b) over window bins; daily peak = max of U(b) within a local day;
-  average peak = mean of daily peaks; peak = max of U(b). Bins where no desk has valid
-  data have no U(b) and are skipped. The Tue-Thu subset repeats these over Tue, Wed, Thu.
+Every figure is computed over the **window**: bins whose local start time (site time
+zone, so DST days have 23 or 25 hours) lies inside the site's core hours on a core day
+that is not a closed date. Unknown time is excluded from every denominator. A bin counts
+as elapsed up to the frame's end only. The formulas live in :mod:`hub.metrics_days`
+(one local day -> a summary) and :mod:`hub.metrics_report` (summaries -> every metric per
+group); :func:`utilisation` is the original view of metrics 2, 4 and 12 over a dense
+frame, now computed by that same path. docs/metrics.md states every formula.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -115,48 +109,29 @@ def utilisation(
     core_hours: Mapping[str, Any] | None,
     bin_seconds: int,
 ) -> list[dict[str, Any]]:
-    """Metrics 2, 4 and 12 per group (``groups`` maps desk id -> group key), sorted by key."""
+    """Metrics 2, 4 and 12 per group (``groups`` maps desk id -> group key), sorted by key.
+
+    A thin view of :func:`hub.metrics_report.report` over a dense frame (one code path for
+    every figure); the full report adds the other metrics.
+    """
+    from hub.metrics_days import Thresholds, summarise
+    from hub.metrics_report import Grouping, report
+
     if frame.bin_starts.size and bin_seconds != frame.bin_seconds:
         raise ValueError(f"frame has {frame.bin_seconds} s bins, not {bin_seconds} s")
-    bs = float(bin_seconds)
-    keys, onehot = _onehot(frame.desks, groups)
-    bins = frame.bin_starts
-    window = window_mask(bins, timezone, core_hours)
-    day, weekday, _ = local_calendar(bins, timezone)
-    elapsed = np.clip(frame.end - bins, 0.0, bs)
-    occupied = onehot @ frame.occupied[:, window].sum(axis=1)
-    valid = onehot @ frame.valid[:, window].sum(axis=1)
-    n_desks = onehot.sum(axis=1)
-    window_time = n_desks * elapsed[window].sum()
-
-    concurrent = window & (bins + bs <= frame.end)
-    has_data = (frame.span >= bs) & (frame.unknown < bs / 2)
-    in_use = has_data & (frame.occupied >= bs / 2)
-    n_valid = onehot @ has_data[:, concurrent]
-    n_used = onehot @ in_use[:, concurrent]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        u = np.where(n_valid > 0, n_used / n_valid, np.nan)
-    c_day, c_weekday = day[concurrent], weekday[concurrent]
-    overall = _concurrent(u, c_day)
-    midweek = _concurrent(u[:, np.isin(c_weekday, TUE_THU)], c_day[np.isin(c_weekday, TUE_THU)])
-
-    out = []
-    for i, key in enumerate(keys):
-        out.append({
-            "key": key,
-            "desks": int(n_desks[i]),
-            "occupied_seconds": float(occupied[i]),
-            "valid_seconds": float(valid[i]),
-            "window_seconds": float(window_time[i]),
-            "time_utilisation": _ratio(occupied[i], valid[i]),
-            "coverage": _ratio(valid[i], window_time[i]),
-            "concurrent": {
-                **overall[i],
-                "tue_thu": {k: v for k, v in midweek[i].items() if k != "daily_peaks"},
-            },
-            "spec_version": SPEC_VERSION,
-        })
-    return out
+    keys = sorted({groups[d] for d in frame.desks if d in groups})
+    position = {key: i for i, key in enumerate(keys)}
+    desk_group = np.array([position.get(groups.get(d, ""), -1) if d in groups else -1
+                           for d in frame.desks], dtype=np.int64)
+    # Each desk its own "zone", so that any grouping of desks is a union of zones.
+    n = len(frame.desks)
+    days = summarise(frame, desk_zone=np.arange(n), n_zones=n, timezone=timezone,
+                     core_hours=core_hours, thresholds=Thresholds())
+    rows = report(days, Grouping(keys, desk_group, desk_group), n_desks=n,
+                  thresholds=Thresholds())
+    wanted = ("key", "desks", "occupied_seconds", "valid_seconds", "window_seconds",
+              "time_utilisation", "coverage", "concurrent", "spec_version")
+    return [{k: row[k] for k in wanted} for row in rows]
 
 
 def _onehot(desks: list[str], groups: Mapping[str, str]) -> tuple[list[str], FloatArray]:
@@ -168,44 +143,3 @@ def _onehot(desks: list[str], groups: Mapping[str, str]) -> tuple[list[str], Flo
         if desk in groups:
             onehot[position[groups[desk]], j] = 1.0
     return keys, onehot
-
-
-def _ratio(numerator: float, denominator: float) -> float | None:
-    return float(numerator / denominator) if denominator > 0 else None
-
-
-def _nan_mean(x: FloatArray) -> FloatArray:
-    count = (~np.isnan(x)).sum(axis=1)
-    total = np.nansum(x, axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(count > 0, total / np.maximum(count, 1), np.nan)
-
-
-def _concurrent(u: FloatArray, day: IntArray) -> list[dict[str, Any]]:
-    """average, peak, average_peak and daily_peaks of U(b) per group (rows of ``u``)."""
-    n_groups = u.shape[0]
-    days, inverse = np.unique(day, return_inverse=True)
-    peaks = np.full((n_groups, len(days)), np.nan)
-    if u.size:
-        rows = np.repeat(np.arange(n_groups), u.shape[1])
-        np.fmax.at(peaks, (rows, np.tile(inverse, n_groups)), u.reshape(-1))
-    average, average_peak = _nan_mean(u), _nan_mean(peaks)
-    peak = np.fmax.reduce(np.c_[np.full(n_groups, np.nan), peaks], axis=1)
-    labels = [(date(1970, 1, 1) + timedelta(days=int(d))).isoformat() for d in days]
-    return [
-        {
-            "average": _maybe(average[g]),
-            "peak": _maybe(peak[g]),
-            "average_peak": _maybe(average_peak[g]),
-            "daily_peaks": [
-                {"date": labels[k], "peak": float(peaks[g, k])}
-                for k in range(len(days)) if not np.isnan(peaks[g, k])
-            ],
-        }
-        for g in range(n_groups)
-    ]
-
-
-def _maybe(value: float) -> float | None:
-    return None if np.isnan(value) else float(value)
-

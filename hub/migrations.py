@@ -135,6 +135,63 @@ def m001_initial(db: Database) -> None:
     db.executescript(_M001)
 
 
+_M_CHECKINS = """
+CREATE TABLE checkins (
+    id INTEGER PRIMARY KEY,
+    person_id INTEGER NOT NULL,  -- users.id (accounts); only ever shown to that person
+    desk TEXT NOT NULL REFERENCES desks(id),
+    site TEXT NOT NULL,
+    via TEXT NOT NULL CHECK (via IN ('phone', 'qr', 'beacon')),
+    start REAL NOT NULL,
+    "end" REAL,                  -- NULL while checked in
+    end_reason TEXT              -- checkout, scan, moved, vacant, core_hours_end
+);
+CREATE UNIQUE INDEX checkins_open_desk ON checkins(desk) WHERE "end" IS NULL;
+CREATE UNIQUE INDEX checkins_open_person ON checkins(person_id) WHERE "end" IS NULL;
+CREATE INDEX checkins_person_start ON checkins(person_id, start);
+CREATE TABLE desk_codes (
+    code TEXT PRIMARY KEY,       -- random, printed on the desk's QR label
+    desk TEXT NOT NULL REFERENCES desks(id),
+    created REAL NOT NULL,
+    revoked REAL
+);
+CREATE INDEX desk_codes_desk ON desk_codes(desk);
+CREATE TABLE used_tokens (
+    token_id TEXT PRIMARY KEY,   -- single use across every hub process: the UNIQUE row
+    used_at REAL NOT NULL,
+    source TEXT                  -- the scan (agent/boot/seq/index) that used it, if any
+);
+CREATE TABLE checkin_people (
+    person_id INTEGER PRIMARY KEY,
+    pseudonym TEXT NOT NULL UNIQUE, -- what personal QR tokens carry instead of an identity
+    visible INTEGER NOT NULL DEFAULT 0  -- opted in to "find a colleague" (off by default)
+);
+"""
+
+
+@migrations(name="m002_checkins")
+def m002_checkins(db: Database) -> None:
+    db.executescript(_M_CHECKINS)
+
+
+_M_DAY_SUMMARIES = """
+ALTER TABLE sites ADD COLUMN headcount INTEGER;  -- people the site is planned for (sharing)
+CREATE TABLE day_summaries (
+    site TEXT NOT NULL REFERENCES sites(id),
+    day TEXT NOT NULL,           -- local date, ISO
+    key TEXT NOT NULL,           -- hub.metrics_days.summary_key: window, thresholds, desks
+    computed REAL NOT NULL,
+    data BLOB NOT NULL,          -- hub.metrics_days.pack(DaySummary)
+    PRIMARY KEY (site, day)
+);
+"""
+
+
+@migrations(name="m003_day_summaries")
+def m003_day_summaries(db: Database) -> None:
+    db.executescript(_M_DAY_SUMMARIES)
+
+
 def apply(db: Database) -> None:
     """Bring the schema up to date; safe to call from several processes at once."""
     apply_exclusively(db, migrations)
@@ -152,3 +209,18 @@ def apply_exclusively(db: Database, named: Migrations) -> None:
         db.conn.execute("ROLLBACK")
         raise
     db.conn.execute("COMMIT")
+
+
+_M_PROVISIONED_AGENTS = """
+CREATE TABLE provisioned_agents (  -- hub/provision.py: who got broker credentials, and when
+    name TEXT PRIMARY KEY,
+    site TEXT NOT NULL,
+    created REAL NOT NULL,
+    revoked REAL                     -- NULL while the agent may connect
+);
+"""
+
+
+@migrations(name="m_provisioned_agents")
+def m_provisioned_agents(db: Database) -> None:
+    db.executescript(_M_PROVISIONED_AGENTS)

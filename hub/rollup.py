@@ -7,10 +7,16 @@ keeps accruing time in the desk's current state). The computation is the numpy k
 in :mod:`hub.aggregate` over the desks' transitions plus the one before; the whole
 refresh is one transaction, so ingest can neither slip an event in between reading the
 dirty marks and clearing them nor see half-written rollups.
+
+The bin rollups are the first layer; reports over whole past days read the second, one
+:class:`hub.metrics_days.DaySummary` per site and local day (:mod:`hub.report_rollup`).
+A refresh that finds late events drops the summaries from the oldest affected local day
+on, and every tick summarises finished days that have none.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -19,6 +25,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from hub import report_rollup
 from hub.aggregate import bin_state_seconds
 from hub.config import HubSettings
 from hub.store import SqliteStore
@@ -50,8 +57,22 @@ def refresh_rollups(store: SqliteStore, now: float, bin_seconds: int) -> int:
             index = np.flatnonzero(group)
             if len(index):
                 written += _recompute([desks[i] for i in index], start[index], now, bs, store)
+        _invalidate_summaries(store, [desks[i] for i in np.flatnonzero(is_dirty)])
         store.clear_dirty(desks[i] for i in np.flatnonzero(is_dirty))
     return written
+
+
+def _invalidate_summaries(store: SqliteStore, desks: list[str]) -> None:
+    """Late events re-open days: drop the day summaries from each site's oldest dirty day."""
+    if not desks:
+        return
+    rows = store.db.execute(
+        "SELECT d.site, s.timezone, MIN(x.from_at) FROM dirty x JOIN desks d ON d.id = x.desk "
+        "JOIN sites s ON s.id = d.site WHERE x.desk IN (SELECT value FROM json_each(?)) "
+        "GROUP BY d.site", [json.dumps(desks)],
+    ).fetchall()
+    for site, timezone, since in rows:
+        report_rollup.invalidate(store, site, timezone, float(since))
 
 
 def _recompute(
@@ -119,6 +140,7 @@ class Rollupper:
         else:
             self.store.expire_agents(now - self.settings.heartbeat_timeout, now)
         written = refresh_rollups(self.store, now, self.settings.bin_seconds)
+        report_rollup.refresh_day_summaries(self.store, now, self.settings.bin_seconds)
         self.ticks += 1
         return written
 

@@ -14,6 +14,7 @@ from typing import Any
 import uvicorn
 
 from hub.api.app import create_app
+from hub.checkin.jobs import CheckinJobs
 from hub.config import HubSettings
 from hub.ingest import Ingestor
 from hub.rollup import Rollupper
@@ -30,6 +31,7 @@ class HubServer:
         self.store = store or SqliteStore(settings.database_path)
         self.ingestor = Ingestor(settings, self.store)
         self.rollupper = Rollupper(settings, self.store, ingestor=self.ingestor)
+        self.checkin_jobs = CheckinJobs(settings, self.store)
         self.app = create_app(settings, self.store, ingest_status=self.ingest_status)
         config = uvicorn.Config(
             self.app,
@@ -52,6 +54,7 @@ class HubServer:
     def start(self, *, wait: float = 10.0) -> None:
         self.ingestor.start()
         self.rollupper.start()
+        self.checkin_jobs.start()
         self._http_thread = threading.Thread(target=self._http.run, name="http", daemon=True)
         self._http_thread.start()
         deadline = time.monotonic() + wait
@@ -64,6 +67,7 @@ class HubServer:
         self._http.should_exit = True
         if self._http_thread is not None:
             self._http_thread.join(10)
+        self.checkin_jobs.stop()
         self.rollupper.stop()
         self.ingestor.stop()
         self.store.close()

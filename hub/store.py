@@ -136,7 +136,9 @@ class SqliteStore:
         log.info("imported %d sites, %d desks", len(rows.sites), len(rows.desks))
 
     def sites(self) -> list[dict[str, Any]]:
-        rows = self._rows("SELECT id, name, timezone, core_hours FROM sites ORDER BY id")
+        rows = self._rows(
+            "SELECT id, name, timezone, core_hours, headcount FROM sites ORDER BY id"
+        )
         for row in rows:
             row["core_hours"] = (
                 json.loads(row["core_hours"]) if row["core_hours"] else dict(DEFAULT_CORE_HOURS)

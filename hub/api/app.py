@@ -18,7 +18,18 @@ from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hub import __version__, accounts
-from hub.api.routes import agents, desks, health, sites, utilisation, web
+from hub.api.routes import (
+    agents,
+    desks,
+    health,
+    presence,
+    sites,
+    utilisation,
+    utilisation_series,
+    web,
+)
+from hub.api.routes import checkin as checkin_routes
+from hub.api.routes import metrics as metrics_routes
 from hub.config import HubSettings
 from hub.errors import ConfigError, DeskpulseError, NotFound
 from hub.store import SqliteStore
@@ -120,8 +131,10 @@ def create_app(
     app.state.templates = Jinja2Templates(directory=str(WEB_DIR / "templates"))
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_exception_handler(DeskpulseError, _deskpulse_error)
-    for module in (health, sites, desks, utilisation, agents, web):
+    for module in (health, sites, desks, utilisation, utilisation_series, agents, presence, web):
         app.include_router(module.router)
+    app.include_router(checkin_routes.router)
+    app.include_router(metrics_routes.router)
     app.mount("/static", StaticFiles(directory=str(WEB_DIR / "static")), name="static")
     _mount_swagger_assets(app)
     return app

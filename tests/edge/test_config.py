@@ -98,7 +98,7 @@ def _set(data: dict[str, Any], dotted: str, value: Any) -> None:
 
 _DELETE = object()
 ALLOWED_TOP = (
-    "agent, ble, data_dir, desks, health_seconds, hold_seconds, max_inflight, mqtt, "
+    "agent, ble, camera, data_dir, desks, health_seconds, hold_seconds, max_inflight, mqtt, "
     "poll_seconds, site"
 )
 

@@ -87,7 +87,13 @@ def test_snapshot_reports_the_current_state_now() -> None:
     machine = DeskStateMachine(HOLD, desk="d1")
     assert machine.snapshot(5) is None
     feed(machine, (0, "present"), (1, "absent"))
-    assert machine.snapshot(50) == ev("occupied", 50)
+    # Absent since 1 and the hold not over: occupied is only sure up to the present reading
+    # at 0 (a vacancy, if it comes, is back-dated to 1; a snapshot at 50 would contradict it).
+    assert machine.snapshot(50) == ev("occupied", 0)
+    feed(machine, (60, "present"))
+    assert machine.snapshot(70) == ev("occupied", 70)
+    feed(machine, (80, "absent"), (700, "absent"))
+    assert machine.snapshot(710) == ev("vacant", 710)
 
 
 def test_negative_hold_is_a_programming_error() -> None:

@@ -10,17 +10,22 @@ from __future__ import annotations
 import json
 import re
 import time
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from fastapi import APIRouter, Query
+import numpy as np
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 
-from hub import metrics
+from hub import csv_export, metrics, metrics_days, metrics_report, report_rollup
 from hub.api.deps import CurrentPrincipal, SettingsDep, SiteDep, StoreDep
-from hub.api.models import Group, UtilisationPublic
+from hub.api.models import Group
+from hub.api.routes.utilisation_models import ReportPublic
+from hub.config import HubSettings
 from hub.errors import ConfigError
+from hub.store import SqliteStore
 
 router = APIRouter(prefix="/api/v1/utilisation", tags=["utilisation"])
 MAX_SPAN_SECONDS = 366 * 86_400
@@ -111,39 +116,114 @@ def _core_hours(site: dict[str, Any]) -> Any:
     return json.loads(core) if isinstance(core, str) else core
 
 
-@router.get("", response_model=UtilisationPublic)
+def thresholds_query(
+    used_hour_minutes: Annotated[float, Query(ge=1, le=60, description="used hour: minutes "
+                                              "occupied in the hour (default 5)")] = 5,
+    used_day_minutes: Annotated[float, Query(ge=1, le=1440, description="used day: minutes "
+                                             "occupied in the day's window (default 30)")] = 30,
+    hold_minutes: Annotated[float, Query(ge=0, le=240, description="dwell: gaps shorter than "
+                                         "this merge two spells (default 10)")] = 10,
+) -> metrics_days.Thresholds:
+    return metrics_days.Thresholds(used_hour_minutes * 60.0, used_day_minutes * 60.0,
+                                   hold_minutes * 60.0)
+
+
+ThresholdsDep = Annotated[metrics_days.Thresholds, Depends(thresholds_query)]
+Start = Annotated[str | None, Query(alias="from", description=_INSTANT_HELP)]
+End = Annotated[str | None, Query(alias="to", description=_INSTANT_HELP)]
+NOT_INCLUDED = {
+    "10": "zone presence: GET /api/v1/zones/presence (BLE device counts)",
+    "11": "check-in figures: not available yet (no check-in data is recorded)",
+}
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What every utilisation route works from: the window, layout, grouping, summaries."""
+
+    lo: float
+    hi: float
+    now: float
+    layout: report_rollup.SiteLayout
+    grouping: metrics_report.Grouping
+    names: dict[str, str]
+    context: dict[str, Any]
+
+
+def prepare(
+    store: SqliteStore, settings: HubSettings, site: dict[str, Any], group: str,
+    start: str | None, end: str | None, thresholds: metrics_days.Thresholds,
+) -> Prepared:
+    tz = _site_zone(site)
+    now = time.time()
+    lo, hi = resolve_window(tz, start, end, now=now)
+    layout = report_rollup.site_layout(store, site, settings.bin_seconds, thresholds)
+    grouping, names = _grouping(store, site, group, layout)
+    core = _core_hours(site)
+    context = {
+        "site": site["id"], "group": group,
+        "window": metrics.window_description(site["timezone"], core, lo, hi),
+        "bin_seconds": settings.bin_seconds, "spec_version": metrics.SPEC_VERSION,
+    }
+    return Prepared(lo, hi, now, layout, grouping, names, context)
+
+
+def _grouping(
+    store: SqliteStore, site: dict[str, Any], group: str, layout: report_rollup.SiteLayout
+) -> tuple[metrics_report.Grouping, dict[str, str]]:
+    """Group keys in display order, each desk's and each zone's group, and the names."""
+    desks = layout.desks
+    names = _group_names(store, site, group, desks)
+    keys = list(names)
+    position = {k: i for i, k in enumerate(keys)}
+    desk_group = np.array([position.get(_group_key(site, group, d), -1) for d in desks],
+                          dtype=np.int64)
+    zone_group = None
+    if group != "desk":
+        floor_of = {z["id"]: z["floor"] for z in store.zones(site["id"])}
+        zone_group = np.array([
+            position.get(site["id"] if group == "site" else
+                         (floor_of.get(z, "") if group == "floor" else z), -1)
+            for z in layout.zones], dtype=np.int64)
+    return metrics_report.Grouping(keys, desk_group, zone_group), names
+
+
+def _respond(request: Request, body: dict[str, Any], model: type[Any], csv_text: str) -> Any:
+    if csv_export.wants_csv(request.headers.get("accept"), request.url.path):
+        return Response(csv_text, media_type=csv_export.CSV_TYPE)
+    return model.model_validate(body)
+
+
+@router.get("", response_model=ReportPublic)
+@router.get(".csv", response_model=ReportPublic, include_in_schema=False)
 def utilisation(
+    request: Request,
     store: StoreDep,
     settings: SettingsDep,
     site: SiteDep,
     principal: CurrentPrincipal,
+    thresholds: ThresholdsDep,
     group: Group = "site",
-    start: Annotated[str | None, Query(alias="from", description=_INSTANT_HELP)] = None,
-    end: Annotated[str | None, Query(alias="to", description=_INSTANT_HELP)] = None,
-) -> UtilisationPublic:
-    """Time utilisation, concurrent utilisation and coverage over the site's core hours."""
-    tz = _site_zone(site)
-    lo, hi = resolve_window(tz, start, end, now=time.time())
-    desks = store.desks(site["id"])
-    names = _group_names(store, site, group, desks)
-    groups = {desk["id"]: _group_key(site, group, desk) for desk in desks}
-    frame = store.rollups(site["id"], lo, hi, bin_seconds=settings.bin_seconds)
-    core = _core_hours(site)
-    rows = metrics.utilisation(
-        frame, groups=groups, timezone=site["timezone"], core_hours=core,
-        bin_seconds=settings.bin_seconds,
+    start: Start = None,
+    end: End = None,
+) -> Any:
+    """Every metric of docs/metrics.md except zone presence and check-ins, per group.
+
+    CSV: `Accept: text/csv` or `/api/v1/utilisation.csv` (one row per group).
+    """
+    p = prepare(store, settings, site, group, start, end, thresholds)
+    days, source = report_rollup.window_summaries(store, p.layout, p.lo, p.hi, p.now)
+    rows = metrics_report.report(
+        days, p.grouping, n_desks=len(p.layout.desks), thresholds=thresholds,
+        headcount=site.get("headcount"), group_is_site=group == "site",
     )
-    rank = {key: i for i, key in enumerate(names)}
-    results = [{**row, "name": names.get(str(row["key"]), str(row["key"]))} for row in rows]
-    results.sort(key=lambda r: (rank.get(str(r["key"]), len(rank)), str(r["key"])))
-    return UtilisationPublic.model_validate({
-        "site": site["id"],
-        "group": group,
-        "window": metrics.window_description(site["timezone"], core, lo, hi),
-        "bin_seconds": settings.bin_seconds,
-        "spec_version": metrics.SPEC_VERSION,
-        "results": results,
-    })
+    results = [{**row, "name": p.names.get(row["key"], row["key"])} for row in rows]
+    valid = sum(r["valid_seconds"] for r in results if r["desks"])
+    window = sum(r["window_seconds"] for r in results if r["desks"])
+    body = {**p.context, "coverage": valid / window if window > 0 else None,
+            "not_included": NOT_INCLUDED, "source": source, "results": results}
+    return _respond(request, body, ReportPublic,
+                    csv_export.report_csv(results, {"site": site["id"], **p.context}))
 
 
 def _group_key(site: dict[str, Any], group: str, desk: dict[str, Any]) -> str:

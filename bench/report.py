@@ -1,0 +1,164 @@
+"""A full utilisation report for 10,000 desks x 90 days, through the HTTP API.
+
+Seeding: a real hub database (SQLite file, real migrations, the building imported through
+``import_building``), then 90 local days of synthetic occupancy (1-3 spells on ~65 % of
+desk-days inside office hours, 1 % of desk-days partly unknown). Each day goes through the
+same code the Rollupper uses: the numpy kernel gives the desks' seconds per bin, and
+:func:`hub.metrics_days.summarise` reduces the day to its stored summary (written with
+``report_rollup.save``). The per-desk, per-bin rollup rows are not written: a report never
+reads them for whole past days.
+
+Measured: ``GET /api/v1/utilisation`` (all metrics) over the 90 days through FastAPI's
+TestClient (the full ASGI stack, auth included), per grouping, p50/p95 of repeated
+requests (later requests find the unpacked day summaries in the hub's in-process cache;
+``first_ms`` is the request that read them from SQLite); plus the heatmap.
+Run: ``.venv/bin/python -m bench.report``.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+BIN = 900
+TZ = "Europe/Berlin"
+SITE = "bench"
+FLOORS, ZONES_PER_FLOOR = 10, 20
+
+
+def building(desks: int) -> dict[str, Any]:
+    per_zone = -(-desks // (FLOORS * ZONES_PER_FLOOR))
+    floors, n = [], 0
+    for f in range(FLOORS):
+        zones = []
+        for z in range(ZONES_PER_FLOOR):
+            ids = [f"b-d{i:05d}" for i in range(n, min(desks, n + per_zone))]
+            n += len(ids)
+            zones.append({"id": f"b-f{f}-z{z}", "name": f"Zone {f}.{z}",
+                          "desks": [{"id": i, "name": i} for i in ids]})
+        floors.append({"id": f"b-f{f}", "name": f"Floor {f}", "level": f, "zones": zones})
+    return {"sites": [{"id": SITE, "name": "Bench", "timezone": TZ, "headcount": desks * 6 // 5,
+                       "floors": floors}]}
+
+
+def day_intervals(
+    rng: np.random.Generator, n_desks: int, midnight: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Occupied intervals of one day: 1-3 spells on ~65 % of desks, 08:00-18:00 mostly."""
+    used = np.flatnonzero(rng.random(n_desks) < 0.65)
+    spells = rng.integers(1, 4, len(used))
+    desk = np.repeat(used, spells)
+    start = midnight + rng.uniform(7.5 * 3600, 17 * 3600, len(desk))
+    end = start + rng.gamma(2.0, 45 * 60, len(desk))
+    return desk, start, end
+
+
+def seed(store: Any, desks: int, days: int, first: date) -> float:
+    """Write ``days`` day summaries for every desk; returns the seconds it took."""
+    from hub.aggregate import RollupFrame, occupied_seconds
+    from hub.metrics_days import Thresholds, summarise
+    from hub.report_rollup import empty_summary, save, site_layout
+
+    began = time.perf_counter()
+    store.import_building(building(desks))
+    site = store.site(SITE)
+    layout = site_layout(store, site, BIN, Thresholds())
+    rng = np.random.default_rng(6)
+    tz = ZoneInfo(TZ)
+    batch = []
+    for k in range(days):
+        day = first + timedelta(days=k)
+        midnight = datetime(day.year, day.month, day.day, tzinfo=tz).timestamp()
+        following = day + timedelta(days=1)
+        end = datetime(following.year, following.month, following.day, tzinfo=tz).timestamp()
+        t0 = float(midnight // BIN * BIN)
+        n_bins = int(-(-(end - t0) // BIN))
+        intervals = day_intervals(rng, desks, midnight)
+        occupied = occupied_seconds(*intervals, n_desks=desks, t0=t0, bin_seconds=BIN,
+                                    n_bins=n_bins)
+        unknown = np.zeros_like(occupied)
+        faulty = np.flatnonzero(rng.random(desks) < 0.01)
+        unknown[faulty, : n_bins // 3] = BIN
+        occupied[faulty, : n_bins // 3] = 0.0
+        span = np.full_like(occupied, float(BIN))
+        bins = (t0 + BIN * np.arange(n_bins)).astype(np.int64)
+        frame = RollupFrame([d["id"] for d in layout.desks], bins, occupied, unknown, span,
+                            BIN, t0, t0 + n_bins * BIN)
+        summaries = [s for s in summarise(
+            frame, desk_zone=layout.desk_zone, n_zones=len(layout.zones), timezone=TZ,
+            core_hours=site["core_hours"], thresholds=Thresholds(), occupied=intervals,
+        ) if s.day == (day - date(1970, 1, 1)).days]
+        batch += summaries or [empty_summary(day, desks, len(layout.zones))]
+        if len(batch) >= 10:
+            save(store, layout, batch)
+            batch = []
+    save(store, layout, batch)
+    return time.perf_counter() - began
+
+
+def _percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(np.array(values), q))
+
+
+def bench_report(desks: int = 10_000, days: int = 90, repeats: int = 20) -> dict[str, Any]:
+    """Seed, then time the report per grouping (and the heatmap) through the API."""
+    from fastapi.testclient import TestClient
+
+    from hub import accounts
+    from hub.api.app import create_app
+    from hub.config import HubSettings
+    from hub.store import SqliteStore
+
+    first = date.today() - timedelta(days=days + 1)
+    last = first + timedelta(days=days - 1)
+    out: dict[str, Any] = {"desks": desks, "days": days, "bin_seconds": BIN,
+                           "from": first.isoformat(), "to": last.isoformat()}
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = HubSettings(data_dir=Path(tmp), bin_seconds=BIN)
+        store = SqliteStore(settings.database_path)
+        out["seed_seconds"] = round(seed(store, desks, days, first), 2)
+        out["database_mb"] = round(settings.database_path.stat().st_size / 1e6, 1)
+        token = accounts.create_api_token(store.db, "bench", role="manager")
+        app = create_app(settings, store)
+        headers = {"Authorization": f"Bearer {token}"}
+        with TestClient(app) as client:
+            for name, path, group in (
+                ("report_site", "/api/v1/utilisation", "site"),
+                ("report_floor", "/api/v1/utilisation", "floor"),
+                ("report_zone", "/api/v1/utilisation", "zone"),
+                ("heatmap_floor", "/api/v1/utilisation/heatmap", "floor"),
+            ):
+                params = {"site": SITE, "group": group, "from": first.isoformat(),
+                          "to": last.isoformat()}
+                times, first_ms = [], 0.0
+                for i in range(repeats + 1):
+                    began = time.perf_counter()
+                    response = client.get(path, params=params, headers=headers)
+                    elapsed = time.perf_counter() - began
+                    response.raise_for_status()
+                    if i:  # the first request reads the summaries from SQLite
+                        times.append(elapsed)
+                    else:
+                        first_ms = elapsed * 1000
+                body = response.json()
+                out[name] = {"first_ms": round(first_ms, 1),
+                             "p50_ms": round(_percentile(times, 50) * 1000, 1),
+                             "p95_ms": round(_percentile(times, 95) * 1000, 1),
+                             "bytes": len(response.content)}
+                if name == "report_site":
+                    out[name]["source"] = body["source"]
+                    out[name]["dwell_spells"] = body["results"][0]["dwell"]["count"]
+        store.close()
+    out["target_p95_ms"] = 300
+    return out
+
+
+if __name__ == "__main__":
+    print(json.dumps(bench_report(), indent=2))

@@ -1,0 +1,240 @@
+"""Day summaries in the store: kept by the Rollupper, read by reports, recomputed when stale.
+
+A report window is cut into local days. A whole past day is read from ``day_summaries``
+when its key (window, thresholds, bin width, desk-to-zone map) still matches; any other
+part of the window (today, a partial first or last day, a day never summarised or
+summarised under other settings) is summarised on the fly from the bin rollups plus the
+transitions of that stretch (for dwell spells). Either way the figures are the same:
+both go through :func:`hub.metrics_days.summarise`.
+
+Late events: :func:`hub.rollup.refresh_rollups` calls :func:`invalidate` with the oldest
+dirty event per site, which drops that site's summaries from that local day on; the
+next :func:`refresh_day_summaries` (or a report) recomputes them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+from hub.aggregate import OCCUPIED, IntArray, intervals_from_transitions
+from hub.metrics_days import DaySummary, Thresholds, pack, summarise, summary_key, unpack
+from hub.store import SqliteStore
+
+log = logging.getLogger(__name__)
+MAX_DAYS_PER_REFRESH = 31
+COMPUTE_DAYS = 7
+
+
+@dataclass(frozen=True)
+class SiteLayout:
+    """A site's desks (sorted by id) and zones, as the summaries index them."""
+
+    site: dict[str, Any]
+    desks: list[dict[str, Any]]
+    zones: list[str]
+    desk_zone: IntArray
+    key: str
+    thresholds: Thresholds
+    bin_seconds: int
+
+
+def site_layout(
+    store: SqliteStore, site: dict[str, Any], bin_seconds: int, thresholds: Thresholds
+) -> SiteLayout:
+    desks = store.db.execute(
+        "SELECT id, name, floor, zone FROM desks WHERE site = ? ORDER BY id", [site["id"]]
+    ).fetchall()
+    rows = [{"id": d[0], "name": d[1], "floor": d[2], "zone": d[3]} for d in desks]
+    zones = sorted({d["zone"] for d in rows})
+    position = {z: i for i, z in enumerate(zones)}
+    desk_zone = np.array([position[d["zone"]] for d in rows], dtype=np.int64)
+    key = summary_key(bin_seconds=bin_seconds, timezone=site["timezone"],
+                      core_hours=site["core_hours"], thresholds=thresholds,
+                      desk_zones=[(d["id"], d["zone"]) for d in rows])
+    return SiteLayout(site, rows, zones, desk_zone, key, thresholds, bin_seconds)
+
+
+def _midnight(day: date, tz: ZoneInfo) -> float:
+    return datetime(day.year, day.month, day.day, tzinfo=tz).timestamp()
+
+
+def local_days(lo: float, hi: float, tz: ZoneInfo) -> list[tuple[date, float, float]]:
+    """(local date, its midnight, the next midnight) of every local day meeting [lo, hi)."""
+    day = datetime.fromtimestamp(lo, tz).date()
+    out: list[tuple[date, float, float]] = []
+    while True:
+        start = _midnight(day, tz)
+        if start >= hi:
+            return out
+        end = _midnight(day + timedelta(days=1), tz)
+        out.append((day, start, end))
+        day += timedelta(days=1)
+
+
+def compute(
+    store: SqliteStore, layout: SiteLayout, lo: float, hi: float, now: float
+) -> list[DaySummary]:
+    """Summaries of [lo, hi) straight from the bin rollups and transitions."""
+    site = layout.site
+    frame = store.rollups(site["id"], lo, hi, bin_seconds=layout.bin_seconds, now=now)
+    until = min(hi, now)
+    ids = [d["id"] for d in layout.desks]
+    occupied = None
+    if until > lo and ids:
+        tf = store.transitions(ids, lo, until)
+        occupied = intervals_from_transitions(
+            tf.desk_index, tf.at, tf.state, n_desks=len(ids), until=until)[OCCUPIED]
+    return summarise(frame, desk_zone=layout.desk_zone, n_zones=len(layout.zones),
+                     timezone=site["timezone"], core_hours=site["core_hours"],
+                     thresholds=layout.thresholds, occupied=occupied)
+
+
+_CACHE: OrderedDict[tuple[str, str, str, str, float], DaySummary] = OrderedDict()
+_CACHE_LOCK = threading.Lock()
+CACHE_ENTRIES = 2048  # site-days; about 0.4 MB each for 10,000 desks
+
+
+def stored(store: SqliteStore, layout: SiteLayout, days: list[str]) -> dict[str, DaySummary]:
+    """The stored, still valid summaries of these local dates.
+
+    Unpacked summaries are kept in a small in-process LRU keyed by (database, site, day,
+    key, computed time), so a repeated report reads only the (day, computed) index rows;
+    a recomputed summary has a new computed time and is read afresh.
+    """
+    if not days:
+        return {}
+    site = layout.site["id"]
+    index = store.db.execute(
+        "SELECT day, computed FROM day_summaries WHERE site = ? AND key = ? AND day >= ? "
+        "AND day <= ?", [site, layout.key, min(days), max(days)],
+    ).fetchall()
+    wanted = set(days)
+    found: dict[str, DaySummary] = {}
+    missing = []
+    with _CACHE_LOCK:
+        for day, computed in index:
+            if day not in wanted:
+                continue
+            cache_key = (str(store.path), site, day, layout.key, computed)
+            if cache_key in _CACHE:
+                _CACHE.move_to_end(cache_key)
+                found[day] = _CACHE[cache_key]
+            else:
+                missing.append(day)
+    if missing:
+        rows = store.db.execute(
+            "SELECT day, computed, data FROM day_summaries WHERE site = ? AND key = ? "
+            "AND day IN (SELECT value FROM json_each(?))",
+            [site, layout.key, json.dumps(missing)],
+        ).fetchall()
+        with _CACHE_LOCK:
+            for day, computed, data in rows:
+                found[day] = _CACHE[(str(store.path), site, day, layout.key, computed)] = (
+                    unpack(data))
+            while len(_CACHE) > CACHE_ENTRIES:
+                _CACHE.popitem(last=False)
+    return found
+
+
+def window_summaries(
+    store: SqliteStore, layout: SiteLayout, lo: float, hi: float, now: float
+) -> tuple[list[DaySummary], dict[str, int]]:
+    """Every day summary of [lo, hi): stored where possible, else computed; with counts."""
+    tz = ZoneInfo(layout.site["timezone"])
+    days = local_days(lo, hi, tz)
+    whole = [d.isoformat() for d, start, end in days if lo <= start and end <= min(hi, now)]
+    found = stored(store, layout, whole)
+    out = list(found.values())
+    # Days to summarise now, as runs of at most COMPUTE_DAYS days: one dense frame of
+    # desks x bins per run keeps memory bounded on a big site.
+    pending: list[tuple[float, float, int]] = []
+    for day, start, end in days:
+        if day.isoformat() in found:
+            continue
+        a, b = max(lo, start), min(hi, end)
+        if pending and pending[-1][1] == a and pending[-1][2] < COMPUTE_DAYS:
+            pending[-1] = (pending[-1][0], b, pending[-1][2] + 1)
+        else:
+            pending.append((a, b, 1))
+    for a, b, _ in pending:
+        out.extend(compute(store, layout, a, b, now))
+    out.sort(key=lambda s: s.day)
+    return out, {"stored_days": len(found), "computed_days": len(days) - len(found)}
+
+
+def empty_summary(day: date, n_desks: int, n_zones: int) -> DaySummary:
+    """The summary of a local day with no window bins."""
+    zeros, counts = np.zeros(n_desks), np.zeros(n_desks, dtype=np.int16)
+    none = np.zeros(0, dtype=np.int64)
+    return DaySummary(
+        day=(day - date(1970, 1, 1)).days, weekday=day.weekday(), elapsed=0.0,
+        occupied=zeros, valid=zeros, used_hours=counts, valid_hours=counts,
+        used_bins=counts, data_bins=counts, bins=none,
+        zone_used=np.zeros((n_zones, 0), dtype=np.int32),
+        zone_data=np.zeros((n_zones, 0), dtype=np.int32), spell_desk=none.astype(np.int32),
+        spell_seconds=np.zeros(0),
+    )
+
+
+def save(store: SqliteStore, layout: SiteLayout, summaries: list[DaySummary]) -> None:
+    computed = time.time()
+    with store.transaction() as db:
+        db.conn.executemany(
+            "INSERT INTO day_summaries (site, day, key, computed, data) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (site, day) DO UPDATE SET key = excluded.key, "
+            "computed = excluded.computed, data = excluded.data",
+            [(layout.site["id"], (date(1970, 1, 1) + timedelta(days=s.day)).isoformat(),
+              layout.key, computed, pack(s)) for s in summaries],
+        )
+
+
+def invalidate(store: SqliteStore, site: str, timezone: str, since: float) -> None:
+    """Drop the site's summaries from the local day of ``since`` on (a late event)."""
+    day = datetime.fromtimestamp(since, ZoneInfo(timezone)).date().isoformat()
+    with store.transaction() as db:
+        db.conn.execute("DELETE FROM day_summaries WHERE site = ? AND day >= ?", [site, day])
+
+
+def refresh_day_summaries(
+    store: SqliteStore,
+    now: float,
+    bin_seconds: int,
+    thresholds: Thresholds | None = None,
+    *,
+    max_days: int = MAX_DAYS_PER_REFRESH,
+) -> int:
+    """Summarise up to ``max_days`` finished local days per site that lack a valid summary."""
+    thresholds = thresholds or Thresholds()
+    written = 0
+    for site in store.sites():
+        layout = site_layout(store, site, bin_seconds, thresholds)
+        (first,) = store.db.execute(
+            "SELECT MIN((SELECT MIN(bin_start) FROM rollups r WHERE r.desk = d.id)) "
+            "FROM desks d WHERE d.site = ?", [site["id"]],
+        ).fetchone()
+        if first is None:
+            continue
+        tz = ZoneInfo(site["timezone"])
+        finished = [(d, a, b) for d, a, b in local_days(float(first), now, tz) if b <= now]
+        have = {row[0] for row in store.db.execute(
+            "SELECT day FROM day_summaries WHERE site = ? AND key = ?", [site["id"], layout.key])}
+        todo = [(d, a, b) for d, a, b in finished if d.isoformat() not in have][:max_days]
+        for day, a, b in todo:
+            # A day without window bins (a weekend) is stored empty, so it is not redone.
+            summaries = compute(store, layout, a, b, now) or [
+                empty_summary(day, len(layout.desks), len(layout.zones))]
+            save(store, layout, summaries)
+            written += len(summaries)
+    if written:
+        log.info("day summaries written: %d", written)
+    return written

@@ -1,0 +1,1 @@
+"""Security tests: real Mosquitto with the deploy/ configuration, provisioning, TLS."""
