@@ -17,6 +17,7 @@ from hub.api.app import create_app
 from hub.checkin.jobs import CheckinJobs
 from hub.config import HubSettings
 from hub.ingest import Ingestor
+from hub.privacy.retention import RetentionJobs
 from hub.rollup import Rollupper
 from hub.store import SqliteStore
 
@@ -32,6 +33,7 @@ class HubServer:
         self.ingestor = Ingestor(settings, self.store)
         self.rollupper = Rollupper(settings, self.store, ingestor=self.ingestor)
         self.checkin_jobs = CheckinJobs(settings, self.store)
+        self.retention = RetentionJobs(settings, self.store)
         self.app = create_app(settings, self.store, ingest_status=self.ingest_status)
         config = uvicorn.Config(
             self.app,
@@ -40,6 +42,7 @@ class HubServer:
             log_level="warning",
             access_log=False,
             lifespan="off",
+            timeout_graceful_shutdown=2,  # open SSE streams must not hold up a stop
         )
         self._http = uvicorn.Server(config)
         self._http_thread: threading.Thread | None = None
@@ -55,6 +58,7 @@ class HubServer:
         self.ingestor.start()
         self.rollupper.start()
         self.checkin_jobs.start()
+        self.retention.start()
         self._http_thread = threading.Thread(target=self._http.run, name="http", daemon=True)
         self._http_thread.start()
         deadline = time.monotonic() + wait
@@ -68,6 +72,7 @@ class HubServer:
         if self._http_thread is not None:
             self._http_thread.join(10)
         self.checkin_jobs.stop()
+        self.retention.stop()
         self.rollupper.stop()
         self.ingestor.stop()
         self.store.close()

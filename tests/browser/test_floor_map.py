@@ -1,0 +1,189 @@
+"""The live floor map in a real headless Chromium against real uvicorn and a real SQLite store.
+
+Fixtures follow tests/browser/test_dashboard.py (copied: test modules do not share fixtures
+by import). A desk change is written through the store's real ingest path and must reach
+the map over Server-Sent Events within a second of the write.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from edge.protocol import Topic, ZoneCount, ZonesMessage
+from hub import accounts
+from hub.api.app import create_app
+from hub.config import HubSettings
+from hub.store import Incoming, SqliteStore
+from tests.api.conftest import BUILDING, Desks
+
+sync_api = pytest.importorskip("playwright.sync_api")
+
+pytestmark = pytest.mark.browser
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+USER, PASSWORD = "flo", "a long floor map password"
+SCREENSHOT = Path("/tmp/floor_map.png")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class Hub:
+    url: str
+    store: SqliteStore
+    desks: Desks
+    token: str
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
+    settings = HubSettings(data_dir=tmp_path_factory.mktemp("floor-hub"))
+    store = SqliteStore(settings.database_path)
+    store.import_building(BUILDING)
+    accounts.create_user(store.db, USER, PASSWORD, "manager")
+    token = accounts.create_api_token(store.db, "floor-tests", role="manager")
+    desks = Desks(store)
+    now = time.time()
+    desks.send(("hq-d1", "occupied", now - 600), ("hq-d2", "vacant", now - 300))
+    bs = settings.bin_seconds
+    closed = int(now // bs) * bs - bs
+    counts = ZonesMessage(agent="hq-agent-1", boot=1, seq=100, sent=now,
+                          counts=(ZoneCount(zone="hq-north", bin=closed, devices=7),))
+    result = store.apply([Incoming(Topic("hq", "hq-agent-1", "zones"), counts, now)])
+    assert not result.rejected, result.rejected
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(
+        create_app(settings, store), host="127.0.0.1", port=port, log_level="warning",
+        access_log=False, lifespan="off",
+    ))
+    thread = threading.Thread(target=server.run, name="floor-test-http", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert server.started, "uvicorn did not start"
+    yield Hub(f"http://127.0.0.1:{port}", store, desks, token)
+    server.should_exit = True
+    thread.join(10)
+    store.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Chromium not found at {CHROMIUM}: apt-get install -y chromium")
+    with sync_api.sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
+def open_page(browser: Any, hub: Hub, path: str) -> tuple[Any, Any, list[str]]:
+    context = browser.new_context(viewport={"width": 1366, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
+    page.goto(hub.url + "/login")
+    page.fill("#username", USER)
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(hub.url + "/?site=hq")
+    page.goto(hub.url + path)
+    return context, page, errors
+
+
+def desk(page: Any, desk_id: str) -> Any:
+    return page.locator(f'.map-desk[data-desk="{desk_id}"]')
+
+
+def test_desks_sit_at_their_positions_and_follow_changes_within_a_second(
+    browser: Any, hub: Hub
+) -> None:
+    context, page, errors = open_page(browser, hub, "/floors")
+    try:
+        expect = sync_api.expect
+        page.wait_for_url(hub.url + "/floors/hq-f1?site=hq")  # first floor chosen, in URL
+        expect(desk(page, "hq-d1")).to_have_attribute("data-state", "occupied")
+        expect(desk(page, "hq-d1").locator(".map-desk-state")).to_have_text("\u25cf occupied")
+        expect(desk(page, "hq-d2").locator(".map-desk-state")).to_have_text("\u25cb vacant")
+        expect(desk(page, "hq-d3")).to_have_attribute("data-state", "unknown")
+        expect(page.locator(".map-desk")).to_have_count(3)  # only this floor's desks
+        # Drawn left to right in the order of their x positions (0.1, 0.2, 0.3).
+        xs = [desk(page, d).bounding_box()["x"] for d in ("hq-d1", "hq-d2", "hq-d3")]
+        assert xs == sorted(xs) and xs[0] < xs[1] < xs[2]
+        expect(page.locator('.zone-label-count[data-zone="hq-north"]')).to_have_text(
+            "\u00b7 7 devices")
+        expect(page.locator('[data-count="occupied"]')).to_have_text("1")
+        expect(page.locator(".views a[aria-current=page]")).to_have_text("Floor map")
+        page.screenshot(path=str(SCREENSHOT), full_page=True)
+
+        written = time.monotonic()
+        hub.desks.send(("hq-d2", "occupied", time.time()))
+        page.wait_for_selector('.map-desk[data-desk="hq-d2"][data-state="occupied"]',
+                               timeout=3000)
+        elapsed = time.monotonic() - written
+        assert elapsed < 1.0, f"the map changed {elapsed:.2f} s after the write"
+        expect(page.locator('[data-count="occupied"]')).to_have_text("2")
+        assert errors == []
+    finally:
+        context.close()
+
+
+def test_a_floor_without_positions_falls_back_to_the_grid(browser: Any, hub: Hub) -> None:
+    context, page, errors = open_page(browser, hub, "/floors/lab-f0?site=lab")
+    try:
+        expect = sync_api.expect
+        expect(page.locator("#plan")).to_have_attribute("data-mode", "grid")
+        expect(page.locator('#desk-grid .desk[data-desk="lab-d1"] .desk-state')).to_have_text(
+            "? unknown")
+        expect(page.locator(".floor-tab")).to_have_text(["Ground"])
+        assert errors == []
+    finally:
+        context.close()
+
+
+def test_stream_sends_a_snapshot_then_changes_and_needs_auth(hub: Hub) -> None:
+    url = hub.url + "/api/v1/desks/stream?site=hq"
+    assert httpx.get(url, timeout=5).status_code == 401
+    headers = {"Authorization": f"Bearer {hub.token}"}
+    once = httpx.get(url, headers=headers, timeout=5)  # no Accept: the snapshot, then the end
+    assert once.text.count("event: snapshot") == 1 and "event: desks" not in once.text
+    headers["Accept"] = "text/event-stream"
+    with httpx.stream("GET", url, headers=headers, timeout=5) as response:
+        assert response.headers["content-type"].startswith("text/event-stream")
+        lines = response.iter_lines()
+        events: list[tuple[str, str]] = []
+        name = ""
+        for line in lines:
+            if line.startswith("event: "):
+                name = line[7:]
+            elif line.startswith("data: "):
+                events.append((name, line[6:]))
+                if name == "snapshot":
+                    hub.desks.send(("hq-d5", "occupied", time.time()))
+                else:
+                    break
+    assert events[0][0] == "snapshot" and '"hq-d1"' in events[0][1]
+    assert '"x":0.1' in events[0][1]
+    assert events[1][0] == "desks"
+    assert '"id":"hq-d5"' in events[1][1] and '"state":"occupied"' in events[1][1]
+    assert '"hq-d1"' not in events[1][1]  # only what changed
