@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from edge import __version__
 from edge.ble.zones import ZoneCounter
 from edge.config import AgentConfig
+from edge.errors import ConfigError
 from edge.mqtt import MqttLink
 from edge.outbox import Outbox
 from edge.protocol import (
@@ -29,6 +30,7 @@ from edge.protocol import (
     Feedback,
     Health,
     Message,
+    Scan,
     ZoneCount,
     ZonesMessage,
     encode,
@@ -40,6 +42,7 @@ from edge.state import DeskStateMachine
 if TYPE_CHECKING:  # bleak and cv2 are imported only by agents that scan / have a camera
     import numpy as np
 
+    from edge.ble.badges import BadgeWatcher
     from edge.ble.scanner import BleScanner
     from edge.qr.camera import Camera
     from edge.qr.scans import ScanFilter
@@ -70,6 +73,9 @@ class Agent:
         extra = sorted(set(sensors) - {d.id for d in config.desks})
         if extra:
             raise ValueError(f"sensor(s) for desk(s) not in the config: {', '.join(extra)}")
+        badge_desk = config.ble.desk if config.ble is not None else None
+        if badge_desk is not None and badge_desk not in {d.id for d in config.desks}:
+            raise ConfigError(f"ble.desk '{badge_desk}' is not one of this agent's desks")
         self.config = config
         self.clock = clock
         self._sensors = {d.id: sensors[d.id] for d in config.desks}
@@ -80,6 +86,7 @@ class Agent:
         self._fault_logged: set[str] = set()  # touched by the stepping thread only
         self._on_feedback = on_feedback
         self.last_config: Config | None = None
+        self._badges: frozenset[str] = frozenset()
         self._topic = topic_for(config.site, config.agent, "desks")
         self._health_topic = topic_for(config.site, config.agent, "health")
 
@@ -101,6 +108,12 @@ class Agent:
                                             policy=config.ble.policy)
             self.scanner = BleScanner(self.observe_advert, adapter=config.ble.adapter,
                                       clock=clock)
+        self.badge_watcher: BadgeWatcher | None = None
+        ble = config.ble
+        if ble is not None and ble.enabled and ble.desk is not None and ble.badge_key:
+            from edge.ble.badges import BadgeWatcher
+
+            self.badge_watcher = BadgeWatcher(ble.desk, ble.badge_key, ble.badge_policy)
         self._checkins_topic = topic_for(config.site, config.agent, "checkins")
         self.camera: Camera | None = None
         self._scan_filter: ScanFilter | None = None
@@ -169,7 +182,8 @@ class Agent:
         service_data: Mapping[str, bytes],
         now: float,
     ) -> None:
-        """One BLE advert (the scanner's handler): counted in memory, only counts leave."""
+        """One BLE advert (the scanner's handler): counted in memory, only counts leave;
+        an enrolled badge dwelling at this agent's badge desk becomes a check-in scan."""
         counter = self.zone_counter
         if counter is None:
             return
@@ -177,6 +191,22 @@ class Agent:
             rows = counter.observe(address, rssi, manufacturer_data, service_data, now)
             if rows:
                 self._enqueue_zones(rows, now)
+            watcher = self.badge_watcher
+            if watcher is not None and self._badges:
+                scans = watcher.observe(rssi, manufacturer_data, self._badges, now)
+                if scans:
+                    self._enqueue_scans(scans, now)
+
+    def _enqueue_scans(self, scans: list[Scan], now: float) -> CheckinsMessage:
+        """Publish check-in scans through the outbox with the next seq."""
+        with self._lock:
+            self._seq += 1
+            message = CheckinsMessage(agent=self.config.agent, boot=self.boot, seq=self._seq,
+                                      sent=now, scans=tuple(scans))
+            self.outbox.enqueue(self._checkins_topic, encode(message), 1)
+        log.info("boot %d seq %d: %d check-in scan(s)", self.boot, message.seq, len(scans))
+        self._wake.set()
+        return message
 
     def _enqueue_zones(self, rows: list[ZoneCount], now: float) -> ZonesMessage | None:
         """Publish closed bins' counts through the outbox with the next seq."""
@@ -219,8 +249,7 @@ class Agent:
     @property
     def badges(self) -> frozenset[str]:
         """Keyed hashes of enrolled badges from the hub's retained config (for check-in)."""
-        config = self.last_config
-        return frozenset(config.badges) if config is not None else frozenset()
+        return self._badges
 
     def _read(self, desk: str, sensor: Sensor, now: float) -> Reading:
         """A sensor that raises or returns nonsense is a fault, never a crash."""
@@ -420,8 +449,9 @@ class Agent:
     def _received(self, message: Message) -> None:
         if isinstance(message, Config):
             self.last_config = message
-            log.info("config received: key epoch %d, %d desk(s)",
-                     message.key_epoch, len(message.desks))
+            self._badges = frozenset(message.badges)
+            log.info("config received: key epoch %d, %d desk(s), %d badge(s)",
+                     message.key_epoch, len(message.desks), len(message.badges))
         elif isinstance(message, Feedback):
             log.debug("feedback for desk %s: %s", message.desk, message.result)
             if self._on_feedback is not None:

@@ -11,6 +11,7 @@ import logging
 import signal
 import sys
 import threading
+import uuid
 from pathlib import Path
 from types import FrameType
 
@@ -39,11 +40,56 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--config", type=Path, required=True, help="path to edge.toml")
     run.add_argument("--log-level", default="INFO",
                      choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    cal = sub.add_parser("calibrate", help="fit [ble] path_loss_exponent and rssi_at_1m "
+                         "from a reference beacon (docs/ble.md)")
+    cal.add_argument("--samples", type=Path, help="file of 'distance_m,rssi' lines")
+    cal.add_argument("--live", action="store_true", help="measure with the scanner instead")
+    cal.add_argument("--uuid", type=uuid.UUID, help="--live: the reference iBeacon's UUID")
+    cal.add_argument("--major", type=int, help="--live: its major (default: any)")
+    cal.add_argument("--minor", type=int, help="--live: its minor (default: any)")
+    cal.add_argument("--distances", default="1,2,4,8", help="--live: metres (default 1,2,4,8)")
+    cal.add_argument("--seconds", type=float, default=30.0, help="--live: per distance")
+    cal.add_argument("--adapter", help="--live: BlueZ adapter, e.g. hci0")
+    cal.add_argument("--power", type=float, default=0.0,
+                     help="the beacon's advertised 1 m power to subtract (default 0)")
     return parser
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    """Print the fitted [ble] lines; exit 2 with one line for unusable input."""
+    from edge.ble import calibration
+
+    try:
+        if args.live == (args.samples is not None):
+            raise ConfigError("give either --samples FILE or --live --uuid UUID")
+        if args.live:
+            if args.uuid is None:
+                raise ConfigError("--live needs --uuid of the reference beacon")
+            try:
+                distances = [float(d) for d in args.distances.split(",")]
+            except ValueError:
+                raise ConfigError("--distances must be metres separated by commas") from None
+            samples = calibration.live_samples(
+                args.uuid, distances, seconds=args.seconds, major=args.major,
+                minor=args.minor, adapter=args.adapter)
+        else:
+            try:
+                text = args.samples.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ConfigError(f"cannot read {args.samples}: {exc}") from None
+            samples = calibration.read_samples(text.splitlines(), str(args.samples))
+        fitted = calibration.fit(samples, args.power)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(calibration.as_toml(fitted, samples), end="")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "calibrate":
+        return _calibrate(args)
     logging.basicConfig(
         level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

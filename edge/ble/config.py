@@ -12,6 +12,10 @@ Example (every key optional; ``[ble]`` alone turns counting on with the defaults
     exit_dwell_seconds = 10.0
     path_loss_exponent = 2.2   # from `calibrate`, see docs/ble.md
     rssi_at_1m = -59.0
+    desk = "hq-d1"             # opt-in badge check-in at this desk (needs badge_key)
+    badge_key = "<64 hex>"     # from `deskpulse hub badge-key`; never logged
+    badge_dwell_seconds = 60.0 # an enrolled badge must stay this long ...
+    badge_enter_dbm = -65.0    # ... at least this strong (leaves below badge_exit_dbm, -75)
 
 Distances are turned into RSSI thresholds with the receiver's calibration
 (``rssi = rssi_at_1m - 10 n log10(d)``): phones do not advertise their transmit power, so
@@ -25,6 +29,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from edge.ble.badges import DEFAULT_BADGE_POLICY, KEY_BYTES
 from edge.ble.rssi import Calibration, PresencePolicy, rssi_at
 from edge.ble.zones import DEFAULT_BIN_SECONDS
 from edge.errors import ConfigError
@@ -33,7 +38,8 @@ from edge.protocol import is_id
 _KEYS = {
     "enabled", "zone", "bin_seconds", "adapter", "enter_dbm", "exit_dbm", "enter_metres",
     "exit_metres", "enter_dwell_seconds", "exit_dwell_seconds", "path_loss_exponent",
-    "rssi_at_1m",
+    "rssi_at_1m", "desk", "badge_key", "badge_dwell_seconds", "badge_enter_dbm",
+    "badge_exit_dbm",
 }
 
 
@@ -47,6 +53,9 @@ class BleConfig:
     adapter: str | None = None
     policy: PresencePolicy = field(default_factory=PresencePolicy)
     calibration: Calibration = field(default_factory=Calibration)
+    desk: str | None = None  # badge check-in desk; None: badges are not watched
+    badge_key: bytes | None = field(default=None, repr=False)
+    badge_policy: PresencePolicy = DEFAULT_BADGE_POLICY
 
 
 def parse_ble(data: Any, *, source: str, desk_zones: Sequence[str]) -> BleConfig:
@@ -120,5 +129,31 @@ def parse_ble(data: Any, *, source: str, desk_zones: Sequence[str]) -> BleConfig
         enter_dwell_s=number("enter_dwell_seconds", defaults.enter_dwell_s, 0.0, 600.0),
         exit_dwell_s=number("exit_dwell_seconds", defaults.exit_dwell_s, 0.0, 600.0),
     )
+    desk, key = data.get("desk"), data.get("badge_key")
+    if desk is not None and not is_id(desk):
+        raise fail(f"ble.desk {desk!r} is not a valid desk id")
+    if (desk is None) != (key is None):
+        raise fail("ble.desk and ble.badge_key go together: set both for badge check-in")
+    badge_key = None
+    if key is not None:
+        try:
+            badge_key = bytes.fromhex(key) if isinstance(key, str) else b""
+        except ValueError:
+            badge_key = b""
+        if len(badge_key) != KEY_BYTES:
+            raise fail(f"ble.badge_key must be {2 * KEY_BYTES} hex characters "
+                       "(from `deskpulse hub badge-key`)")
+    badge_base = DEFAULT_BADGE_POLICY
+    badge_enter = number("badge_enter_dbm", badge_base.enter_dbm, -127.0, 20.0)
+    badge_exit = number("badge_exit_dbm", min(badge_base.exit_dbm, badge_enter - 10.0),
+                        -127.0, 20.0)
+    if not badge_exit < badge_enter:
+        raise fail("ble.badge_exit_dbm must be weaker than ble.badge_enter_dbm")
+    badge_policy = PresencePolicy(
+        enter_dbm=badge_enter, exit_dbm=badge_exit,
+        enter_dwell_s=number("badge_dwell_seconds", badge_base.enter_dwell_s, 0.0, 3600.0),
+        exit_dwell_s=badge_base.exit_dwell_s,
+    )
     return BleConfig(zone=zone, enabled=enabled, bin_seconds=bins, adapter=adapter,
-                     policy=policy, calibration=calibration)
+                     policy=policy, calibration=calibration, desk=desk, badge_key=badge_key,
+                     badge_policy=badge_policy)

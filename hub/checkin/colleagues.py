@@ -11,15 +11,17 @@ from __future__ import annotations
 from typing import Any
 
 from hub.checkin.service import pseudonym_for
+from hub.privacy import consent
 from hub.store import SqliteStore
 
 
 def is_visible(store: SqliteStore, person_id: int) -> bool:
-    """The person's own choice (False unless they opted in)."""
+    """The person's own choice (False unless they opted in under the current notice)."""
     row = store.db.execute(
         "SELECT visible FROM checkin_people WHERE person_id = ?", [person_id]
     ).fetchone()
-    return bool(row and row[0])
+    return bool(row and row[0]) and consent.in_force(store.db, person_id,
+                                                     "colleague_visibility")
 
 
 def set_visible(store: SqliteStore, person_id: int, visible: bool) -> None:
@@ -27,6 +29,10 @@ def set_visible(store: SqliteStore, person_id: int, visible: bool) -> None:
     with store.transaction() as db:
         db.execute("UPDATE checkin_people SET visible = ? WHERE person_id = ?",
                    [int(visible), person_id])
+        if visible:  # the consent record: purpose, notice version, time
+            consent.give(db, person_id, "colleague_visibility")
+        else:
+            consent.withdraw(db, person_id, "colleague_visibility")
 
 
 def findable(store: SqliteStore, *, policy: bool) -> list[dict[str, Any]]:
@@ -41,5 +47,7 @@ def findable(store: SqliteStore, *, policy: bool) -> list[dict[str, Any]]:
         "FROM checkins c JOIN checkin_people p ON p.person_id = c.person_id AND p.visible = 1 "
         "JOIN users u ON u.id = c.person_id JOIN desks d ON d.id = c.desk "
         "JOIN floors f ON f.site = d.site AND f.id = d.floor "
-        'WHERE c."end" IS NULL ORDER BY u.username'
+        'WHERE c."end" IS NULL AND '
+        + consent.in_force_sql("c.person_id", "colleague_visibility")
+        + " ORDER BY u.username"
     ))

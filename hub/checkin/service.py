@@ -18,7 +18,8 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from edge.protocol import DELIVERY, CheckinsMessage, Feedback, Topic, encode, topic_for
-from hub.checkin import tokens
+from hub.checkin import badges, tokens
+from hub.checkin.badges import BadgeNotEnrolled
 from hub.checkin.tokens import TokenExpired, TokenReplayed, TokenTampered, WrongDesk
 from hub.config import HubSettings
 from hub.errors import DeskpulseError, NotFound
@@ -258,6 +259,29 @@ def redeem(
         return "checked_in", check_in(store, person, desk, via=via, now=at)
 
 
+def redeem_badge(
+    store: SqliteStore, token: str, desk: str, *, now: float, source: str | None = None
+) -> tuple[Outcome, Checkin | None]:
+    """Check in the person whose enrolled badge ``token`` (``bcn1.<hash>``) names.
+
+    BadgeNotEnrolled for an unknown or withdrawn badge, DeskTaken, NotFound. A badge never
+    checks out by being seen again; ``source`` makes a redelivered scan "already_recorded".
+    """
+    person = badges.person_for_token(store, token)
+    if person is None:
+        raise BadgeNotEnrolled("badge not enrolled")
+    with store.transaction() as db:
+        if db.execute("SELECT 1 FROM desks WHERE id = ?", [desk]).fetchone() is None:
+            raise NotFound(f"no desk '{desk}'")
+        if source is not None:
+            try:
+                db.execute("INSERT INTO used_tokens (token_id, used_at, source) "
+                           "VALUES (?, ?, ?)", [f"beacon:{source}", time.time(), source])
+            except sqlite3.IntegrityError:
+                return "already_recorded", current(store, person)
+        return "checked_in", check_in(store, person, desk, via="beacon", now=now)
+
+
 def purge_used_tokens(store: SqliteStore, now: float) -> int:
     """Forget used token ids whose tokens have expired anyway (they cannot come back)."""
     horizon = now - USED_TOKEN_MEMORY_SECONDS
@@ -275,6 +299,7 @@ _REASONS: tuple[tuple[type[Exception], str], ...] = (
     (TokenTampered, "token not valid"),
     (DeskTaken, "desk is checked in by someone else"),
     (NotFound, "unknown desk"),
+    (BadgeNotEnrolled, "badge not enrolled"),
 )
 _ACCEPTED = {"checked_in": "checked in", "checked_out": "checked out",
              "already_recorded": "already recorded"}
@@ -301,6 +326,10 @@ def handle_scans(
     """
     received = time.time() if now is None else now
     site_row = store.db.execute("SELECT site FROM agents WHERE id = ?", [topic.agent]).fetchone()
+    provisioned = store.db.execute(  # an agent provisioned for another site: no desk is its
+        "SELECT site FROM provisioned_agents WHERE name = ?", [topic.agent]).fetchone()
+    if provisioned is not None and provisioned[0] != topic.site:
+        site_row = None
     feedback_topic = topic_for(topic.site, topic.agent, "feedback")
     qos = DELIVERY["feedback"][0]
     answers: list[Feedback] = []
@@ -317,8 +346,12 @@ def handle_scans(
         else:
             source = f"{topic.agent}/{message.boot}/{message.seq}/{index}"
             try:
-                outcome, _ = redeem(store, settings, scan.token, scan.desk, via=scan.via,
-                                    now=scan.at, source=source)
+                if scan.via == "beacon":
+                    outcome, _ = redeem_badge(store, scan.token, scan.desk, now=scan.at,
+                                              source=source)
+                else:
+                    outcome, _ = redeem(store, settings, scan.token, scan.desk, via=scan.via,
+                                        now=scan.at, source=source)
                 result, reason = "accepted", _ACCEPTED[outcome]
             except DeskpulseError as exc:
                 reason = next((text for cls, text in _REASONS if isinstance(exc, cls)),

@@ -25,6 +25,8 @@ from hub.api.deps import (
     StoreDep,
     is_https,
 )
+from hub.api.limits import limit_checkins
+from hub.api.routes import badges as badges_routes
 from hub.api.routes import colleagues as colleagues_routes
 from hub.api.routes.me import PersonDep, local_hhmm
 from hub.api.routes.web import CSRF_FAILED, PASSWORD_PAGE, _csrf_ok, _render, _signed_in
@@ -144,10 +146,12 @@ def _person_or_back(request: Request, store: SqliteStore, csrf_token: str) -> Pr
 def desk_checkin(
     request: Request,
     store: StoreDep,
+    settings: SettingsDep,
     code: str,
     csrf_token: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     principal = _person_or_back(request, store, csrf_token)
+    limit_checkins(store, settings, f"user:{principal.user_id}")
     desk = labels.resolve_code(store, code)
     if desk is None:
         return _desk_page(request, store, code)
@@ -163,10 +167,12 @@ def desk_checkin(
 def desk_checkout(
     request: Request,
     store: StoreDep,
+    settings: SettingsDep,
     code: str,
     csrf_token: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     principal = _person_or_back(request, store, csrf_token)
+    limit_checkins(store, settings, f"user:{principal.user_id}")
     assert principal.user_id is not None
     service.check_out(store, principal.user_id, reason="checkout")
     return _back(code)
@@ -256,11 +262,13 @@ def my_qr_token(
     401: {"description": "token tampered with or expired"},
     404: {"description": "unknown desk"},
     409: {"description": "token already used, bound to another desk, or desk taken"},
+    429: {"description": "too many check-ins by this caller in the last minute"},
 })
 def token_scan(
     store: StoreDep, settings: SettingsDep, caller: ManagerPrincipal, scan: TokenScan
 ) -> ScanResult:
     """Verify a personal token as a desk camera would (hub-internal and tests)."""
+    limit_checkins(store, settings, f"{caller.kind}:{caller.user_id or caller.name}")
     try:
         outcome, checkin = service.redeem(store, settings, scan.token, scan.desk, via=scan.via)
     except (tokens.TokenError, DeskTaken, NotFound) as exc:
@@ -379,3 +387,4 @@ router = APIRouter()
 router.include_router(pages)
 router.include_router(api)
 router.include_router(colleagues_routes.router)
+router.include_router(badges_routes.router)
