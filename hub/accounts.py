@@ -94,6 +94,13 @@ def _m001_accounts(db: Database) -> None:
     )
 
 
+@migrations(name="m002_profile")
+def _m002_profile(db: Database) -> None:
+    """What a person may correct themselves (PATCH /api/v1/me); all optional."""
+    for column in ("name", "email", "department"):
+        db.execute(f"ALTER TABLE users ADD COLUMN {column} TEXT")  # noqa: S608 (fixed names)
+
+
 def ensure_schema(db: Database) -> None:
     """Create the account tables if missing; safe at every start and from several processes."""
     if not migrations.pending(db):

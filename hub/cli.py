@@ -88,6 +88,14 @@ def _hub_token(args: argparse.Namespace) -> int:
     return 0
 
 
+def _hub_badge_key(args: argparse.Namespace) -> int:
+    """The key agents hash iBeacons with, to match enrolled badges (docs/ble.md)."""
+    from hub.checkin.badges import edge_key_hex
+
+    print(f'badge_key = "{edge_key_hex(_hub_settings(args))}"  # [ble] of edge.toml; keep secret')
+    return 0
+
+
 def _hub_labels(args: argparse.Namespace) -> int:
     from hub.checkin import labels
     from hub.store import SqliteStore
@@ -174,6 +182,46 @@ def _hub_agents_hub_account(args: argparse.Namespace) -> int:
     return 0
 
 
+def _hub_privacy(args: argparse.Namespace) -> int:
+    """`deskpulse hub privacy docs|reapply-deletions|verify-audit` (hub/privacy)."""
+    if args.privacy_command == "docs":
+        from hub.privacy import docs
+
+        print(f"Wrote {docs.write(args.out or docs.DOC_PATH)}")
+        return 0
+    from hub.privacy import audit, rights
+    from hub.store import SqliteStore
+
+    settings = _hub_settings(args)
+    store = SqliteStore(settings.database_path)
+    try:
+        if args.privacy_command == "verify-audit":
+            verdict = audit.verify(store.db)
+            print(f"audit trail: {verdict.entries} entries, "
+                  + ("intact" if verdict.ok else f"BROKEN: {verdict.problem}"))
+            return 0 if verdict.ok else 1
+        with store.transaction() as db:
+            count = rights.reapply_deletions(db, settings.ensure_secret_key(),
+                                             rights.deletion_log_path(settings.database_path))
+    finally:
+        store.close()
+    print(f"Re-applied {count} logged deletions.")
+    return 0
+
+
+def _add_privacy_parser(hub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    privacy = hub.add_parser("privacy", help="privacy inventory docs, deletions, audit trail")
+    sub = privacy.add_subparsers(dest="privacy_command", required=True)
+    doc = sub.add_parser("docs", help="generate docs/privacy.md from the data inventory")
+    doc.add_argument("--out", type=Path, default=None, help="file to write")
+    again = sub.add_parser("reapply-deletions",
+                           help="delete again the accounts in the deletion log (after a restore)")
+    check = sub.add_parser("verify-audit", help="check the audit trail's hash chain")
+    for cmd in (doc, again, check):
+        cmd.add_argument("--config", type=Path, default=None, help="hub.toml")
+        cmd.set_defaults(func=_hub_privacy)
+
+
 def _add_agents_parser(hub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """`deskpulse hub agents add|revoke|hub-account` (hub/provision.py)."""
     agents = hub.add_parser("agents", help="per-agent MQTT credentials and broker ACL")
@@ -232,6 +280,8 @@ def build_parser() -> argparse.ArgumentParser:
     tok.add_argument("name")
     tok.add_argument("--role", choices=["manager", "admin"], default="manager")
     tok.set_defaults(func=_hub_token)
+    bkey = hub.add_parser("badge-key", help="print the [ble] badge_key for badge check-in")
+    bkey.set_defaults(func=_hub_badge_key)
     lab = hub.add_parser("labels", help="print desk QR labels (A4 PDF, PNG/SVG per desk)")
     lab.add_argument("--site", required=True, help="site id")
     lab.add_argument("--out", type=Path, default=Path("labels.pdf"), help="PDF to write")
@@ -241,7 +291,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="also write <desk>.png and <desk>.svg into DIR")
     lab.set_defaults(func=_hub_labels)
     _add_agents_parser(hub)
-    for sub in (serve, imp, tok, lab):
+    _add_privacy_parser(hub)
+    for sub in (serve, imp, tok, lab, bkey):
         sub.add_argument("--config", type=Path, default=None, help="hub.toml")
 
     edge = commands.add_parser("edge", help="edge agent commands (run on the Pi)",

@@ -84,6 +84,17 @@ class HubSettings(BaseSettings):
     # Company policy: may people opt in to be findable while checked in? (PRIVACY.md 6)
     colleague_visibility: bool = False
     privacy_k: int = 5  # counts below k are shown as "< k" (PRIVACY.md item 8)
+    # Retention in days (PRIVACY.md 12; hub/privacy/retention.py), checked every interval s.
+    retention_checkins_days: float = Field(default=90.0, gt=0.0)
+    retention_transitions_days: float = Field(default=30.0, gt=0.0)
+    retention_dead_letters_days: float = Field(default=30.0, gt=0.0)
+    retention_audit_days: float = Field(default=365.0, gt=0.0)
+    retention_interval: float = Field(default=3600.0, gt=0.0, le=86400.0)
+    # HTTP hardening (docs/security.md): believe X-Forwarded-Proto only behind your own
+    # TLS proxy; request bodies above max_body_bytes get 413; check-ins per person/minute.
+    trust_proxy: bool = False
+    max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, le=1024**3)
+    checkin_rate_per_minute: int = Field(default=30, ge=1, le=10_000)
 
     @classmethod
     def settings_customise_sources(
@@ -132,6 +143,16 @@ class HubSettings(BaseSettings):
             raise ConfigError(
                 f"secret_key is shorter than {MIN_SECRET_LENGTH} characters; remove it to "
                 f"have one generated in data_dir/{SECRET_FILE}"
+            )
+        return value
+
+    @field_validator("mqtt_password")
+    @classmethod
+    def _check_mqtt_password(cls, value: str | None) -> str | None:
+        if value is not None and value.strip().lower() in PLACEHOLDER_SECRETS:
+            raise ConfigError(
+                "mqtt_password is a placeholder; set the password printed by "
+                "`deskpulse hub agents hub-account` (as DESKPULSE_MQTT_PASSWORD)"
             )
         return value
 

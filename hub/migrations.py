@@ -224,3 +224,64 @@ CREATE TABLE provisioned_agents (  -- hub/provision.py: who got broker credentia
 @migrations(name="m_provisioned_agents")
 def m_provisioned_agents(db: Database) -> None:
     db.executescript(_M_PROVISIONED_AGENTS)
+
+
+_M_PRIVACY_AUDIT = """
+CREATE TABLE audit_log (  -- hub/privacy/audit.py: append-only, each row hashes the one before
+    id INTEGER PRIMARY KEY,
+    at REAL NOT NULL,
+    actor_id INTEGER,               -- users.id of the account that acted (NULL: API token)
+    actor TEXT NOT NULL,            -- its username or token name, as it was then
+    actor_role TEXT NOT NULL,
+    action TEXT NOT NULL,           -- e.g. 'read', 'correct', 'export'
+    subject TEXT,                   -- HMAC pseudonym of the person concerned (never an id)
+    detail TEXT NOT NULL,           -- what was read or changed (field names, never values)
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL              -- sha256(prev_hash + canonical entry)
+);
+CREATE INDEX audit_log_subject ON audit_log(subject);
+CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+"""
+
+
+@migrations(name="m_privacy_audit")
+def m_privacy_audit(db: Database) -> None:
+    db.executescript(_M_PRIVACY_AUDIT)
+
+
+_M_BADGES = """
+CREATE TABLE badges (  -- hub/checkin/badges.py: opt-in beacon badges, never the identifiers
+    id INTEGER PRIMARY KEY,
+    person_id INTEGER NOT NULL,  -- users.id; only ever shown to that person
+    hash TEXT,                   -- HMAC(badge key, uuid|major|minor); NULL once withdrawn
+    hint TEXT,                   -- first 8 hex of the hash (to tell one's badges apart)
+    enrolled REAL NOT NULL,
+    withdrawn REAL               -- NULL while enrolled
+);
+CREATE UNIQUE INDEX badges_hash ON badges(hash) WHERE hash IS NOT NULL;
+CREATE INDEX badges_person ON badges(person_id);
+"""
+
+
+@migrations(name="m_badges")
+def m_badges(db: Database) -> None:
+    db.executescript(_M_BADGES)
+
+
+_M_CONSENTS = """
+CREATE TABLE consents (  -- hub/privacy/consent.py: each opt-in, under which privacy notice
+    id INTEGER PRIMARY KEY,
+    person_id INTEGER NOT NULL,     -- users.id
+    purpose TEXT NOT NULL,          -- colleague_visibility, badge_enrolment
+    notice_version TEXT NOT NULL,   -- the privacy notice the person agreed to
+    given REAL NOT NULL,
+    withdrawn REAL                  -- NULL while in force
+);
+CREATE INDEX consents_person ON consents(person_id, purpose);
+"""
+
+
+@migrations(name="m_consents")
+def m_consents(db: Database) -> None:
+    db.executescript(_M_CONSENTS)

@@ -1,0 +1,194 @@
+"""The person's rights over their data (PRIVACY.md 9-11, 13): API and the "My data" page.
+
+- ``GET /api/v1/me``, ``GET /api/v1/me/export``, ``PATCH /api/v1/me``, ``DELETE /api/v1/me``
+- ``GET /api/v1/people/{id}/data``: an administrator reading one person's data, audited
+- ``/me/data``: view, export, correct, delete, with CSRF-protected forms and no script
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, HTTPException, Path, Request, status
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel, Field
+
+from hub.accounts import Principal
+from hub.api.deps import SESSION_COOKIE, CurrentPrincipal, SettingsDep, StoreDep
+from hub.api.routes.me import PersonDep
+from hub.api.routes.web import CSRF_FAILED, _csrf_ok, _render, _signed_in
+from hub.config import HubSettings
+from hub.privacy import audit, rights
+from hub.store import SqliteStore
+
+api = APIRouter(prefix="/api/v1", tags=["privacy"])
+pages = APIRouter(tags=["privacy"], include_in_schema=False)
+MY_DATA_PAGE = "/me/data"
+
+
+def _secret(request: Request) -> str:
+    secret: str = request.app.state.secret_key
+    return secret
+
+
+def _log_path(settings: HubSettings) -> Any:
+    return rights.deletion_log_path(settings.database_path)
+
+
+class Profile(BaseModel):
+    id: int
+    username: str
+    role: str
+    created: float
+    name: str | None
+    email: str | None
+    department: str | None
+
+
+class Correction(BaseModel):
+    """Fields to correct; a field left out stays as it is, null clears it."""
+
+    model_config = {"extra": "forbid"}
+    name: str | None = Field(default=None, max_length=rights.MAX_FIELD_LENGTH)
+    email: str | None = Field(default=None, max_length=rights.MAX_FIELD_LENGTH)
+    department: str | None = Field(default=None, max_length=rights.MAX_FIELD_LENGTH)
+
+
+def _export_response(data: dict[str, Any]) -> JSONResponse:
+    return JSONResponse(data, headers={
+        "Content-Disposition": 'attachment; filename="deskpulse-my-data.json"',
+        "Cache-Control": "no-store"})
+
+
+@api.get("/me", response_model=Profile)
+def me(store: StoreDep, person: PersonDep) -> Profile:
+    return Profile(**rights.profile(store.db, person))
+
+
+@api.get("/me/export", responses={200: {"description": "every record linked to you (JSON)"}})
+def my_export(request: Request, store: StoreDep, person: PersonDep) -> JSONResponse:
+    """Every row of every table linked to you, and who viewed your data (machine-readable)."""
+    return _export_response(rights.export(store.db, _secret(request), person))
+
+
+@api.patch("/me", response_model=Profile)
+def correct_me(
+    request: Request, store: StoreDep, principal: CurrentPrincipal, person: PersonDep,
+    correction: Correction,
+) -> Profile:
+    """Correct your name, e-mail or department; the change is audited (names, not values)."""
+    changes = correction.model_dump(exclude_unset=True)
+    with store.transaction() as db:
+        row = rights.correct(db, _secret(request), person, changes, principal)
+    return Profile(**row)
+
+
+@api.delete("/me")
+def delete_me(
+    request: Request, store: StoreDep, settings: SettingsDep, person: PersonDep
+) -> JSONResponse:
+    """Delete your account and every record linked to it now; the receipt proves it."""
+    with store.transaction() as db:
+        receipt = rights.delete(db, _secret(request), person, _log_path(settings))
+    response = JSONResponse(receipt)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@api.get("/people/{person_id}/data", responses={403: {"description": "administrators only"}})
+def person_data(
+    request: Request, store: StoreDep, principal: CurrentPrincipal,
+    person_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+) -> JSONResponse:
+    """An administrator reads one person's data; the read is audited and shown to them."""
+    if principal.role != "admin":
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail="this needs the admin role")
+    secret = _secret(request)
+    data = rights.export(store.db, secret, person_id)
+    with store.transaction() as db:
+        audit.append(db, principal, "read", audit.subject_for(db, secret, person_id),
+                     "read all personal data (" + ", ".join(sorted(data["tables"])) + ")")
+    return _export_response(data)
+
+
+# -- the "My data" page ----------------------------------------------------------------------
+
+def _person_page(request: Request, store: SqliteStore) -> Principal | Response:
+    principal = _signed_in(request, store)
+    if principal is None or principal.user_id is None:
+        return RedirectResponse("/login", status_code=status.HTTP_303_SEE_OTHER)
+    return principal
+
+
+def _page(request: Request, store: SqliteStore, principal: Principal, *,
+          error: str | None = None, code: int = 200) -> Response:
+    assert principal.user_id is not None
+    data = rights.export(store.db, _secret(request), principal.user_id)
+    counts = {name: len(rows) for name, rows in data["tables"].items()}
+    return _render(request, "me_data.html", {
+        "username": principal.name, "profile": rights.profile(store.db, principal.user_id),
+        "counts": counts, "viewed_by": data["viewed_by"], "error": error,
+        "consents": data["tables"].get("consents", []),
+        "pretty": json.dumps(data["tables"], indent=2, default=str)}, status_code=code)
+
+
+@pages.get(MY_DATA_PAGE, response_class=HTMLResponse)
+def my_data_page(request: Request, store: StoreDep) -> Response:
+    principal = _person_page(request, store)
+    if isinstance(principal, Response):
+        return principal
+    return _page(request, store, principal)
+
+
+@pages.post(MY_DATA_PAGE, response_class=HTMLResponse)
+def my_data_correct(
+    request: Request, store: StoreDep,
+    name: Annotated[str, Form(max_length=rights.MAX_FIELD_LENGTH)] = "",
+    email: Annotated[str, Form(max_length=rights.MAX_FIELD_LENGTH)] = "",
+    department: Annotated[str, Form(max_length=rights.MAX_FIELD_LENGTH)] = "",
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    principal = _person_page(request, store)
+    if isinstance(principal, Response):
+        return principal
+    if not _csrf_ok(request, csrf_token):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail=CSRF_FAILED)
+    assert principal.user_id is not None
+    current = rights.profile(store.db, principal.user_id)
+    wanted = {"name": name, "email": email, "department": department}
+    changes: dict[str, str | None] = {
+        k: v for k, v in wanted.items() if (v.strip() or None) != current[k]}
+    try:
+        with store.transaction() as db:
+            rights.correct(db, _secret(request), principal.user_id, changes, principal)
+    except rights.CorrectionRejected as exc:
+        return _page(request, store, principal, error=str(exc), code=400)
+    return RedirectResponse(MY_DATA_PAGE, status_code=status.HTTP_303_SEE_OTHER)
+
+
+@pages.post(MY_DATA_PAGE + "/delete", response_class=HTMLResponse)
+def my_data_delete(
+    request: Request, store: StoreDep, settings: SettingsDep,
+    confirm: Annotated[str, Form(max_length=20)] = "",
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    principal = _person_page(request, store)
+    if isinstance(principal, Response):
+        return principal
+    if not _csrf_ok(request, csrf_token):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail=CSRF_FAILED)
+    if confirm != "delete":
+        return _page(request, store, principal, code=400,
+                     error="type delete into the box to confirm the deletion")
+    assert principal.user_id is not None
+    with store.transaction() as db:
+        receipt = rights.delete(db, _secret(request), principal.user_id, _log_path(settings))
+    response = _render(request, "me_deleted.html", {"receipt": receipt})
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+router = APIRouter()
+router.include_router(api)
+router.include_router(pages)

@@ -1,0 +1,113 @@
+"""Retention: nothing is kept longer than its configured window (PRIVACY.md 12).
+
+A thread (started by ``hub.server.HubServer``) runs :meth:`RetentionJobs.tick` every
+``retention_interval`` seconds and deletes identified check-ins, raw transitions, dead
+letters and audit entries older than their window, plus expired sessions.
+
+- Open check-ins are never purged; a finished one counts from its end.
+- Per desk, the newest transition before the cutoff is kept (it says what state the desk
+  was in at the cutoff), and transitions of bins not yet rolled up are kept.
+- Audit entries go from the start of the chain, which stays verifiable (hub.privacy.audit).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from sqlite_utils import Database
+
+from hub.config import HubSettings
+from hub.privacy import audit
+from hub.store import SqliteStore
+
+log = logging.getLogger(__name__)
+DAY = 86400.0
+
+
+def purge_checkins(db: Database, cutoff: float) -> int:
+    cursor = db.execute('DELETE FROM checkins WHERE "end" IS NOT NULL AND "end" < ?', [cutoff])
+    return max(cursor.rowcount, 0)
+
+
+def purge_transitions(db: Database, cutoff: float) -> int:
+    dirty = db.execute("SELECT MIN(from_at) FROM dirty").fetchone()
+    if dirty is not None and dirty[0] is not None:
+        cutoff = min(cutoff, float(dirty[0]))
+    cursor = db.execute(
+        "DELETE FROM transitions WHERE at < :cut AND id NOT IN ("
+        " SELECT (SELECT t.id FROM transitions t WHERE t.desk = d.desk AND t.at < :cut"
+        "  ORDER BY t.at DESC, t.id DESC LIMIT 1) FROM (SELECT DISTINCT desk FROM transitions) d)",
+        {"cut": cutoff},
+    )
+    return max(cursor.rowcount, 0)
+
+
+def purge_dead_letters(db: Database, cutoff: float) -> int:
+    return max(db.execute("DELETE FROM dead_letters WHERE received < ?", [cutoff]).rowcount, 0)
+
+
+def purge_sessions(db: Database, now: float) -> int:
+    return max(db.execute("DELETE FROM sessions WHERE expires <= ?", [now]).rowcount, 0)
+
+
+def run(store: SqliteStore, settings: HubSettings, now: float) -> dict[str, int]:
+    """One pass over every retention window; the counts of rows removed."""
+    with store.transaction() as db:
+        counts = {
+            "checkins": purge_checkins(db, now - settings.retention_checkins_days * DAY),
+            "transitions": purge_transitions(
+                db, now - settings.retention_transitions_days * DAY),
+            "dead_letters": purge_dead_letters(
+                db, now - settings.retention_dead_letters_days * DAY),
+            "audit_log": audit.purge_before(db, now - settings.retention_audit_days * DAY),
+            "sessions": purge_sessions(db, now),
+        }
+    if any(counts.values()):
+        log.info("retention purged %s", ", ".join(f"{k}={v}" for k, v in counts.items() if v))
+    return counts
+
+
+class RetentionJobs:
+    """A thread that runs :func:`run` every ``retention_interval`` seconds until stopped."""
+
+    def __init__(
+        self,
+        settings: HubSettings,
+        store: SqliteStore,
+        *,
+        interval: float | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.interval = settings.retention_interval if interval is None else interval
+        self.clock = clock
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def tick(self) -> dict[str, int]:
+        return run(self.store, self.settings, self.clock())
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="retention", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(30)
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.tick()
+            except Exception:
+                log.exception("retention pass failed; retrying in %.0f s", self.interval)
+            self._stop.wait(self.interval)
