@@ -31,6 +31,7 @@ from typing import Any
 from edge.protocol import DELIVERY, MAX_ITEMS, Config, DeskAssignment, encode, topic_for
 from hub.config import HubSettings
 from hub.errors import DeskpulseError, NotFound
+from hub.privacy import consent
 from hub.store import SqliteStore
 
 log = logging.getLogger(__name__)
@@ -118,6 +119,7 @@ def enrol(
             raise BadgeTaken("this badge is already enrolled") from None
         _bump(db)
         badge_id = int(cursor.lastrowid or 0)
+    consent.give(store.db, person_id, "badge_enrolment", now=at)
     log.info("badge %d enrolled", badge_id)
     return own(store, person_id, badge_id)
 
@@ -152,7 +154,17 @@ def withdraw(
                        "WHERE id = ?", [at, badge_id])
             _bump(db)
             log.info("badge %d withdrawn", badge_id)
+    if not mine_active(store, person_id):
+        consent.withdraw(store.db, person_id, "badge_enrolment", now=at)
     return own(store, person_id, badge_id)
+
+
+def mine_active(store: SqliteStore, person_id: int) -> bool:
+    """Whether the person still has an enrolled (not withdrawn) badge."""
+    row = store.db.execute(
+        "SELECT 1 FROM badges WHERE person_id = ? AND withdrawn IS NULL LIMIT 1", [person_id]
+    ).fetchone()
+    return row is not None
 
 
 def person_for_token(store: SqliteStore, token: str) -> int | None:

@@ -7,6 +7,7 @@ import sqlite3
 import struct
 import time
 import uuid
+from pathlib import Path
 
 from fastapi.testclient import TestClient
 
@@ -193,3 +194,17 @@ def test_configs_are_republished_when_enrolment_changes(
     publisher.poll()
     last = decode(sent[0][0], sent[0][1], now=time.time())
     assert isinstance(last, Config) and last.badges == ()
+
+
+def test_enrolment_and_withdrawal_are_recorded_as_consent(tmp_path: Path) -> None:
+    """PRIVACY 5: enrolling a badge is an opt-in with a consent record; withdrawing ends it."""
+    from hub.privacy import consent
+
+    store = SqliteStore(tmp_path / "consent.db")
+    settings = HubSettings(data_dir=tmp_path)
+    person = 41
+    badge = badges.enrol(store, settings, person, uuid.uuid4(), 1, 2, now=1000.0)
+    assert consent.in_force(store.db, person, "badge_enrolment")
+    badges.withdraw(store, person, badge.id, now=2000.0)
+    assert not consent.in_force(store.db, person, "badge_enrolment")
+    store.close()
