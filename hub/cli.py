@@ -313,7 +313,10 @@ def _delegate(module: str, argv: list[str]) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    if words and words[0] in ("edge", "sim"):  # their own parsers, --help included
+        return _delegate("edge.cli" if words[0] == "edge" else "firmware_sim.cli", words[1:])
+    args = build_parser().parse_args(words)
     if args.command not in ("edge", "sim"):
         logging.basicConfig(
             level=logging.DEBUG if args.verbose else logging.WARNING,
