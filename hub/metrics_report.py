@@ -43,9 +43,16 @@ def _sum_by(group: IntArray, values: Any, n_groups: int) -> FloatArray:
     if values.ndim == 1:
         sums = np.bincount(group[keep], weights=values[keep], minlength=n_groups)
         return np.asarray(sums[:n_groups], dtype=np.float64)
-    onehot = np.zeros((n_groups, len(group)))
-    onehot[group[keep], np.flatnonzero(keep)] = 1.0
-    return onehot @ values
+    # Rows in group order, then one sum per run: O(rows x columns), no groups x rows matrix.
+    rows = np.flatnonzero(keep)
+    rows = rows[np.argsort(group[rows], kind="stable")]
+    out = np.zeros((n_groups, *values.shape[1:]))
+    if len(rows):
+        sorted_group = group[rows]
+        starts = np.flatnonzero(np.r_[True, sorted_group[1:] != sorted_group[:-1]])
+        out[sorted_group[starts]] = np.add.reduceat(
+            np.asarray(values, dtype=np.float64)[rows], starts, axis=0)
+    return out
 
 
 def _group_dwell(days: list[DaySummary], g: IntArray, n_groups: int) -> list[dict[str, Any]]:
@@ -99,16 +106,21 @@ def _concurrency(
     n_groups = used.shape[0]
     with np.errstate(invalid="ignore", divide="ignore"):
         u = np.where(data > 0, used / np.maximum(data, 1), np.nan)
+    if len(day) and np.any(day[1:] < day[:-1]):  # bins in day order: one run per day
+        order = np.argsort(day, kind="stable")
+        u, used, data, day, weekday = u[:, order], used[:, order], data[:, order], \
+            day[order], weekday[order]
     defined = ~np.isnan(u)
-    days, inverse = np.unique(day, return_inverse=True)
+    starts = np.flatnonzero(np.r_[True, day[1:] != day[:-1]]) if len(day) else day
+    days = day[starts]
     midweek = np.isin(weekday, TUE_THU)
 
     def summaries(mask: Any) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
         uu = np.where(mask[None, :], u, np.nan)
-        peaks = np.full((n_groups, len(days)), np.nan)
         if uu.size:
-            rows = np.repeat(np.arange(n_groups), uu.shape[1])
-            np.fmax.at(peaks, (rows, np.tile(inverse, n_groups)), uu.reshape(-1))
+            peaks = np.fmax.reduceat(uu, starts, axis=1)  # NaN for a day without U(b)
+        else:
+            peaks = np.full((n_groups, len(days)), np.nan)
         return _row_nanmean(uu), _row_nanmax(peaks), _row_nanmean(peaks), peaks
 
     average, peak, average_peak, peaks = summaries(np.ones(len(day), dtype=bool))
@@ -118,11 +130,13 @@ def _concurrency(
     free = np.where(defined, data - used, np.inf).min(axis=1, initial=np.inf)
     demand = np.where(defined, used, -1.0).max(axis=1, initial=-1.0)
     labels = [_date(int(x)) for x in days]
+    rows = peaks.tolist()
     return [{
         "average": _opt(average[i]), "peak": _opt(peak[i]),
         "average_peak": _opt(average_peak[i]),
-        "daily_peaks": [{"date": labels[k], "peak": float(peaks[i, k])}
-                        for k in range(len(days)) if not np.isnan(peaks[i, k])],
+        "daily_peaks": [{"date": label, "peak": value}
+                        for label, value in zip(labels, rows[i], strict=True)
+                        if value == value],  # NaN: a day without U(b)
         "tue_thu": {"average": _opt(m_average[i]), "peak": _opt(m_peak[i]),
                     "average_peak": _opt(m_average_peak[i])},
         "surplus": int(free[i]) if n[i] else None,

@@ -85,6 +85,24 @@ def zone_presence(
     null, each with a label, plus ``reported_bins`` and ``suppressed_bins``.
     """
     check_k(k)
+    per_zone = window_counts(rows, zones=zones, timezone=timezone, core_hours=core_hours,
+                             start=start, end=end, now=now, bin_seconds=bin_seconds)
+    return {zone: summarise(per_zone[zone], k) for zone in zones}
+
+
+def window_counts(
+    rows: Iterable[ZoneCountRow],
+    *,
+    zones: Sequence[str],
+    timezone: str,
+    core_hours: Mapping[str, Any] | None,
+    start: float,
+    end: float,
+    now: float,
+    bin_seconds: int,
+) -> dict[str, list[tuple[int, int]]]:
+    """Per zone, its (bin, devices) pairs in the window, agents merged, nothing suppressed
+    yet: the input of :func:`summarise` (also summed over zones by the utilisation report)."""
     merged = merge_agents(rows)
     wanted = set(zones)
     keys = sorted(
@@ -98,7 +116,7 @@ def zone_presence(
     for zone, b in keys:
         if inside[b]:
             per_zone[zone].append((b, merged[(zone, b)]))
-    return {zone: summarise(per_zone[zone], k) for zone in zones}
+    return per_zone
 
 
 def summarise(counts: Sequence[tuple[int, int]], k: int) -> dict[str, Any]:

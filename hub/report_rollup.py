@@ -26,7 +26,8 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from hub.aggregate import OCCUPIED, IntArray, intervals_from_transitions
+from hub.aggregate import OCCUPIED, FloatArray, IntArray, RollupFrame, intervals_from_transitions
+from hub.metrics import window_mask
 from hub.metrics_days import DaySummary, Thresholds, pack, summarise, summary_key, unpack
 from hub.store import SqliteStore
 
@@ -86,7 +87,7 @@ def compute(
 ) -> list[DaySummary]:
     """Summaries of [lo, hi) straight from the bin rollups and transitions."""
     site = layout.site
-    frame = store.rollups(site["id"], lo, hi, bin_seconds=layout.bin_seconds, now=now)
+    frame = window_rollups(store, layout, lo, hi, now)
     until = min(hi, now)
     ids = [d["id"] for d in layout.desks]
     occupied = None
@@ -97,6 +98,62 @@ def compute(
     return summarise(frame, desk_zone=layout.desk_zone, n_zones=len(layout.zones),
                      timezone=site["timezone"], core_hours=site["core_hours"],
                      thresholds=layout.thresholds, occupied=occupied)
+
+
+def window_rollups(
+    store: SqliteStore, layout: SiteLayout, lo: float, hi: float, now: float
+) -> RollupFrame:
+    """The rollups of the window bins of [lo, hi) only: a summary never looks at a bin
+    outside the core hours, and reading rows is most of the cost of a live day (a
+    10,000-desk site has 960,000 rows a day, 400,000 of them in 08:00-18:00)."""
+    site, bs = layout.site, layout.bin_seconds
+    first = -(-int(np.ceil(lo)) // bs) * bs
+    bins = np.arange(first, hi, bs, dtype=np.int64)
+    inside = window_mask(bins, site["timezone"], site["core_hours"])
+    edges = np.flatnonzero(np.diff(np.r_[0, inside.astype(np.int8), 0]))
+    ids = [d["id"] for d in layout.desks]
+    parts = [read_rollups(store, ids, int(bins[a]), int(bins[b - 1]) + bs, bs)
+             for a, b in zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True)]
+    if not parts:
+        none = np.zeros((len(ids), 0))
+        return RollupFrame(ids, bins[:0], none, none, none, bs, lo, min(hi, now))
+    occupied, unknown, span = (np.concatenate([part[i] for part in parts], axis=1)
+                               for i in range(3))
+    return RollupFrame(ids, bins[inside], occupied, unknown, span, bs, lo, min(hi, now))
+
+
+def read_rollups(
+    store: SqliteStore, ids: list[str], first: int, end: int, bs: int
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """(occupied, unknown, span) of ``ids`` x the bins ``first, first + bs, .. < end``, as
+    :meth:`SqliteStore.rollups` reads them (a missing row is zeros, an unaligned one is
+    ignored), in two parts: rows of a wholly vacant bin (most of them) come as one
+    ``desk,bin`` text parsed by numpy, the others as rows; half the cost of all rows."""
+    shape = (len(ids), (end - first) // bs)
+    occupied, unknown, span = np.zeros(shape), np.zeros(shape), np.zeros(shape)
+    join = ("FROM json_each(?) j JOIN rollups r ON r.desk = j.value AND r.bin_start >= ? "
+            "AND r.bin_start < ? AND ")
+    vacant = "(r.occupied_s = 0 AND r.unknown_s = 0 AND r.span_s = ?)"
+    params = [json.dumps(ids), first, end, bs]
+    rows = store.db.execute(  # noqa: S608 - constant SQL fragments only
+        f"SELECT j.key, r.bin_start, r.occupied_s, r.unknown_s, r.span_s {join} NOT {vacant}",
+        params).fetchall()
+    (text,) = store.db.execute(  # noqa: S608 - constant SQL fragments only
+        f"SELECT group_concat(j.key || ',' || r.bin_start) {join} {vacant}", params).fetchone()
+    idle = np.fromstring(text or "", sep=",", dtype=np.float64).reshape(-1, 2)
+    table = np.array(rows, dtype=np.float64).reshape(-1, 5)
+    for part, is_idle in ((table, False), (idle, True)):
+        offset = part[:, 1] - first
+        aligned = offset % bs == 0
+        d = part[aligned, 0].astype(np.int64)
+        b = (offset[aligned] // bs).astype(np.int64)
+        if is_idle:
+            span[d, b] = float(bs)
+        else:
+            occupied[d, b] = part[aligned, 2]
+            unknown[d, b] = part[aligned, 3]
+            span[d, b] = part[aligned, 4]
+    return occupied, unknown, span
 
 
 _CACHE: OrderedDict[tuple[str, str, str, str, float], DaySummary] = OrderedDict()

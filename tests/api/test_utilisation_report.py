@@ -13,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from hub import report_rollup
+from hub.api.routes.utilisation_models import ReportPublic
 from hub.rollup import refresh_rollups
 from hub.store import SqliteStore
 from tests.api.conftest import BUILDING, SITE, Desks
@@ -49,7 +50,8 @@ def test_the_report_has_every_metric_and_says_what_it_left_out(
 ) -> None:
     body = get(client, auth, group="floor", **window(three_days)).json()
     assert body["spec_version"] == "1.0" and body["bin_seconds"] == BIN
-    assert set(body["not_included"]) == {"10", "11"}
+    assert body["not_included"] == {}
+    ReportPublic.model_validate(body)  # the route serialises directly: the model must fit
     assert body["source"] == {"stored_days": 0, "computed_days": 3}
     first = body["results"][0]
     assert first["key"] == "hq-f1" and first["desks"] == 3
@@ -99,7 +101,10 @@ def test_thresholds_are_query_parameters(
 ) -> None:
     strict = get(client, auth, group="desk", used_day_minutes=120, hold_minutes=0,
                  **window(three_days)).json()
+    ReportPublic.model_validate(strict)
+    assert set(strict["not_included"]) == {"10", "11"}
     rows = {r["key"]: r for r in strict["results"]}
+    assert rows["hq-d1"]["checkins"] is None and rows["hq-d1"]["zone_presence"] is None
     assert rows["hq-d1"]["used"]["days"] == 0  # 105 min < 120
     assert rows["hq-d2"]["used"]["days"] == 3
     assert rows["hq-d1"]["dwell"]["count"] == 6  # the 5-min gap no longer merges

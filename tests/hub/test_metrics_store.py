@@ -103,3 +103,27 @@ def test_headcount_must_be_a_positive_whole_number(store: SqliteStore, value: ob
     bad["sites"][0]["headcount"] = value
     with pytest.raises(ConfigError, match=r"sites\[0\]\.headcount must be a whole number"):
         store.import_building(bad)
+
+
+def test_window_rollups_read_what_store_rollups_reads_in_the_window(
+    store: SqliteStore,
+) -> None:
+    """The two-part reader (vacant bins as text, others as rows) against the plain one."""
+    refresh_rollups(store, utc("2024-01-12T12:00"), 900)
+    store.write_rollups([
+        ("m2", int(utc("2024-01-12T11:00")), 0.0, 0.0, 300.0),  # partly elapsed
+        ("m2", int(utc("2024-01-12T11:15")), 0.0, 900.0, 900.0),  # unknown
+        ("m1", int(utc("2024-01-12T11:20")), 900.0, 0.0, 900.0),  # unaligned: ignored
+    ])
+    store.db.execute("DELETE FROM rollups WHERE desk = 'm2' AND bin_start = ?",
+                     [int(utc("2024-01-12T09:00"))])  # missing: no data
+    lo, hi, now = utc("2024-01-12T00:00"), utc("2024-01-13T00:00"), utc("2024-01-12T12:00")
+    frame = report_rollup.window_rollups(store, layout(store), lo, hi, now)
+    plain = store.rollups("m", lo, hi, bin_seconds=900, now=now)
+    inside = (plain.bin_starts >= utc("2024-01-12T08:00")) & (
+        plain.bin_starts < utc("2024-01-12T18:00"))
+    assert frame.bin_starts.tolist() == plain.bin_starts[inside].tolist()
+    for name in ("occupied", "unknown", "span"):
+        assert np.array_equal(getattr(frame, name), getattr(plain, name)[:, inside]), name
+    assert frame.span.sum() > 0 and frame.occupied.sum() == 7200.0
+    assert (frame.start, frame.end) == (lo, now)

@@ -16,10 +16,11 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
+import orjson
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 
-from hub import csv_export, metrics, metrics_days, metrics_report, report_rollup
+from hub import csv_export, metrics, metrics_days, metrics_report, report_people, report_rollup
 from hub.api.deps import CurrentPrincipal, SettingsDep, SiteDep, StoreDep
 from hub.api.models import Group
 from hub.api.routes.utilisation_models import ReportPublic
@@ -131,9 +132,10 @@ def thresholds_query(
 ThresholdsDep = Annotated[metrics_days.Thresholds, Depends(thresholds_query)]
 Start = Annotated[str | None, Query(alias="from", description=_INSTANT_HELP)]
 End = Annotated[str | None, Query(alias="to", description=_INSTANT_HELP)]
-NOT_INCLUDED = {
-    "10": "zone presence: GET /api/v1/zones/presence (BLE device counts)",
-    "11": "check-in figures: not available yet (no check-in data is recorded)",
+NOT_PER_DESK = {
+    "10": "zone presence: counted per zone, so shown for zone, floor and site groups",
+    "11": "check-in figures: never per desk (one desk's check-ins are one person's); "
+          "shown for zone, floor and site groups",
 }
 
 
@@ -176,15 +178,16 @@ def _grouping(
     names = _group_names(store, site, group, desks)
     keys = list(names)
     position = {k: i for i, k in enumerate(keys)}
-    desk_group = np.array([position.get(_group_key(site, group, d), -1) for d in desks],
-                          dtype=np.int64)
-    zone_group = None
-    if group != "desk":
-        floor_of = {z["id"]: z["floor"] for z in store.zones(site["id"])}
-        zone_group = np.array([
-            position.get(site["id"] if group == "site" else
-                         (floor_of.get(z, "") if group == "floor" else z), -1)
-            for z in layout.zones], dtype=np.int64)
+    if group == "desk":
+        desk_group = np.array([position.get(d["id"], -1) for d in desks], dtype=np.int64)
+        return metrics_report.Grouping(keys, desk_group, None), names
+    # Every desk's group is its zone's group (desks of a zone share floor and site).
+    floor_of = {z["id"]: z["floor"] for z in store.zones(site["id"])}
+    zone_group = np.array([
+        position.get(site["id"] if group == "site" else
+                     (floor_of.get(z, "") if group == "floor" else z), -1)
+        for z in layout.zones], dtype=np.int64)
+    desk_group = zone_group[layout.desk_zone] if len(desks) else np.zeros(0, dtype=np.int64)
     return metrics_report.Grouping(keys, desk_group, zone_group), names
 
 
@@ -192,6 +195,14 @@ def _respond(request: Request, body: dict[str, Any], model: type[Any], csv_text:
     if csv_export.wants_csv(request.headers.get("accept"), request.url.path):
         return Response(csv_text, media_type=csv_export.CSV_TYPE)
     return model.model_validate(body)
+
+
+def _json(body: dict[str, Any]) -> Response:
+    """A large answer serialised directly: the body is built to match its response model
+    (tests validate it against the model), so FastAPI's per-field validation and encoding,
+    several times the cost of computing the figures, is skipped."""
+    return Response(orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY),
+                    media_type="application/json")
 
 
 @router.get("", response_model=ReportPublic)
@@ -207,7 +218,8 @@ def utilisation(
     start: Start = None,
     end: End = None,
 ) -> Any:
-    """Every metric of docs/metrics.md except zone presence and check-ins, per group.
+    """Every metric of docs/metrics.md per group; zone presence (10) and check-in figures
+    (11) for zone, floor and site groups only.
 
     CSV: `Accept: text/csv` or `/api/v1/utilisation.csv` (one row per group).
     """
@@ -217,19 +229,52 @@ def utilisation(
         days, p.grouping, n_desks=len(p.layout.desks), thresholds=thresholds,
         headcount=site.get("headcount"), group_is_site=group == "site",
     )
-    results = [{**row, "name": p.names.get(row["key"], row["key"])} for row in rows]
+    people = _people(store, settings, site, group, p)
+    results = [{**row, "name": p.names.get(row["key"], row["key"]), **people[i]}
+               for i, row in enumerate(rows)]
     valid = sum(r["valid_seconds"] for r in results if r["desks"])
     window = sum(r["window_seconds"] for r in results if r["desks"])
     body = {**p.context, "coverage": valid / window if window > 0 else None,
-            "not_included": NOT_INCLUDED, "source": source, "results": results}
-    return _respond(request, body, ReportPublic,
-                    csv_export.report_csv(results, {"site": site["id"], **p.context}))
+            "not_included": NOT_PER_DESK if group == "desk" else {}, "source": source,
+            "results": results}
+    if csv_export.wants_csv(request.headers.get("accept"), request.url.path):
+        return Response(csv_export.report_csv(results, {"site": site["id"], **p.context}),
+                        media_type=csv_export.CSV_TYPE)
+    return _json(body)
 
 
-def _group_key(site: dict[str, Any], group: str, desk: dict[str, Any]) -> str:
-    if group == "site":
-        return str(site["id"])
-    return str(desk["id"] if group == "desk" else desk[group])
+def _people(
+    store: SqliteStore, settings: HubSettings, site: dict[str, Any], group: str, p: Prepared
+) -> list[dict[str, Any]]:
+    """Metrics 10 and 11 per group (``None`` for desk groups)."""
+    keys = p.grouping.keys
+    if group == "desk":
+        return [{"zone_presence": None, "checkins": None} for _ in keys]
+    zones = store.zones(site["id"])
+    position = {key: i for i, key in enumerate(keys)}
+    top = {z["id"]: site["id"] if group == "site" else z["floor"] if group == "floor"
+           else z["id"] for z in zones}
+    per_zone = report_people.zone_counts_in_window(
+        store, site, [z["id"] for z in zones], p.lo, p.hi, p.now, settings.bin_seconds)
+    presence = report_people.presence_groups(
+        per_zone, {z: position.get(g, -1) for z, g in top.items()}, len(keys),
+        settings.privacy_k)
+    floor_of = {z["id"]: z["floor"] for z in zones}
+    parent = [floor_of.get(key, "") if group == "zone" else "" for key in keys]
+    until = min(p.hi, p.now)
+    ids = [d["id"] for d in p.layout.desks]
+    stays = report_people.read_stays(store, site["id"], p.lo, until)
+    walk_ins = until - p.lo <= report_people.WALK_IN_MAX_DAYS * 86_400
+    read = ids if walk_ins else sorted({s.desk for s in stays} & set(ids))
+    desk, begin, finish = report_people.read_occupied(store, read, p.lo, until)
+    if read is not ids:  # indices into `read` -> indices into the site's desks
+        index = {d: i for i, d in enumerate(ids)}
+        desk = np.array([index[d] for d in read], dtype=np.int64)[desk]
+    checkins = report_people.checkin_groups(
+        stays, (desk, begin, finish), desks=ids, desk_group=p.grouping.desk_group,
+        parent=parent, timezone=site["timezone"], k=settings.privacy_k, walk_ins=walk_ins,
+        per_day=group == "site")
+    return [{"zone_presence": presence[i], "checkins": checkins[i]} for i in range(len(keys))]
 
 
 def _group_names(

@@ -46,6 +46,42 @@ class SharingPublic(_Public):
     peak_demand_per_desk: float | None = Field(description="peak_demand / desks")
 
 
+class PresenceSummaryPublic(_Public):
+    mean: float | None = Field(description="mean devices over the unsuppressed window bins")
+    mean_label: str = Field(description='the mean as text, "< k" or "no data"')
+    peak: int | None = Field(description="max devices over the window bins; null below k")
+    peak_label: str
+    reported_bins: int = Field(description="window bins with a count")
+    suppressed_bins: int = Field(description="window bins whose count is below k")
+    k: int = Field(description="privacy threshold")
+    zones: int = Field(description="zones summed per bin for this group")
+
+
+class CheckinDayPublic(_Public):
+    date: str
+    checkins: int | None = Field(description="null when fewer than k people checked in")
+    suppressed: bool
+
+
+class WalkInsPublic(_Public):
+    spells: int = Field(description="occupied spells no check-in overlaps")
+    uncovered_share: float | None = Field(description="share of occupied time no check-in "
+                                          "covers")
+
+
+class CheckinFiguresPublic(_Public):
+    spec_version: str
+    k: int = Field(description="privacy threshold: fewer distinct people suppress")
+    suppressed: bool
+    hours: str = Field(description="check-ins count in all hours of the window's dates")
+    checkins: int | None
+    checkins_per_day: list[CheckinDayPublic] | None = Field(
+        description="site group only; null when suppressed")
+    mean_duration_s: float | None
+    agreement: float | None = Field(description="share of checked-in time sensed occupied")
+    walk_ins: WalkInsPublic | None = Field(description="null for windows over 7 days")
+
+
 class ReportResultPublic(_Public):
     key: str
     name: str
@@ -62,6 +98,9 @@ class ReportResultPublic(_Public):
     dwell: DwellPublic
     never_used: NeverUsedPublic
     sharing: SharingPublic
+    zone_presence: PresenceSummaryPublic | None = Field(
+        description="metric 10; null for desk groups")
+    checkins: CheckinFiguresPublic | None = Field(description="metric 11; null for desk groups")
 
 
 class SourcePublic(_Public):
