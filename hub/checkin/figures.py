@@ -41,6 +41,21 @@ def _overlap(a: Interval, spans: Iterable[Interval]) -> float:
     return sum(max(0.0, min(a[1], e) - max(a[0], s)) for s, e in spans)
 
 
+def _hidden_days(per_day: Mapping[str, set[int]], k: int) -> set[str]:
+    """Days whose count is not shown: fewer than k people, plus (secondary suppression)
+    the smallest other days until the hidden days together hold at least k people —
+    otherwise the total minus the shown days would give away a hidden day's count."""
+    hidden = {day for day, people in per_day.items() if len(people) < k}
+
+    def hidden_people() -> int:
+        return len(set().union(*(per_day[d] for d in hidden))) if hidden else 0
+
+    visible = sorted((d for d in per_day if d not in hidden), key=lambda d: len(per_day[d]))
+    while hidden and hidden_people() < k and visible:
+        hidden.add(visible.pop(0))
+    return hidden
+
+
 def compute(
     stays: Sequence[Stay],
     occupied: Mapping[str, Sequence[Interval]],
@@ -81,11 +96,12 @@ def compute(
         counts[day] += 1
     checked_in = sum(s.end - s.start for s in stays)
     seen = sum(_overlap((s.start, s.end), occupied.get(s.desk, ())) for s in stays)
+    hidden = _hidden_days(per_day, k)
     out.update(
         checkins=len(stays),
         checkins_per_day=[
-            {"date": day, "checkins": counts[day] if len(per_day[day]) >= k else None,
-             "suppressed": len(per_day[day]) < k}
+            {"date": day, "checkins": None if day in hidden else counts[day],
+             "suppressed": day in hidden}
             for day in sorted(counts)
         ],
         mean_duration_s=checked_in / len(stays) if stays else None,

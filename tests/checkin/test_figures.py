@@ -44,7 +44,9 @@ def test_fewer_than_k_people_suppress_every_check_in_figure() -> None:
 def test_a_day_with_fewer_than_k_people_shows_no_count() -> None:
     stays = [*STAYS[:3], Stay(1, "a", DAY, DAY + 10)]
     days = compute(stays, {}, "Europe/Berlin", k=3)["checkins_per_day"]
-    assert days == [{"date": "1970-01-01", "checkins": 3, "suppressed": False},
+    # Day 2 has one person. Showing day 1 (3) next to the total (4) would give day 2
+    # away by subtraction, so day 1 is hidden too (secondary suppression).
+    assert days == [{"date": "1970-01-01", "checkins": None, "suppressed": True},
                     {"date": "1970-01-02", "checkins": None, "suppressed": True}]
 
 
@@ -81,3 +83,21 @@ def test_figures_over_the_store_and_http(
     for bad in ({"start": "nan"}, {"end": "inf"}, {"start": now, "end": now - 1}):
         assert client.get("/api/v1/checkins/figures", params={"site": "hq", **bad},
                           headers=manager_auth).status_code == 422
+
+
+def test_a_hidden_day_cannot_be_recovered_by_subtraction() -> None:
+    """One day with 2 people among days of 5+: the total minus the shown days would
+    give it away, so the smallest other day is hidden with it (secondary suppression)."""
+    from hub.checkin.figures import Stay, compute
+
+    base = 1_795_000_000.0  # a Thursday around noon, UTC
+    stays = []
+    for day, people in enumerate([range(6), range(5), range(2)]):
+        for person in people:
+            start = base + day * 86_400 + person * 60
+            stays.append(Stay(person=person, desk=f"d{person}", start=start, end=start + 3600))
+    figures = compute(stays, {}, "UTC", k=5)
+    days = figures["checkins_per_day"]
+    assert [d["suppressed"] for d in days] == [False, True, True]
+    shown = sum(d["checkins"] for d in days if not d["suppressed"])
+    assert figures["checkins"] - shown == 7  # two hidden days together: 5 + 2
