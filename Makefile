@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-dev
 APT    := DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends
 
-.PHONY: demo test lint typecheck pytest bench faults install system-deps ensure-mosquitto ensure-chromium clean
+.PHONY: demo test lint typecheck pytest bench faults fuzz install system-deps ensure-mosquitto ensure-chromium clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,10 @@ test: lint typecheck pytest
 # DESKPULSE_FAULT_SEED=<n> replays a run (each run prints its seed).
 faults: $(STAMP) ensure-mosquitto
 	DESKPULSE_FAULTS=full $(BIN)/pytest tests/faults -q -p no:cacheprovider -s
+
+# The fuzzers (tests/fuzz) with large example budgets; `make test` runs them briefly.
+fuzz: $(STAMP)
+	DESKPULSE_FUZZ=long $(BIN)/pytest tests/fuzz -q -p no:cacheprovider --timeout=0
 
 bench: $(STAMP) ensure-mosquitto
 	$(BIN)/python -m bench.run --out bench/results.json

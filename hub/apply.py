@@ -174,6 +174,19 @@ def _apply_one(conn: sqlite3.Connection, item: Incoming, counts: Counter[str]) -
 
 
 def _check_agent_site(conn: sqlite3.Connection, topic: Topic) -> tuple[int, int | None] | None:
+    """Reject an agent speaking for a site other than its provisioned or first-seen one.
+
+    ``provisioned_agents`` (hub/provision.py) is checked first: the broker ACL already pins
+    an agent to its site, this is the second line should the ACL be edited by hand.
+    """
+    provisioned = conn.execute(
+        "SELECT site FROM provisioned_agents WHERE name = ?", (topic.agent,)
+    ).fetchone()
+    if provisioned is not None and provisioned[0] != topic.site:
+        raise _Reject(
+            f"agent '{topic.agent}' is provisioned for site '{provisioned[0]}', "
+            f"not '{topic.site}'"
+        )
     row = conn.execute(
         "SELECT site, online, boot FROM agents WHERE id = ?", (topic.agent,)
     ).fetchone()

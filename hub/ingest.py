@@ -24,6 +24,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from edge.protocol import CheckinsMessage, decode, parse_topic, subscription_for_hub
 from hub.apply import safe_topic
+from hub.checkin.badges import ConfigPublisher
 from hub.checkin.service import handle_scans
 from hub.config import HubSettings
 from hub.errors import ConfigError, ProtocolError
@@ -66,6 +67,8 @@ class Ingestor:
         self._connected = threading.Event()
         self._subscribed_at: float | None = None
         self._client = self._make_client()
+        # Retained per-agent configs (badge hashes): on connect and whenever they change.
+        self.configs = ConfigPublisher(store, self._client.publish)
 
     def _make_client(self) -> mqtt.Client:
         client = mqtt.Client(
@@ -152,6 +155,7 @@ class Ingestor:
             return
         # Connected means "subscribed": nothing published from now on can miss the hub.
         self._subscribed_at = time.monotonic()
+        self.configs.reset()
         self._connected.set()
 
     def _on_disconnect(
@@ -189,6 +193,11 @@ class Ingestor:
 
     def _write_loop(self) -> None:
         while not self._stop.is_set():
+            if self._connected.is_set():
+                try:
+                    self.configs.poll()
+                except Exception:
+                    log.exception("publishing agent configs failed; retrying")
             batch = self._due_retries() or self._next_batch()
             if not batch:
                 continue

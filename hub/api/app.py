@@ -17,19 +17,23 @@ from fastapi.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from hub import __version__, accounts
+from hub import __version__, accounts, ratelimit
+from hub.api.limits import BodySizeLimitMiddleware, request_is_https
 from hub.api.routes import (
     agents,
     desks,
+    desks_stream,
     health,
     presence,
     sites,
     utilisation,
     utilisation_series,
     web,
+    web_views,
 )
 from hub.api.routes import checkin as checkin_routes
 from hub.api.routes import metrics as metrics_routes
+from hub.api.routes import privacy as privacy_routes
 from hub.config import HubSettings
 from hub.errors import ConfigError, DeskpulseError, NotFound
 from hub.store import SqliteStore
@@ -75,14 +79,15 @@ def security_headers(*, https: bool) -> list[tuple[bytes, bytes]]:
 class SecurityHeadersMiddleware:
     """Adds :func:`security_headers` to every HTTP response, errors and static files too."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, trust_proxy: bool = False) -> None:
         self.app = app
+        self.trust_proxy = trust_proxy
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        extra = security_headers(https=scope.get("scheme") == "https")
+        extra = security_headers(https=request_is_https(scope, trust_proxy=self.trust_proxy))
         names = {name for name, _ in extra}
 
         async def send_with_headers(message: Message) -> None:
@@ -117,6 +122,7 @@ def create_app(
     """The API and dashboard over `store`; `ingest_status()` reports the broker link."""
     secret_key = settings.ensure_secret_key()
     accounts.ensure_schema(store.db)
+    ratelimit.ensure_schema(store)
     app = FastAPI(
         title="Deskpulse hub",
         version=__version__,
@@ -129,12 +135,16 @@ def create_app(
     app.state.ingest_status = ingest_status
     app.state.secret_key = secret_key
     app.state.templates = Jinja2Templates(directory=str(WEB_DIR / "templates"))
-    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeadersMiddleware, trust_proxy=settings.trust_proxy)  # outermost
     app.add_exception_handler(DeskpulseError, _deskpulse_error)
     for module in (health, sites, desks, utilisation, utilisation_series, agents, presence, web):
         app.include_router(module.router)
     app.include_router(checkin_routes.router)
+    app.include_router(privacy_routes.router)
     app.include_router(metrics_routes.router)
+    app.include_router(desks_stream.router)
+    app.include_router(web_views.router)
     app.mount("/static", StaticFiles(directory=str(WEB_DIR / "static")), name="static")
     _mount_swagger_assets(app)
     return app

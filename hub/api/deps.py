@@ -17,6 +17,7 @@ from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBea
 
 from hub import accounts
 from hub.accounts import Principal
+from hub.api.limits import request_is_https
 from hub.config import HubSettings
 from hub.errors import NotFound
 from hub.store import SqliteStore
@@ -112,7 +113,9 @@ def new_csrf_nonce() -> str:
 
 
 def is_https(request: Request) -> bool:
-    return request.url.scheme == "https"
+    """HTTPS as the browser saw it (X-Forwarded-Proto counts only with ``trust_proxy``)."""
+    settings: HubSettings = request.app.state.settings
+    return request_is_https(request.scope, trust_proxy=settings.trust_proxy)
 
 
 # --- the site a request names ---------------------------------------------------------------
