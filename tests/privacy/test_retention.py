@@ -86,7 +86,10 @@ def test_raw_transitions_dead_letters_and_audit_entries_are_purged(
 
 def test_expired_sessions_go(store: SqliteStore, settings: HubSettings, ann: int) -> None:
     accounts.create_session(store.db, ann, ttl=60, now=NOW)
-    assert retention.run(store, settings, NOW + accounts.SESSION_TTL_SECONDS + 60)[
+    # The fixture's session was made at the real time of this test, which in a long run
+    # is well after NOW (taken at import): expire it from then.
+    later = max(NOW, time.time()) + accounts.SESSION_TTL_SECONDS + 60
+    assert retention.run(store, settings, later)[
         "sessions"] == 2  # this one and the one the fixture made
     assert store.db.execute("SELECT COUNT(*) FROM sessions WHERE user_id = ?",
                             [ann]).fetchone()[0] == 0
