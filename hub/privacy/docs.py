@@ -15,6 +15,36 @@ DOC_PATH = Path(__file__).resolve().parents[2] / "docs" / "privacy.md"
 # PRIVACY.md item -> the tests that prove it (paths relative to the repository).
 PROOFS: tuple[tuple[str, str], ...] = (
     ("1 no MAC/RSSI/raw frames anywhere", "tests/test_privacy_pipeline.py"),
+    ("2 BLE pseudonyms: in-memory HMAC key, replaced at least every 24 h",
+     "tests/ble/test_pseudonym.py::test_rotation_after_at_most_a_day_changes_every_pseudonym"),
+    ("2 the pseudonym key cannot be serialised, copied or shown",
+     "tests/ble/test_pseudonym.py::test_the_key_cannot_be_serialised_copied_or_shown"),
+    ("3 strict schema: extra fields are rejected",
+     "tests/test_protocol.py::test_invalid_desks_messages_are_rejected_with_a_reason"),
+    ("3 the schema has no field for a MAC, RSSI or name",
+     "tests/test_protocol.py::test_no_forbidden_field_can_be_encoded"),
+    ("4 zone counts are bin-aligned counts only",
+     "tests/ble/test_zones.py::test_bins_are_aligned_and_count_present_devices"),
+    ("5 badge enrolment is opt-in, revocable and recorded as consent",
+     "tests/checkin/test_badges.py::test_enrolment_and_withdrawal_are_recorded_as_consent"),
+    ("5 a withdrawn badge stops checking in at once",
+     "tests/checkin/test_badges.py::test_badge_scans_check_in_the_enrolled_person_until_"
+     "withdrawn"),
+    ("6 colleague visibility off by default and only with company policy",
+     "tests/checkin/test_colleagues.py::test_nobody_is_findable_by_default_or_without_the_"
+     "policy"),
+    ("7 tampered token -> 401", "tests/checkin/test_token_api.py::test_tampered_token_is_401"),
+    ("7 expired token -> 401", "tests/checkin/test_token_api.py::test_expired_token_is_401"),
+    ("7 replayed token -> 409", "tests/checkin/test_token_api.py::test_replayed_token_is_409"),
+    ("7 single use across hub processes",
+     "tests/checkin/test_single_use.py::test_each_token_is_accepted_by_exactly_one_of_two_"
+     "processes"),
+    ("8 figures from fewer than k people or devices are suppressed (k >= 3)",
+     "tests/hub/test_presence.py::test_no_figure_reveals_a_hidden_count"),
+    ("8 k is configurable but never below 3",
+     "tests/hub/test_presence.py::test_privacy_k_setting_refuses_values_below_3"),
+    ("8 a hidden day cannot be recovered by subtraction",
+     "tests/checkin/test_figures.py::test_a_hidden_day_cannot_be_recovered_by_subtraction"),
     ("9 export of every linked record", "tests/privacy/test_rights.py::test_export_covers_"
                                         "every_table_with_a_person_reference"),
     ("10 corrections take effect and are audited",
