@@ -20,6 +20,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from pathlib import Path
 
 from edge.agent import Agent
@@ -226,7 +227,11 @@ class FleetRunner:
             now = self.now()
             for agent in self.agents.values():
                 topic = topic_for(agent.config.site, agent.config.agent, "health")
-                agent.link.publish(topic, encode(agent.health(now)), 0)
+                # Health is stamped with the wall clock: a simulated agent's clock is right,
+                # only its data is replayed from the past (the hub measures clock offset from
+                # health, docs/protocol.md "Clocks").
+                health = replace(agent.health(now), sent=self._clock())
+                agent.link.publish(topic, encode(health), 0)
 
     def _advance(self, target: float) -> bool:
         """Step up to ``target``, at most 30 s apart; False once the fleet is stopped."""

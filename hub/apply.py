@@ -8,6 +8,10 @@ Rules (DESIGN.md, "Wire protocol v1"):
 - Live desk state only moves forward in event time: a late event is stored as a
   transition (the rollups use it) but never overwrites a newer live state.
 - A last-will (or a missed heartbeat) makes the agent's desks ``unknown``, not vacant.
+- Clock sanity (docs/protocol.md, "Clocks"): each ``health`` report (sent fresh, QoS 0, never
+  queued in the outbox) gives the agent's clock offset ``received - sent``. While its size
+  exceeds ``ClockPolicy.max_skew``, the agent's desk event times are corrected by it
+  (``clock_corrected``) or the message is rejected (``clock_rejected``), per the policy.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import sqlite3
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 from edge.protocol import (
     CheckinsMessage,
@@ -48,6 +53,14 @@ class Rejected:
     topic: str
     reason: str
     received: float
+
+
+@dataclass(frozen=True)
+class ClockPolicy:
+    """What to do with desk events of an agent whose clock is off by more than ``max_skew``."""
+
+    max_skew: float = 120.0
+    action: Literal["correct", "reject"] = "correct"
 
 
 @dataclass
@@ -119,13 +132,16 @@ def bump_counters(conn: sqlite3.Connection, counts: Counter[str]) -> None:
     )
 
 
-def apply_batch(conn: sqlite3.Connection, batch: Sequence[Incoming]) -> ApplyResult:
+def apply_batch(
+    conn: sqlite3.Connection, batch: Sequence[Incoming], clock: ClockPolicy | None = None
+) -> ApplyResult:
     """Apply every message of ``batch``; the caller owns the transaction."""
     result = ApplyResult()
     counts: Counter[str] = Counter()
+    policy = clock if clock is not None else ClockPolicy()
     for item in batch:
         try:
-            if _apply_one(conn, item, counts):
+            if _apply_one(conn, item, counts, policy):
                 result.applied += 1
         except _Reject as reject:
             reason = str(reject)
@@ -149,7 +165,9 @@ def _encoded(message: Message) -> bytes:
         return b""
 
 
-def _apply_one(conn: sqlite3.Connection, item: Incoming, counts: Counter[str]) -> bool:
+def _apply_one(
+    conn: sqlite3.Connection, item: Incoming, counts: Counter[str], clock: ClockPolicy
+) -> bool:
     """Apply one message; False if it changed nothing (duplicate or stale)."""
     message, topic = item.message, item.topic
     if isinstance(message, Status):
@@ -162,10 +180,17 @@ def _apply_one(conn: sqlite3.Connection, item: Incoming, counts: Counter[str]) -
     conn.execute(_TOUCH_AGENT, params)
     if isinstance(message, Health):
         return _health(conn, topic, message, item.received)
+    offset = _clock_offset(conn, topic.agent, clock) if isinstance(message, DesksMessage) else 0.0
+    if offset and clock.action == "reject":
+        counts["clock_rejected"] += 1
+        raise _Reject(
+            f"agent '{topic.agent}' clock is off by {offset:+.0f} s "
+            f"(more than {clock.max_skew:.0f} s)"
+        )
     if not _register(conn, topic, message, item.received, counts):
         return False
     if isinstance(message, DesksMessage):
-        _desks(conn, topic, message, item.received, counts)
+        _desks(conn, topic, message, item.received, counts, offset)
     elif isinstance(message, ZonesMessage):
         _zones(conn, topic, message, item.received)
     # CheckinsMessage: recorded as received (dedup) only; check-in itself comes later and
@@ -229,6 +254,7 @@ def _desks(
     message: DesksMessage,
     received: float,
     counts: Counter[str],
+    offset: float = 0.0,
 ) -> None:
     names = list(dict.fromkeys(event.desk for event in message.events))
     known = {
@@ -247,12 +273,23 @@ def _desks(
         if agent is not None and agent != topic.agent:
             raise _Reject(f"desk '{desk}' is assigned to agent '{agent}', not '{topic.agent}'")
     rows = [
-        {"site": topic.site, "desk": e.desk, "state": e.state, "at": e.at, "agent": topic.agent,
+        {"site": topic.site, "desk": e.desk, "state": e.state,
+         "at": min(e.at + offset, received) if offset else e.at, "agent": topic.agent,
          "boot": message.boot, "seq": message.seq, "received": received}
         for e in message.events
     ]
     _write_transitions(conn, rows)
     counts["transitions"] += len(rows)
+    if offset:
+        counts["clock_corrected"] += len(rows)
+
+
+def _clock_offset(conn: sqlite3.Connection, agent: str, clock: ClockPolicy) -> float:
+    """The agent's clock offset if it exceeds the tolerance, else 0 (events left as sent)."""
+    row = conn.execute("SELECT clock_offset FROM agents WHERE id = ?", (agent,)).fetchone()
+    if row is None or row[0] is None or abs(row[0]) <= clock.max_skew:
+        return 0.0
+    return float(row[0])
 
 
 def _write_transitions(conn: sqlite3.Connection, rows: Iterable[dict[str, object]]) -> None:
@@ -284,11 +321,12 @@ def _zones(conn: sqlite3.Connection, topic: Topic, message: ZonesMessage, receiv
 
 
 def _health(conn: sqlite3.Connection, topic: Topic, message: Health, received: float) -> bool:
+    """Store the report and the clock offset it shows: health is sent fresh, never queued."""
     cursor = conn.execute(
-        "UPDATE agents SET outbox_depth = ?, dropped = ?, faults = ?, uptime = ? "
-        "WHERE id = ? AND boot <= ?",
+        "UPDATE agents SET outbox_depth = ?, dropped = ?, faults = ?, uptime = ?, "
+        "clock_offset = ? WHERE id = ? AND boot <= ?",
         (message.outbox_depth, message.dropped, json.dumps(list(message.sensor_faults)),
-         message.uptime, topic.agent, message.boot),
+         message.uptime, round(received - message.sent, 3), topic.agent, message.boot),
     )
     return cursor.rowcount > 0
 

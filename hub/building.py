@@ -3,7 +3,9 @@
 Shape: ``{"sites": [{"id", "name", "timezone", "headcount"?, "core_hours"?: {"days",
 "start", "end"},
 "floors": [{"id", "name", "level", "zones": [{"id", "name", "desks": [{"id", "name",
-"agent"?, "x"?, "y"?}]}]}]}]}``. Every problem is a :class:`ConfigError` naming where it is
+"agent"?, "x"?, "y"?, "assigned"?}]}]}]}]}``. ``assigned: true`` marks a desk permanently
+assigned to one person (never who): its figures are only reported at zone level. Every
+problem is a :class:`ConfigError` naming where it is
 (``sites[0].floors[1].zones[0].desks[3].id``), so an installer can fix the file.
 """
 
@@ -128,6 +130,14 @@ def _headcount(site: dict[str, Any], where: str) -> int | None:
     return value
 
 
+def _assigned(desk: dict[str, Any], where: str) -> int:
+    """1 for a desk permanently assigned to one person (PRIVACY.md 8); who is never stored."""
+    value = desk.get("assigned", False)
+    if not isinstance(value, bool):
+        raise ConfigError(f"{where}.assigned must be true or false")
+    return int(value)
+
+
 def validate_building(data: object) -> BuildingRows:
     """Check a building description and flatten it into table rows."""
     root = _obj(data, "building")
@@ -177,5 +187,6 @@ def validate_building(data: object) -> BuildingRows:
                         "id": desk_id, "site": site_id, "floor": floor_id, "zone": zone_id,
                         "name": _name(desk, dw, desk_id), "agent": agent,
                         "x": _coordinate(desk, "x", dw), "y": _coordinate(desk, "y", dw),
+                        "assigned": _assigned(desk, dw),
                     })
     return rows

@@ -15,7 +15,7 @@ import secrets
 import stat
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from platformdirs import user_data_path
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -78,6 +78,10 @@ class HubSettings(BaseSettings):
     ingest_batch_wait: float = Field(default=0.05, ge=0.0, le=10.0)
     rollup_interval: float = Field(default=5.0, gt=0.0, le=3600.0)
     heartbeat_timeout: float = Field(default=180.0, gt=0.0)
+    # Clock sanity (docs/protocol.md "Clocks"): an agent whose health shows its clock off by
+    # more than this has its desk event times corrected by the offset, or rejected.
+    max_clock_skew_seconds: float = Field(default=120.0, gt=0.0)
+    clock_skew_action: Literal["correct", "reject"] = "correct"
     # Check-in (docs/checkin.md): auto check-out after this long vacant; label URL base.
     checkout_after_vacant_seconds: float = Field(default=1200.0, gt=0.0)
     public_url: str | None = None

@@ -23,7 +23,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from edge.protocol import CheckinsMessage, decode, parse_topic, subscription_for_hub
-from hub.apply import safe_topic
+from hub.apply import ClockPolicy, safe_topic
 from hub.checkin.badges import ConfigPublisher
 from hub.checkin.service import handle_scans
 from hub.config import HubSettings
@@ -264,7 +264,9 @@ class Ingestor:
                     dead += 1
                     continue
                 valid.append(Incoming(topic, message, item.received, item.payload))
-            result = self.store.apply(valid)
+            result = self.store.apply(valid, ClockPolicy(
+                self.settings.max_clock_skew_seconds, self.settings.clock_skew_action,
+            ))
         self._checkins(valid)
         for rejected in result.rejected:
             log.info("dead letter on %s: %s", rejected.topic, rejected.reason)

@@ -285,3 +285,16 @@ CREATE INDEX consents_person ON consents(person_id, purpose);
 @migrations(name="m_consents")
 def m_consents(db: Database) -> None:
     db.executescript(_M_CONSENTS)
+
+
+@migrations(name="m_desk_assigned")
+def m_desk_assigned(db: Database) -> None:
+    """PRIVACY.md 8: a desk permanently assigned to one person (never who) is zone-level."""
+    db.execute("ALTER TABLE desks ADD COLUMN assigned INTEGER NOT NULL DEFAULT 0")
+
+
+@migrations(name="m_agent_clock_offset")
+def m_agent_clock_offset(db: Database) -> None:
+    """Issue 9 item 4: the agent's clock offset (hub received - edge sent, seconds) from its
+    last health report; NULL until one arrives."""
+    db.execute("ALTER TABLE agents ADD COLUMN clock_offset REAL")

@@ -28,7 +28,7 @@ from sqlite_utils import Database
 from hub import apply as _apply
 from hub import migrations
 from hub.aggregate import RollupFrame, TransitionFrame
-from hub.apply import ApplyResult, Incoming, Rejected
+from hub.apply import ApplyResult, ClockPolicy, Incoming, Rejected
 from hub.building import DEFAULT_CORE_HOURS, validate_building
 from hub.errors import ConfigError, NotFound, StoreError
 
@@ -36,7 +36,10 @@ __all__ = ["ApplyResult", "Incoming", "Rejected", "SqliteStore"]
 
 log = logging.getLogger(__name__)
 
-COUNTER_NAMES = ("messages", "duplicates", "gaps", "late", "dead_letters", "transitions")
+COUNTER_NAMES = (
+    "messages", "duplicates", "gaps", "late", "dead_letters", "transitions",
+    "clock_corrected", "clock_rejected",
+)
 _STATE_CODE_SQL = "CASE t.state WHEN 'vacant' THEN 0 WHEN 'occupied' THEN 1 ELSE 2 END"
 _RollupRow = tuple[str, int, float, float, float]
 
@@ -162,11 +165,16 @@ class SqliteStore:
     def desks(self, site: str) -> list[dict[str, Any]]:
         """Desks with their live state (``unknown`` and no ``since`` if never seen)."""
         return self._rows(
-            "SELECT d.id, d.name, d.floor, d.zone, d.agent, d.x, d.y, "
+            "SELECT d.id, d.name, d.floor, d.zone, d.agent, d.x, d.y, d.assigned, "
             "COALESCE(s.state, 'unknown') AS state, s.since "
             "FROM desks d LEFT JOIN desk_state s ON s.desk = d.id WHERE d.site = ? ORDER BY d.id",
             [site],
         )
+
+    def assigned_desks(self, site: str) -> set[str]:
+        """Desks of a site assigned to one person: reported at zone level only."""
+        rows = self.db.execute("SELECT id FROM desks WHERE site = ? AND assigned = 1", [site])
+        return {str(row[0]) for row in rows}
 
     def desk_site(self, desk: str) -> str | None:
         row = self.db.execute("SELECT site FROM desks WHERE id = ?", [desk]).fetchone()
@@ -174,10 +182,12 @@ class SqliteStore:
 
     # -- messages --------------------------------------------------------------------------
 
-    def apply(self, batch: Sequence[Incoming]) -> ApplyResult:
+    def apply(
+        self, batch: Sequence[Incoming], clock: ClockPolicy | None = None
+    ) -> ApplyResult:
         """Apply a batch of decoded messages in ONE transaction (see hub.apply for rules)."""
         with self.transaction() as db:
-            return _apply.apply_batch(db.conn, batch)
+            return _apply.apply_batch(db.conn, batch, clock)
 
     def dead_letter(self, topic: str, reason: str, payload: bytes, received: float) -> None:
         """Record a message that could not be used: reason, size and hash, never the payload."""
@@ -195,7 +205,7 @@ class SqliteStore:
         where, params = ("WHERE site = ?", [site]) if site is not None else ("", [])
         rows = self._rows(
             "SELECT id, site, online, boot, version, last_seen, outbox_depth, dropped, faults, "
-            f"uptime FROM agents {where} ORDER BY id", params,
+            f"uptime, clock_offset FROM agents {where} ORDER BY id", params,
         )
         for row in rows:
             row["online"] = bool(row["online"])
@@ -203,7 +213,7 @@ class SqliteStore:
         return rows
 
     def counters(self) -> dict[str, int]:
-        """messages, duplicates, gaps, late, dead_letters, transitions (0 if none yet)."""
+        """COUNTER_NAMES (0 if none yet): messages, duplicates, ..., clock_corrected."""
         out = dict.fromkeys(COUNTER_NAMES, 0)
         out.update({row["name"]: int(row["value"]) for row in self._rows(
             "SELECT name, value FROM counters"

@@ -33,6 +33,7 @@ from hub.api.routes import (
 )
 from hub.api.routes import checkin as checkin_routes
 from hub.api.routes import metrics as metrics_routes
+from hub.api.routes import people_import as people_import_routes
 from hub.api.routes import privacy as privacy_routes
 from hub.config import HubSettings
 from hub.errors import ConfigError, DeskpulseError, NotFound
@@ -142,6 +143,7 @@ def create_app(
         app.include_router(module.router)
     app.include_router(checkin_routes.router)
     app.include_router(privacy_routes.router)
+    app.include_router(people_import_routes.router)
     app.include_router(metrics_routes.router)
     app.include_router(desks_stream.router)
     app.include_router(web_views.router)

@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-DeskState = Literal["occupied", "vacant", "unknown"]
+DeskState = Literal["occupied", "vacant", "unknown", "assigned"]
 Group = Literal["site", "floor", "zone", "desk"]
 BrokerState = Literal["connected", "disconnected", "unknown"]
 
@@ -122,3 +122,6 @@ class AgentPublic(_Public):
     uptime: float | None = None
     version: str | None = None
     boot: int | None = None
+    clock_offset: float | None = Field(
+        None, description="hub time minus the agent's clock, seconds, from its last health"
+    )

@@ -45,6 +45,9 @@ PROOFS: tuple[tuple[str, str], ...] = (
      "tests/hub/test_presence.py::test_privacy_k_setting_refuses_values_below_3"),
     ("8 a hidden day cannot be recovered by subtraction",
      "tests/checkin/test_figures.py::test_a_hidden_day_cannot_be_recovered_by_subtraction"),
+    ("8 a desk assigned to one person is reported at zone level",
+     "tests/api/test_assigned_desks.py::test_an_assigned_desk_never_appears_with_its_own_"
+     "figures_or_live_state"),
     ("9 export of every linked record", "tests/privacy/test_rights.py::test_export_covers_"
                                         "every_table_with_a_person_reference"),
     ("10 corrections take effect and are audited",

@@ -65,9 +65,9 @@ INVENTORY: tuple[Table, ...] = (
             Column("role", "admin, manager or employee"),
             Column("created", "when the account was made"),
             Column("must_change_password", "one-time password still in use"),
-            Column("name", "display name (self-service correction)"),
-            Column("email", "e-mail address (self-service correction)"),
-            Column("department", "department (self-service correction)"),
+            Column("name", "display name (admin CSV import; self-service correction)"),
+            Column("email", "e-mail address (admin CSV import; self-service correction)"),
+            Column("department", "department (admin CSV import; self-service correction)"),
         ),
     ),
     Table(

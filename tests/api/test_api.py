@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from edge.protocol import Health, Topic
 from hub.api.app import CONTENT_SECURITY_POLICY
-from hub.store import SqliteStore
+from hub.store import Incoming, SqliteStore
 from tests.api.conftest import SITE, Desks
 
 DESK_FIELDS = {"id", "name", "floor", "zone", "state", "since"}
@@ -102,6 +103,19 @@ def test_agents_show_online_and_outbox_depth(
     assert agent["site"] == SITE and isinstance(agent["online"], bool)
     assert agent["last_seen"] == pytest.approx(time.time(), abs=30)
     assert "outbox_depth" in agent
+    assert agent["clock_offset"] is None  # no health report yet
+
+
+def test_agents_show_the_clock_offset_of_their_last_health_report(
+    client: TestClient, auth: dict[str, str], desks: Desks
+) -> None:
+    desks.send(("hq-d1", "vacant", time.time()))
+    now = time.time()
+    health = Health(agent=desks.agent, boot=1, sent=now - 600, uptime=1.0, outbox_depth=0,
+                    dropped=0)
+    desks.store.apply([Incoming(Topic(SITE, desks.agent, "health"), health, now)])
+    agents = client.get("/api/v1/agents", params={"site": SITE}, headers=auth).json()
+    assert agents[0]["clock_offset"] == pytest.approx(600, abs=0.01)
 
 
 @pytest.mark.parametrize("path", [

@@ -7,6 +7,7 @@ the map over Server-Sent Events within a second of the write.
 
 from __future__ import annotations
 
+import copy
 import shutil
 import socket
 import threading
@@ -187,3 +188,27 @@ def test_stream_sends_a_snapshot_then_changes_and_needs_auth(hub: Hub) -> None:
     assert events[1][0] == "desks"
     assert '"id":"hq-d5"' in events[1][1] and '"state":"occupied"' in events[1][1]
     assert '"hq-d1"' not in events[1][1]  # only what changed
+
+
+def test_an_assigned_desk_shows_as_assigned_on_map_and_dashboard(
+    browser: Any, hub: Hub
+) -> None:
+    """PRIVACY.md 8: desk 4 becomes assigned to one person; occupied or not, it shows as
+    `assigned` (no live state, no since) and is not counted."""
+    building = copy.deepcopy(BUILDING)
+    building["sites"][0]["floors"][1]["zones"][0]["desks"][0]["assigned"] = True
+    hub.store.import_building(building)
+    hub.desks.send(("hq-d4", "occupied", time.time()))
+    context, page, errors = open_page(browser, hub, "/floors/hq-f2?site=hq")
+    try:
+        expect = sync_api.expect
+        expect(desk(page, "hq-d4")).to_have_attribute("data-state", "assigned")
+        expect(desk(page, "hq-d4").locator(".map-desk-state")).to_have_text("\u2013 assigned")
+        page.goto(hub.url + "/?site=hq")
+        tile = page.locator('.desk[data-desk="hq-d4"]')
+        expect(tile).to_have_attribute("data-state", "assigned")
+        expect(tile.locator(".desk-state")).to_have_text("assigned")
+        expect(tile.locator(".desk-since")).to_have_text("")
+        assert errors == []
+    finally:
+        context.close()

@@ -98,7 +98,7 @@ def test_import_lists_sites_floors_zones_and_desks(store: SqliteStore) -> None:
     desks = store.desks("s1")
     assert [d["id"] for d in desks] == ["d1", "d2", "d3", "d4"]
     assert desks[0] == {"id": "d1", "name": "Desk 1", "floor": "f1", "zone": "z1", "agent": "a1",
-                        "x": 1.5, "y": 2.0, "state": "unknown", "since": None}
+                        "x": 1.5, "y": 2.0, "assigned": 0, "state": "unknown", "since": None}
     assert desks[3]["agent"] is None and desks[3]["x"] is None
     assert store.desk_site("e1") == "s2" and store.desk_site("nope") is None
     assert {a["id"]: a["site"] for a in store.agents()} == {"a1": "s1", "a2": "s1", "b1": "s2"}

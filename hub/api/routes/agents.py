@@ -37,6 +37,7 @@ def list_agents(store: StoreDep, site: SiteDep, principal: ManagerPrincipal) -> 
             uptime=row.get("uptime"),
             version=row.get("version"),
             boot=row.get("boot"),
+            clock_offset=row.get("clock_offset"),
         )
         for row in store.agents(site["id"])
     ]

@@ -33,11 +33,16 @@ _STATES = ("occupied", "vacant", "unknown")
 
 
 def public_desk(row: dict[str, Any]) -> dict[str, Any]:
-    """What the map may show of a desk: never who sits there."""
+    """What the map may show of a desk: never who sits there, nor whether the one person a
+    desk is assigned to is in (PRIVACY.md 8): such a desk is always ``assigned``."""
     state = row.get("state")
+    if row.get("assigned"):
+        state, since = "assigned", None
+    else:
+        state, since = (state if state in _STATES else "unknown"), row.get("since")
     return {
         "id": row["id"], "name": row["name"], "floor": row["floor"], "zone": row.get("zone"),
-        "state": state if state in _STATES else "unknown", "since": row.get("since"),
+        "state": state, "since": since,
         "x": row.get("x"), "y": row.get("y"),
     }
 

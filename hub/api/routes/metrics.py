@@ -36,6 +36,10 @@ _COUNTERS = (
      "Messages rejected with a reason (see the dead_letters table)."),
     ("deskpulse_transitions_total", "transitions",
      "Desk state transitions stored from edge messages."),
+    ("deskpulse_clock_corrected_total", "clock_corrected",
+     "Desk events whose time was corrected by their agent's clock offset."),
+    ("deskpulse_clock_rejected_total", "clock_rejected",
+     "Desk messages rejected because their agent's clock was off (clock_skew_action)."),
 )
 
 # The oldest moment up to which a desk's rollups are current: the end of its newest bin's
@@ -56,6 +60,7 @@ class AgentGauge:
     online: bool
     outbox_depth: int | None
     dropped: int | None
+    clock_offset: float | None = None
 
 
 @dataclass(frozen=True)
@@ -71,7 +76,7 @@ def read_snapshot(store: SqliteStore, now: float) -> MetricsSnapshot:
     """Counters, per-agent gauges and rollup lag, read from the store at ``now``."""
     agents = [
         AgentGauge(row["site"], row["id"], bool(row["online"]), row["outbox_depth"],
-                   row["dropped"])
+                   row["dropped"], row.get("clock_offset"))
         for row in store.agents()
     ]
     (covered,) = store.db.execute(_ROLLUP_COVERED_SQL).fetchone()
@@ -110,6 +115,13 @@ def render(snapshot: MetricsSnapshot) -> str:
         [f'deskpulse_agent_outbox_dropped{{site="{escape_label(a.site)}",'
          f'agent="{escape_label(a.agent)}"}} {a.dropped}'
          for a in snapshot.agents if a.dropped is not None],
+    )
+    lines += _family(
+        "deskpulse_agent_clock_offset_seconds", "gauge",
+        "Hub time minus the agent's clock, from its last health report.",
+        [f'deskpulse_agent_clock_offset_seconds{{site="{escape_label(a.site)}",'
+         f'agent="{escape_label(a.agent)}"}} {_number(a.clock_offset)}'
+         for a in snapshot.agents if a.clock_offset is not None],
     )
     online = sum(1 for a in snapshot.agents if a.online)
     lines += _family("deskpulse_agents_online", "gauge",

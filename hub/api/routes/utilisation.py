@@ -137,6 +137,9 @@ NOT_PER_DESK = {
     "11": "check-in figures: never per desk (one desk's check-ins are one person's); "
           "shown for zone, floor and site groups",
 }
+ASSIGNED_NOTE = "desks assigned to one person are reported at zone level only (PRIVACY.md 8)"
+ALL_ASSIGNED_NOTE = ("a zone whose desks are all assigned to single people and number fewer "
+                     "than k is left out of every group's figures (PRIVACY.md 8)")
 
 
 @dataclass(frozen=True)
@@ -160,26 +163,41 @@ def prepare(
     now = time.time()
     lo, hi = resolve_window(tz, start, end, now=now)
     layout = report_rollup.site_layout(store, site, settings.bin_seconds, thresholds)
-    grouping, names = _grouping(store, site, group, layout)
+    assigned = store.assigned_desks(site["id"])
+    grouping, names = _grouping(store, site, group, layout, assigned, settings.privacy_k)
     core = _core_hours(site)
     context = {
-        "site": site["id"], "group": group,
+        "site": site["id"], "group": group, "not_included": _notes(group, assigned),
         "window": metrics.window_description(site["timezone"], core, lo, hi),
         "bin_seconds": settings.bin_seconds, "spec_version": metrics.SPEC_VERSION,
     }
     return Prepared(lo, hi, now, layout, grouping, names, context)
 
 
+def _notes(group: str, assigned: set[str]) -> dict[str, str]:
+    """Figures a grouping leaves out, and why (keys are METRICS.md / PRIVACY.md items)."""
+    if group == "desk":
+        return {**NOT_PER_DESK, "8": ASSIGNED_NOTE} if assigned else dict(NOT_PER_DESK)
+    return {"8": ALL_ASSIGNED_NOTE} if assigned else {}
+
+
 def _grouping(
-    store: SqliteStore, site: dict[str, Any], group: str, layout: report_rollup.SiteLayout
+    store: SqliteStore, site: dict[str, Any], group: str, layout: report_rollup.SiteLayout,
+    assigned: set[str] | None = None, k: int = 5,
 ) -> tuple[metrics_report.Grouping, dict[str, str]]:
-    """Group keys in display order, each desk's and each zone's group, and the names."""
-    desks = layout.desks
+    """Group keys in display order, each desk's and each zone's group, and the names.
+
+    A desk assigned to one person (PRIVACY.md 8) is no desk group of its own (it is only
+    counted in zone, floor and site groups); a zone made only of fewer than ``k`` such desks
+    is left out of every group (so no difference of two groups isolates it either)."""
+    assigned = assigned or set()
+    desks = [d for d in layout.desks if group != "desk" or d["id"] not in assigned]
     names = _group_names(store, site, group, desks)
     keys = list(names)
     position = {k: i for i, k in enumerate(keys)}
     if group == "desk":
-        desk_group = np.array([position.get(d["id"], -1) for d in desks], dtype=np.int64)
+        desk_group = np.array([position.get(d["id"], -1) for d in layout.desks],
+                              dtype=np.int64)
         return metrics_report.Grouping(keys, desk_group, None), names
     # Every desk's group is its zone's group (desks of a zone share floor and site).
     floor_of = {z["id"]: z["floor"] for z in store.zones(site["id"])}
@@ -187,8 +205,20 @@ def _grouping(
         position.get(site["id"] if group == "site" else
                      (floor_of.get(z, "") if group == "floor" else z), -1)
         for z in layout.zones], dtype=np.int64)
+    if assigned and len(layout.zones):
+        zone_group[_lonely_zones(layout, assigned, k)] = -1
     desk_group = zone_group[layout.desk_zone] if len(desks) else np.zeros(0, dtype=np.int64)
     return metrics_report.Grouping(keys, desk_group, zone_group), names
+
+
+def _lonely_zones(layout: report_rollup.SiteLayout, assigned: set[str], k: int) -> Any:
+    """Per zone: are all its desks assigned to single people, and fewer than ``k``?"""
+    n = len(layout.zones)
+    mine = np.array([float(d["id"] in assigned) for d in layout.desks])
+    total = np.bincount(layout.desk_zone, minlength=n)[:n] if len(mine) else np.zeros(n)
+    own = np.bincount(layout.desk_zone, weights=mine, minlength=n)[:n] if len(mine) \
+        else np.zeros(n)
+    return (total > 0) & (own == total) & (total < k)
 
 
 def _respond(request: Request, body: dict[str, Any], model: type[Any], csv_text: str) -> Any:
@@ -235,10 +265,10 @@ def utilisation(
     valid = sum(r["valid_seconds"] for r in results if r["desks"])
     window = sum(r["window_seconds"] for r in results if r["desks"])
     body = {**p.context, "coverage": valid / window if window > 0 else None,
-            "not_included": NOT_PER_DESK if group == "desk" else {}, "source": source,
-            "results": results}
+            "source": source, "results": results}
     if csv_export.wants_csv(request.headers.get("accept"), request.url.path):
-        return Response(csv_export.report_csv(results, {"site": site["id"], **p.context}),
+        context = {k: v for k, v in p.context.items() if k != "not_included"}
+        return Response(csv_export.report_csv(results, {"site": site["id"], **context}),
                         media_type=csv_export.CSV_TYPE)
     return _json(body)
 

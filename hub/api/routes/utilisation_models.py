@@ -133,6 +133,8 @@ class HeatmapPublic(_Public):
     window: WindowPublic
     bin_seconds: int
     spec_version: str
+    not_included: dict[str, str] = Field(
+        default_factory=dict, description="figures left out of this answer, and why")
     results: list[HeatmapRowPublic]
 
 
@@ -152,5 +154,7 @@ class TimeseriesPublic(_Public):
     window: WindowPublic
     bin_seconds: int
     spec_version: str
+    not_included: dict[str, str] = Field(
+        default_factory=dict, description="figures left out of this answer, and why")
     bins: list[str] = Field(description="local start of each window bin, ISO")
     results: list[SeriesPublic]

@@ -9,6 +9,8 @@
   const UTIL_POLL_MS = 30000;
   const PRESENCE_POLL_MS = 30000;
   const STATES = ["occupied", "vacant", "unknown"];
+  // "assigned": a desk of one person, never shown live (PRIVACY.md 8); not counted.
+  const SHOWN = [...STATES, "assigned"];
 
   const el = {
     floors: document.getElementById("floors"),
@@ -258,9 +260,9 @@
   }
 
   function updateTile(view, desk, format) {
-    const deskState = STATES.includes(desk.state) ? desk.state : "unknown";
+    const deskState = SHOWN.includes(desk.state) ? desk.state : "unknown";
     if (view.state !== deskState) {
-      view.li.classList.remove(...STATES.map((s) => `desk--${s}`));
+      view.li.classList.remove(...SHOWN.map((s) => `desk--${s}`));
       view.li.classList.add(`desk--${deskState}`);
       view.li.dataset.state = deskState;
       view.label.textContent = deskState;
@@ -291,7 +293,7 @@
       const view = state.deskViews.get(desk.id);
       if (view) {
         updateTile(view, desk, format);
-        counts.get(desk.floor)[view.state] += 1;
+        if (STATES.includes(view.state)) counts.get(desk.floor)[view.state] += 1;
       }
     }
     for (const [floorId, floorCounts] of counts) {

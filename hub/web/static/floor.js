@@ -8,7 +8,9 @@
 (function () {
   const SVG = "http://www.w3.org/2000/svg";
   const STATES = ["occupied", "vacant", "unknown"];
-  const GLYPH = { occupied: "\u25CF", vacant: "\u25CB", unknown: "?" };
+  const GLYPH = { occupied: "\u25CF", vacant: "\u25CB", unknown: "?", assigned: "\u2013" };
+  // "assigned": a desk of one person, never shown live (PRIVACY.md 8); not counted.
+  const SHOWN = [...STATES, "assigned"];
   const PRESENCE_POLL_MS = 30000;
   const RECONNECT_MS = 3000;
   const PLAN = { width: 1000, height: 600, margin: 60 };
@@ -203,7 +205,7 @@
   }
 
   function update(view, desk) {
-    const deskState = STATES.includes(desk.state) ? desk.state : "unknown";
+    const deskState = SHOWN.includes(desk.state) ? desk.state : "unknown";
     if (view.state !== deskState) {
       const classes = view.kind === "svg" ? "map-desk" : "desk";
       view.node.setAttribute("class", `${classes} desk--${deskState}`);
@@ -228,7 +230,7 @@
       const view = state.views.get(desk.id);
       if (view) {
         update(view, desk);
-        counts[view.state] += 1;
+        if (STATES.includes(view.state)) counts[view.state] += 1;
       }
     }
     for (const s of STATES) el.counts[s].textContent = String(counts[s]);
