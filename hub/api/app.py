@@ -21,8 +21,11 @@ from hub import __version__, accounts, ratelimit
 from hub.api.limits import BodySizeLimitMiddleware, request_is_https
 from hub.api.routes import (
     agents,
+    building_admin,
+    building_pages,
     desks,
     desks_stream,
+    floor_plans,
     health,
     presence,
     sites,
@@ -93,8 +96,12 @@ class SecurityHeadersMiddleware:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                kept = [(k, v) for k, v in message.get("headers", []) if k.lower() not in names]
-                message = {**message, "headers": kept + extra}
+                headers = message.get("headers", [])
+                # A route's own CSP (e.g. the sandboxed floor-plan SVG) is stricter: kept.
+                own = {b"content-security-policy"} & {k.lower() for k, _ in headers}
+                added = [(k, v) for k, v in extra if k not in own]
+                kept = [(k, v) for k, v in headers if k.lower() not in names - own]
+                message = {**message, "headers": kept + added}
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
@@ -147,6 +154,9 @@ def create_app(
     app.include_router(metrics_routes.router)
     app.include_router(desks_stream.router)
     app.include_router(web_views.router)
+    app.include_router(building_admin.router)
+    app.include_router(floor_plans.router)
+    app.include_router(building_pages.router)
     app.mount("/static", StaticFiles(directory=str(WEB_DIR / "static")), name="static")
     _mount_swagger_assets(app)
     return app

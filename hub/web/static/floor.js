@@ -1,4 +1,5 @@
 // Deskpulse live floor map: desks drawn at their plan positions (x, y in 0..1) as SVG,
+// over the floor's plan image when an administrator uploaded one (fractions of its size),
 // kept live by Server-Sent Events from /api/v1/desks/stream (a snapshot, then changes);
 // each zone's anonymous device count (/api/v1/zones/live) every 30 s. Desks without a
 // position are listed as tiles under the plan. No identities, ever.
@@ -39,6 +40,8 @@
     zoneLabels: new Map(), // zone id -> SVG text node of the zone box
     presence: new Map(),   // zone id -> "7 devices" / "< 5 devices"
     layoutKey: null, source: null, presenceTimer: null,
+    plans: new Map(),      // floor id -> {width, height, sha256} of its uploaded plan
+    frame: { width: PLAN.width, height: PLAN.height, margin: PLAN.margin, image: null },
   };
 
   function make(tag, className, text) {
@@ -116,9 +119,20 @@
     return typeof desk.x === "number" && typeof desk.y === "number";
   }
 
+  // With a plan image, x and y are fractions of the image; without, of the outline inside
+  // a margin. static/constructor.js places desks with the same mapping.
+  function frameFor(floor) {
+    const plan = state.plans.get(floor.id);
+    if (!plan) return { width: PLAN.width, height: PLAN.height, margin: PLAN.margin, image: null };
+    return { width: PLAN.width, height: Math.round((PLAN.width * plan.height) / plan.width),
+      margin: 0, image: `/api/v1/sites/${encodeURIComponent(state.site.id)}/floors/`
+        + `${encodeURIComponent(floor.id)}/plan?v=${plan.sha256.slice(0, 12)}` };
+  }
+
   function point(desk) {
-    const m = PLAN.margin;
-    return [m + desk.x * (PLAN.width - 2 * m), m + desk.y * (PLAN.height - 2 * m)];
+    const f = state.frame;
+    return [f.margin + desk.x * (f.width - 2 * f.margin),
+      f.margin + desk.y * (f.height - 2 * f.margin)];
   }
 
   function floorDesks() {
@@ -189,10 +203,16 @@
     const desks = floorDesks().sort((a, b) => a.id.localeCompare(b.id));
     const onPlan = desks.filter(placed);
     const off = desks.filter((d) => !placed(d));
-    const plan = svg("svg", { class: "plan-svg", viewBox: `0 0 ${PLAN.width} ${PLAN.height}`,
+    const f = state.frame = frameFor(state.floor);
+    const plan = svg("svg", { class: "plan-svg", viewBox: `0 0 ${f.width} ${f.height}`,
       role: "group", "aria-label": `Plan of ${state.floor.name}` });
-    plan.append(svg("rect", { class: "plan-outline", x: 8, y: 8, rx: 14,
-      width: PLAN.width - 16, height: PLAN.height - 16 }));
+    if (f.image) {
+      plan.append(svg("image", { class: "plan-image", href: f.image, x: 0, y: 0,
+        width: f.width, height: f.height, preserveAspectRatio: "none" }));
+    } else {
+      plan.append(svg("rect", { class: "plan-outline", x: 8, y: 8, rx: 14,
+        width: f.width - 16, height: f.height - 16 }));
+    }
     drawZones(plan, onPlan);
     for (const desk of onPlan) state.views.set(desk.id, drawDesk(plan, desk));
     for (const desk of off) state.views.set(desk.id, drawTile(desk));
@@ -302,6 +322,12 @@
     }
     state.site = site;
     state.floor = floor;
+    try {
+      const plans = await getJson(`/api/v1/sites/${encodeURIComponent(site.id)}/plans`);
+      state.plans = new Map(plans.map((p) => [p.floor, p]));
+    } catch (error) {
+      state.plans = new Map();  // the map works without its plan image
+    }
     renderChrome();
     el.select.addEventListener("change", () => {
       window.location.assign(`/floors?site=${encodeURIComponent(el.select.value)}`);

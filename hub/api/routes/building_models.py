@@ -1,0 +1,139 @@
+"""Request and response models of the floor constructor's API (routes.building_admin)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, Field
+
+Id = Annotated[str, Field(min_length=1, max_length=64)]
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+Fraction = Annotated[float, Field(ge=0, le=1)]
+
+
+class _In(BaseModel):
+    model_config = {"extra": "forbid"}
+
+
+class SiteCreate(_In):
+    id: Id
+    name: Name | None = None
+    timezone: str = Field(max_length=64)
+    headcount: int | None = None
+    core_hours: dict[str, Any] | None = None
+
+
+class SiteUpdate(_In):
+    name: Name | None = None
+    timezone: str | None = Field(default=None, max_length=64)
+    headcount: int | None = None
+
+
+class FloorCreate(_In):
+    id: Id
+    name: Name | None = None
+    level: int | None = None
+
+
+class FloorUpdate(_In):
+    name: Name | None = None
+    level: int | None = None
+
+
+class ZoneCreate(_In):
+    id: Id
+    floor: Id
+    name: Name | None = None
+
+
+class ZoneUpdate(_In):
+    name: Name | None = None
+
+
+class DeskCreate(_In):
+    id: Id
+    zone: Id
+    name: Name | None = None
+    x: Fraction | None = None
+    y: Fraction | None = None
+    agent: Id | None = None
+    assigned: bool = False
+
+
+class DeskUpdate(_In):
+    """Fields to change; a field left out stays, null clears (x/y: not placed; agent: any
+    agent of the site may report the desk)."""
+
+    name: Name | None = None
+    zone: Id | None = None
+    x: Fraction | None = None
+    y: Fraction | None = None
+    agent: Id | None = None
+    assigned: bool | None = None
+
+
+class PlanInfo(BaseModel):
+    content_type: str
+    width: float
+    height: float
+    sha256: str
+    size: int
+    uploaded: float
+
+
+class FloorAdmin(BaseModel):
+    id: str
+    name: str
+    level: int
+    plan: PlanInfo | None = None
+
+
+class ZoneAdmin(BaseModel):
+    id: str
+    floor: str
+    name: str
+
+
+class DeskAdmin(BaseModel):
+    id: str
+    floor: str
+    zone: str
+    name: str
+    agent: str | None
+    x: float | None
+    y: float | None
+    assigned: bool
+
+
+class SiteAdmin(BaseModel):
+    id: str
+    name: str
+    timezone: str
+    headcount: int | None
+
+
+class Layout(BaseModel):
+    """Everything the constructor page draws for one site; ``agents`` may be given desks."""
+
+    site: SiteAdmin
+    floors: list[FloorAdmin]
+    zones: list[ZoneAdmin]
+    desks: list[DeskAdmin]
+    agents: list[str]
+
+
+class ImportProblem(BaseModel):
+    where: str
+    reason: str
+
+
+class ImportReport(BaseModel):
+    dry_run: bool
+    applied: bool
+    sites: int
+    floors: int
+    zones: int
+    desks: int
+    new_desks: int
+
+

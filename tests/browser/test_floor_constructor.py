@@ -1,0 +1,286 @@
+"""The floor constructor in a real headless Chromium against real uvicorn and SQLite: an
+administrator creates a floor, uploads a plan, adds a desk, drags it with the mouse, moves it
+with the keyboard, and the position survives a reload, is what the API says, and is where
+the live floor map draws it.
+
+Fixtures follow tests/browser/test_floor_map.py (copied: test modules do not share
+fixtures by import).
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from PIL import Image, ImageDraw
+
+from hub import accounts
+from hub.api.app import create_app
+from hub.config import HubSettings
+from hub.store import SqliteStore
+from tests.api.conftest import BUILDING
+
+sync_api = pytest.importorskip("playwright.sync_api")
+
+pytestmark = pytest.mark.browser
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+USER, PASSWORD = "ada", "a long constructor password"
+SCREENSHOT = Path("/tmp/floor_constructor.png")
+MAP_SCREENSHOT = Path("/tmp/floor_constructor_map.png")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class Hub:
+    url: str
+    store: SqliteStore
+    token: str
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
+    settings = HubSettings(data_dir=tmp_path_factory.mktemp("constructor-hub"))
+    store = SqliteStore(settings.database_path)
+    store.import_building(BUILDING)
+    accounts.create_user(store.db, USER, PASSWORD, "admin")
+    token = accounts.create_api_token(store.db, "constructor-tests", role="admin")
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(
+        create_app(settings, store), host="127.0.0.1", port=port, log_level="warning",
+        access_log=False, lifespan="off",
+    ))
+    thread = threading.Thread(target=server.run, name="constructor-test-http", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert server.started, "uvicorn did not start"
+    yield Hub(f"http://127.0.0.1:{port}", store, token)
+    server.should_exit = True
+    thread.join(10)
+    store.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Chromium not found at {CHROMIUM}: apt-get install -y chromium")
+    with sync_api.sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
+def plan_png(path: Path) -> Path:
+    """A 1200 x 600 plan with walls, so the screenshot shows something plan-like."""
+    image = Image.new("RGB", (1200, 600), "white")
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((10, 10, 1189, 589), outline="black", width=8)
+    draw.line((600, 10, 600, 350), fill="black", width=6)
+    draw.line((10, 300, 450, 300), fill="black", width=6)
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    path.write_bytes(out.getvalue())
+    return path
+
+
+def desk_in_api(hub: Hub, desk_id: str) -> dict[str, Any]:
+    layout = httpx.get(f"{hub.url}/api/v1/sites/hq/layout", timeout=5,
+                       headers={"Authorization": f"Bearer {hub.token}"}).json()
+    found: dict[str, Any] = next(d for d in layout["desks"] if d["id"] == desk_id)
+    return found
+
+
+def centre(box: dict[str, float]) -> tuple[float, float]:
+    return box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+
+
+def fraction_in(box: dict[str, float], point: tuple[float, float]) -> tuple[float, float]:
+    return (point[0] - box["x"]) / box["width"], (point[1] - box["y"]) / box["height"]
+
+
+def test_build_a_floor_upload_a_plan_and_drag_a_desk_into_place(
+    browser: Any, hub: Hub, tmp_path: Path
+) -> None:
+    expect = sync_api.expect
+    context = browser.new_context(viewport={"width": 1366, "height": 1000})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
+    try:
+        page.goto(hub.url + "/login")
+        page.fill("#username", USER)
+        page.fill("#password", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(hub.url + "/?site=hq")
+        page.click(".views a[data-view=constructor]")
+        page.wait_for_url(hub.url + "/admin/floors/hq-f1?site=hq")
+        expect(page.locator(".views a[aria-current=page]")).to_have_text("Floor constructor")
+
+        # A new floor, with a zone.
+        page.fill("#floor-add-id", "hq-f9")
+        page.fill("#floor-add-name", "Ninth floor")
+        page.click("#floor-add button[type=submit]")
+        expect(page.locator("#plan-title")).to_have_text("Plan of Ninth floor")
+        expect(page.locator('.floor-tab[aria-current="page"]')).to_have_text("Ninth floor")
+        page.wait_for_url(hub.url + "/admin/floors/hq-f9?site=hq")
+        page.fill("#zone-add-id", "hq-f9-bay")
+        page.fill("#zone-add-name", "Bay")
+        page.click("#zone-add button[type=submit]")
+        expect(page.locator('#zone-list li[data-zone="hq-f9-bay"] input')).to_have_value("Bay")
+
+        # The plan: a real PNG through the file input.
+        page.set_input_files("#plan-file", str(plan_png(tmp_path / "plan.png")))
+        page.click("#plan-upload button[type=submit]")
+        expect(page.locator("#notice")).to_have_text("Plan of Ninth floor uploaded")
+        expect(page.locator("#plan")).to_have_attribute("data-plan", "image")
+        image = page.locator("#plan .plan-image")
+        expect(image).to_have_count(1)
+
+        # A desk: it starts in the middle of the plan.
+        page.fill("#desk-add-id", "hq-d99")
+        page.fill("#desk-add-name", "Desk 99")
+        page.select_option("#desk-add-zone", "hq-f9-bay")
+        page.click("#desk-add button[type=submit]")
+        desk = page.locator('.constructor-desk[data-desk="hq-d99"]')
+        expect(desk).to_have_count(1)
+        plan_box = image.bounding_box()
+        start = centre(desk.bounding_box())
+        middle = fraction_in(plan_box, start)
+        assert middle == pytest.approx((0.5, 0.5), abs=0.01)
+
+        # Drag it with the mouse to 20 % across, 30 % down.
+        target = (plan_box["x"] + 0.2 * plan_box["width"],
+                  plan_box["y"] + 0.3 * plan_box["height"])
+        page.mouse.move(*start)
+        page.mouse.down()
+        page.mouse.move(*target, steps=15)
+        page.mouse.up()
+        expect(page.locator("#notice")).to_have_text("Desk 99 saved at 20 % across, 30 % down")
+        saved = desk_in_api(hub, "hq-d99")
+        assert (saved["x"], saved["y"]) == pytest.approx((0.2, 0.3), abs=0.01)
+        assert (saved["floor"], saved["zone"]) == ("hq-f9", "hq-f9-bay")
+
+        # After a reload it is still there.
+        page.reload()
+        desk = page.locator('.constructor-desk[data-desk="hq-d99"]')
+        expect(desk).to_have_count(1)
+        plan_box = page.locator("#plan .plan-image").bounding_box()
+        assert fraction_in(plan_box, centre(desk.bounding_box())) == pytest.approx(
+            (saved["x"], saved["y"]), abs=0.005)
+
+        # The keyboard does the same: two steps right, one down, Enter saves.
+        desk.focus()
+        for key in ("ArrowRight", "ArrowRight", "ArrowDown"):
+            page.keyboard.press(key)
+        expect(desk).to_have_class("map-desk constructor-desk is-selected is-draft")
+        page.keyboard.press("Enter")
+        expect(page.locator("#notice")).to_contain_text("Desk 99 saved at")
+        moved = desk_in_api(hub, "hq-d99")
+        assert (moved["x"], moved["y"]) == pytest.approx(
+            (saved["x"] + 0.02, saved["y"] + 0.01), abs=1e-6)
+        expect(page.locator("#desk-x")).to_have_value(str(moved["x"]))
+        page.screenshot(path=str(SCREENSHOT), full_page=True)
+
+        # The live floor map draws the plan and the desk at the same place on it.
+        page.goto(hub.url + "/floors/hq-f9?site=hq")
+        map_desk = page.locator('.map-desk[data-desk="hq-d99"]')
+        expect(map_desk).to_have_attribute("data-state", "unknown")
+        map_plan = page.locator("#plan .plan-image").bounding_box()
+        assert fraction_in(map_plan, centre(map_desk.bounding_box())) == pytest.approx(
+            (moved["x"], moved["y"]), abs=0.005)
+        page.screenshot(path=str(MAP_SCREENSHOT), full_page=True)
+        assert errors == []
+    finally:
+        context.close()
+
+
+def test_refusals_are_shown_and_non_admins_are_kept_out(browser: Any, hub: Hub) -> None:
+    """A desk with history cannot be deleted: the page says why. A manager gets 403."""
+    expect = sync_api.expect
+    accounts.create_user(hub.store.db, "mia", PASSWORD, "manager")
+    context = browser.new_context(viewport={"width": 1366, "height": 1000})
+    page = context.new_page()
+    try:
+        page.goto(hub.url + "/login")
+        page.fill("#username", "mia")
+        page.fill("#password", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(hub.url + "/?site=hq")
+        expect(page.locator(".views a[data-view=constructor]")).to_have_count(0)
+        assert page.goto(hub.url + "/admin/floors").status == 403
+    finally:
+        context.close()
+    hub.store.db.execute("INSERT INTO desk_codes (code, desk, created) VALUES ('c1', 'hq-d1', 0)")
+    context = browser.new_context(viewport={"width": 1366, "height": 1000})
+    page = context.new_page()
+    try:
+        page.goto(hub.url + "/login")
+        page.fill("#username", USER)
+        page.fill("#password", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(hub.url + "/?site=hq")
+        page.goto(hub.url + "/admin/floors/hq-f1?site=hq")
+        page.click('#desk-list button[data-select="hq-d1"]')
+        expect(page.locator("#desk-name")).to_be_focused()
+        page.click("#desk-delete")
+        expect(page.locator("#error-banner")).to_have_text(
+            "Not saved: 409: desk 'hq-d1' has history (1 QR label(s)): it is kept so that "
+            "reports stay true; rename or move it instead")
+        expect(page.locator('.constructor-desk[data-desk="hq-d1"]')).to_have_count(1)
+    finally:
+        context.close()
+
+
+def test_an_svg_plan_shows_under_the_live_map(browser: Any, hub: Hub) -> None:
+    """An SVG plan, served with its sandboxing CSP, still draws under the desks."""
+    svg = (b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 200 100">'
+           b'<style>.wall { fill: #222; }</style><rect width="200" height="100" fill="#fff"/>'
+           b'<rect class="wall" width="60" height="30"/></svg>')
+    stored = httpx.put(f"{hub.url}/api/v1/sites/hq/floors/hq-f2/plan", content=svg, timeout=5,
+                       headers={"Authorization": f"Bearer {hub.token}",
+                                "Content-Type": "image/svg+xml"})
+    assert stored.status_code == 200, stored.text
+    context = browser.new_context(viewport={"width": 1366, "height": 900})
+    page = context.new_page()
+    try:
+        page.goto(hub.url + "/login")
+        page.fill("#username", USER)
+        page.fill("#password", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(hub.url + "/?site=hq")
+        page.goto(hub.url + "/floors/hq-f2?site=hq")
+        sync_api.expect(page.locator('.map-desk[data-desk="hq-d4"]')).to_have_count(1)
+        box = page.locator("#plan .plan-image").bounding_box()
+        deadline = time.monotonic() + 5  # the <image> loads after it is laid out
+        while True:
+            shot = Image.open(io.BytesIO(page.screenshot(clip=box))).convert("RGB")
+            wall: Any = shot.getpixel((int(shot.width * 0.05), int(shot.height * 0.1)))
+            floor: Any = shot.getpixel((int(shot.width * 0.95), int(shot.height * 0.95)))
+            if max(wall) < 80 or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        assert max(wall) < 80, wall    # the plan's dark wall is drawn
+        assert min(floor) > 200, floor  # and its white floor
+    finally:
+        context.close()
