@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-dev
 APT    := DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends
 
-.PHONY: demo test lint typecheck pytest bench faults fuzz install system-deps ensure-mosquitto ensure-chromium clean
+.PHONY: demo test lint typecheck pytest bench faults fuzz install system-deps ensure-mosquitto ensure-chromium ensure-postgresql clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,7 +32,14 @@ ensure-chromium:
 	  apt-get update -qq && $(APT) chromium chromium-driver fonts-dejavu-core; \
 	else echo "error: chromium is missing; install it with 'sudo apt-get install chromium chromium-driver' and run 'make test' again" >&2; exit 1; fi
 
-system-deps: ensure-mosquitto ensure-chromium
+# tests/pg.py starts a throw-away cluster with these binaries (never the system server).
+ensure-postgresql:
+	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ]; then echo "Installing postgresql (Debian package) for the PostgreSQL store tests"; \
+	  apt-get update -qq && $(APT) postgresql; \
+	else echo "error: PostgreSQL is missing; install it with 'sudo apt-get install postgresql' and run 'make test' again" >&2; exit 1; fi
+
+system-deps: ensure-mosquitto ensure-chromium ensure-postgresql
 
 lint: $(STAMP)
 	$(BIN)/ruff check edge hub firmware_sim tests bench

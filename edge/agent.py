@@ -364,10 +364,13 @@ class Agent:
         log.info("agent %s/%s stopped; %d message(s) left in the outbox",
                  self.config.site, self.config.agent, left)
 
-    def run(self, stop: threading.Event) -> None:
-        """Step every ``poll_seconds`` and publish health every ``health_seconds``."""
+    def run(self, stop: threading.Event, on_tick: Callable[[], object] | None = None) -> None:
+        """Step every ``poll_seconds`` and publish health every ``health_seconds``;
+        ``on_tick`` runs once per loop (the systemd watchdog ping: a hung loop stops it)."""
         next_step = next_health = self.clock()
         while not stop.is_set():
+            if on_tick is not None:
+                on_tick()
             now = self.clock()
             if now >= next_step:
                 self.step(now)

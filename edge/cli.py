@@ -18,6 +18,7 @@ from types import FrameType
 from edge.agent import Agent
 from edge.config import AgentConfig
 from edge.errors import ConfigError, DeskpulseError
+from edge.sdnotify import Notifier
 from edge.sensors import factory
 from edge.sensors.base import Sensor
 
@@ -110,13 +111,16 @@ def main(argv: list[str] | None = None) -> int:
         stop.set()
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    notifier = Notifier()  # systemd Type=notify + WatchdogSec (deploy/systemd); else no-op
     try:
         agent.start()
-        agent.run(stop)
+        notifier.ready()
+        agent.run(stop, on_tick=notifier.watchdog)
     except DeskpulseError as exc:  # e.g. the outbox's disk is full: let systemd restart us
         print(f"error: {exc}", file=sys.stderr)
         return 1
     finally:
+        notifier.stopping()
         agent.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)

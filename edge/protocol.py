@@ -101,9 +101,15 @@ def parse_topic(topic: str) -> Topic:
     return Topic(site, agent, kind)  # type: ignore[arg-type]
 
 
-def subscription_for_hub(site: str = "+") -> list[str]:
-    """Topic filters the hub subscribes to (everything edge -> hub)."""
-    return [f"{TOPIC_ROOT}/{site}/+/{kind}" for kind in EDGE_TO_HUB]
+def subscription_for_hub(site: str = "+", *, shared_group: str | None = None) -> list[str]:
+    """Topic filters the hub subscribes to (everything edge -> hub).
+
+    With ``shared_group`` they are MQTT shared subscriptions (``$share/<group>/...``): the
+    broker hands each message to one member of the group, so several hub ingest workers
+    split the load (docs/scale.md, "Several workers").
+    """
+    prefix = f"$share/{shared_group}/" if shared_group else ""
+    return [f"{prefix}{TOPIC_ROOT}/{site}/+/{kind}" for kind in EDGE_TO_HUB]
 
 
 def subscription_for_agent(site: str, agent: str) -> list[str]:

@@ -127,7 +127,7 @@ def insert_dead_letter(
 def bump_counters(conn: sqlite3.Connection, counts: Counter[str]) -> None:
     conn.executemany(
         "INSERT INTO counters (name, value) VALUES (?, ?) "
-        "ON CONFLICT (name) DO UPDATE SET value = value + excluded.value",
+        "ON CONFLICT (name) DO UPDATE SET value = counters.value + excluded.value",
         [(name, value) for name, value in sorted(counts.items()) if value],
     )
 

@@ -32,43 +32,55 @@ def _hub_settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 
 def _hub_serve(args: argparse.Namespace) -> int:
+    """`hub serve [--role R] [--worker NAME]`: the parts of the hub that R asks for."""
     import signal
     import threading
 
     from hub.accounts import ensure_admin
+    from hub.config import HubSettings
     from hub.server import HubServer
 
-    settings = _hub_settings(args)
-    server = HubServer(settings)
-    password = ensure_admin(server.store.db)
+    overrides = {} if args.worker is None else {"worker_name": args.worker}
+    settings = HubSettings.from_toml(args.config, **overrides)
+    server = HubServer(settings, role=args.role)
+    password = ensure_admin(server.store.db) if server.serves_http else None
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     server.start()
-    print(f"Hub API: {server.url}  (Ctrl-C stops)", flush=True)
+    print(f"Hub role {args.role}: " + (f"API on {server.url}" if server.serves_http else
+          "no HTTP") + "  (Ctrl-C stops)", flush=True)
     if password is not None:
         print(f"Admin login: admin / {password}  (one-time: the first sign-in sets a new one)",
               flush=True)
+    announced = False
     try:
-        while not stop.wait(1):
-            pass
+        while not stop.wait(0.5):
+            if not announced and server.ingestor is not None and server.ingestor.connected:
+                group = settings.mqtt_shared_group
+                print(f"Ingest subscribed as {server.ingestor.client_id}"
+                      + (f" in shared group {group}" if group else ""), flush=True)
+                announced = True
     except KeyboardInterrupt:
         pass
     finally:
         server.stop()
+        if server.ingestor is not None:  # what this worker did, for logs and tests
+            print("Ingest stopped: " + ", ".join(
+                f"{name} {value}" for name, value in server.ingestor.stats.items()), flush=True)
     return 0
 
 
 def _hub_import(args: argparse.Namespace) -> int:
     import json
 
-    from hub.store import SqliteStore
+    from hub.store_protocol import open_store
 
     settings = _hub_settings(args)
     try:
         building = json.loads(Path(args.file).read_text())
     except (OSError, ValueError) as exc:
         raise DeskpulseError(f"cannot read building file {args.file}: {exc}") from None
-    store = SqliteStore(settings.database_path)
+    store = open_store(settings.store_url)  # SQLite file or database_url (PostgreSQL)
     store.import_building(building)
     store.close()
     print(f"Imported {args.file}")
@@ -271,7 +283,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     hub = commands.add_parser("hub", help="hub commands").add_subparsers(
         dest="hub_command", required=True)
-    serve = hub.add_parser("serve", help="run ingest, rollups and the API")
+    serve = hub.add_parser("serve", help="run ingest, rollups and the API (or one role)")
+    serve.add_argument("--role", choices=["all", "ingest", "aggregate", "api"], default="all",
+                       help="ingest: MQTT ingest + agent liveness; aggregate: rollups and "
+                            "periodic jobs (run one); api: HTTP only; all: everything "
+                            "(default; see docs/scale.md)")
+    serve.add_argument("--worker", default=None, metavar="NAME",
+                       help="this worker's name (overrides worker_name): its MQTT client id "
+                            "is deskpulse-hub-NAME")
     serve.set_defaults(func=_hub_serve)
     imp = hub.add_parser("import-building", help="import sites/floors/zones/desks (JSON)")
     imp.add_argument("file", type=Path)

@@ -11,14 +11,16 @@ from __future__ import annotations
 import contextvars
 import logging
 import os
+import re
 import secrets
 import stat
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from platformdirs import user_data_path
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -34,6 +36,7 @@ PLACEHOLDER_SECRETS = frozenset({
     "", "changeme", "change-me", "change_me", "secret", "secret-key", "secretkey", "password",
     "default", "deskpulse", "example", "test", "xxx", "todo", "insecure", "your-secret-key",
 })
+_NAME = re.compile(r"[A-Za-z0-9_-]{1,40}")  # worker names and shared-subscription groups
 _PATH_FIELDS = ("data_dir", "database", "mqtt_ca_file")
 # The TOML values of the settings being built right now (see from_toml): a context variable
 # because pydantic-settings asks for sources on the class, not on the call.
@@ -64,12 +67,21 @@ class HubSettings(BaseSettings):
 
     data_dir: Path = Field(default_factory=_default_data_dir)
     database: Path | None = None
+    # The store (docs/scale.md, "PostgreSQL store"): postgresql://user@host/db lets several
+    # hub workers share one database; sqlite:///path is a file. None = the file `database`.
+    database_url: str | None = Field(default=None, repr=False)
     mqtt_host: str = "127.0.0.1"
     mqtt_port: int = Field(default=1883, ge=1, le=65535)
     mqtt_username: str | None = None
     mqtt_password: str | None = Field(default=None, repr=False)
     mqtt_tls: bool = False  # TLS to the broker (agents' listener 8883; see docs/security.md)
     mqtt_ca_file: Path | None = None  # the private CA (deploy/mosquitto); None = system CAs
+    # Instead of mqtt_host/port/tls: one URL, mqtt://host[:1883] or mqtts://host[:8883].
+    mqtt_url: str | None = None
+    # Several ingest workers (docs/scale.md): the MQTT shared-subscription group ("" = off)
+    # and this worker's name; the name picks the MQTT client id, i.e. the broker session.
+    mqtt_shared_group: str = ""
+    worker_name: str = ""
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8000, ge=0, le=65535)
     bin_seconds: int = 900
@@ -98,6 +110,8 @@ class HubSettings(BaseSettings):
     # TLS proxy; request bodies above max_body_bytes get 413; check-ins per person/minute.
     trust_proxy: bool = False
     max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, le=1024**3)
+    # Floor-plan uploads (PNG/SVG; docs/dashboard.md), also capped by max_body_bytes.
+    floor_plan_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, le=1024**3)
     checkin_rate_per_minute: int = Field(default=30, ge=1, le=10_000)
 
     @classmethod
@@ -160,6 +174,39 @@ class HubSettings(BaseSettings):
             )
         return value
 
+    @field_validator("mqtt_shared_group", "worker_name")
+    @classmethod
+    def _check_name(cls, value: str, info: ValidationInfo) -> str:
+        if value and not _NAME.fullmatch(value):
+            raise ConfigError(
+                f"{info.field_name} must be 1-40 letters, digits, '-' or '_' (got {value!r})"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _apply_mqtt_url(self) -> HubSettings:
+        if self.mqtt_url is None:
+            return self
+        clash = {"mqtt_host", "mqtt_port", "mqtt_tls"} & self.model_fields_set
+        if clash:
+            raise ConfigError(
+                f"give either mqtt_url or {', '.join(sorted(clash))}, not both"
+            )
+        self.mqtt_host, self.mqtt_port, self.mqtt_tls = parse_mqtt_url(self.mqtt_url)
+        return self
+
+    @model_validator(mode="after")
+    def _check_database_url(self) -> HubSettings:
+        url = self.database_url
+        if url is None:
+            return self
+        if not url.startswith(("postgresql://", "postgres://", "sqlite:///")):
+            raise ConfigError("database_url must start with postgresql:// or sqlite:/// "
+                              f"(got {url.split('://')[0]!r})")
+        if "database" in self.model_fields_set:
+            raise ConfigError("give either database_url or database, not both")
+        return self
+
     @model_validator(mode="after")
     def _fill_paths(self) -> HubSettings:
         self.data_dir = self.data_dir.expanduser()
@@ -170,6 +217,17 @@ class HubSettings(BaseSettings):
     def database_path(self) -> Path:
         """The SQLite file (``database``, by default ``data_dir/deskpulse.db``)."""
         return self.database or self.data_dir / "deskpulse.db"
+
+    @property
+    def store_url(self) -> str:
+        """What :func:`hub.store_protocol.open_store` opens: ``database_url`` or the file."""
+        return self.database_url or str(self.database_path)
+
+    @property
+    def mqtt_client_id(self) -> str:
+        """``deskpulse-hub`` (the single hub), or ``deskpulse-hub-<worker_name>``: one
+        persistent broker session per worker."""
+        return f"deskpulse-hub-{self.worker_name}" if self.worker_name else "deskpulse-hub"
 
     @property
     def secret_file(self) -> Path:
@@ -225,6 +283,24 @@ class HubSettings(BaseSettings):
             raise ConfigError(_describe(exc, path)) from None
         finally:
             _TOML_VALUES.reset(token)
+
+
+def parse_mqtt_url(url: str) -> tuple[str, int, bool]:
+    """``(host, port, tls)`` of ``mqtt://host[:port]`` or ``mqtts://host[:port]``."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise ConfigError(f"mqtt_url {url!r} is not a valid URL: {exc}") from None
+    if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+        raise ConfigError(f"mqtt_url must look like mqtts://broker.example:8883 (got {url!r})")
+    if parts.username or parts.password:
+        raise ConfigError("mqtt_url must not hold credentials; use mqtt_username and "
+                          "DESKPULSE_MQTT_PASSWORD")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise ConfigError(f"mqtt_url has a path or query the broker would ignore: {url!r}")
+    tls = parts.scheme == "mqtts"
+    return parts.hostname, port or (8883 if tls else 1883), tls
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

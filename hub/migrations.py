@@ -1,7 +1,9 @@
 """The hub schema as ``sqlite_utils.migrations``; a migration, once released, never changes.
 
-Add a new function for every schema change. ``apply(db)`` runs the pending ones inside one
-``BEGIN IMMEDIATE`` transaction, so two hub processes starting together cannot both try.
+Add a new function for every schema change, and its PostgreSQL twin at the end of
+hub/migrations_pg.py (tests/hub/test_pgstore.py compares the two schemas). ``apply(db)``
+runs the pending ones inside one ``BEGIN IMMEDIATE`` transaction, so two hub processes
+starting together cannot both try.
 Tables that other modules read by name: sites, floors, zones, desks, agents, messages,
 transitions, desk_state, dead_letters, rollups, dirty, counters, zone_counts, meta.
 """
@@ -298,3 +300,26 @@ def m_agent_clock_offset(db: Database) -> None:
     """Issue 9 item 4: the agent's clock offset (hub received - edge sent, seconds) from its
     last health report; NULL until one arrives."""
     db.execute("ALTER TABLE agents ADD COLUMN clock_offset REAL")
+
+
+_M_FLOOR_PLANS = """
+CREATE TABLE floor_plans (  -- hub/building_edit.py: one checked PNG/SVG plan per floor
+    site TEXT NOT NULL,
+    floor TEXT NOT NULL,
+    content_type TEXT NOT NULL CHECK (content_type IN ('image/png', 'image/svg+xml')),
+    width REAL NOT NULL,            -- in the plan's own units (PNG pixels, SVG viewBox)
+    height REAL NOT NULL,
+    sha256 TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    uploaded REAL NOT NULL,
+    data BLOB NOT NULL,             -- hub/floor_plan.py checked it before it got here
+    PRIMARY KEY (site, floor),
+    FOREIGN KEY (site, floor) REFERENCES floors(site, id)
+);
+"""
+
+
+@migrations(name="m_h7a_floor_plans")
+def m_h7a_floor_plans(db: Database) -> None:
+    """Issue 7 item 2: floor-plan images for the floor constructor and the live map."""
+    db.executescript(_M_FLOOR_PLANS)

@@ -19,6 +19,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -29,7 +30,7 @@ import numpy as np
 from hub.aggregate import OCCUPIED, FloatArray, IntArray, RollupFrame, intervals_from_transitions
 from hub.metrics import window_mask
 from hub.metrics_days import DaySummary, Thresholds, pack, summarise, summary_key, unpack
-from hub.store import SqliteStore
+from hub.store_protocol import Store
 
 log = logging.getLogger(__name__)
 MAX_DAYS_PER_REFRESH = 31
@@ -50,7 +51,7 @@ class SiteLayout:
 
 
 def site_layout(
-    store: SqliteStore, site: dict[str, Any], bin_seconds: int, thresholds: Thresholds
+    store: Store, site: dict[str, Any], bin_seconds: int, thresholds: Thresholds
 ) -> SiteLayout:
     desks = store.db.execute(
         "SELECT id, name, floor, zone FROM desks WHERE site = ? ORDER BY id", [site["id"]]
@@ -83,7 +84,7 @@ def local_days(lo: float, hi: float, tz: ZoneInfo) -> list[tuple[date, float, fl
 
 
 def compute(
-    store: SqliteStore, layout: SiteLayout, lo: float, hi: float, now: float
+    store: Store, layout: SiteLayout, lo: float, hi: float, now: float
 ) -> list[DaySummary]:
     """Summaries of [lo, hi) straight from the bin rollups and transitions."""
     site = layout.site
@@ -101,7 +102,7 @@ def compute(
 
 
 def window_rollups(
-    store: SqliteStore, layout: SiteLayout, lo: float, hi: float, now: float
+    store: Store, layout: SiteLayout, lo: float, hi: float, now: float
 ) -> RollupFrame:
     """The rollups of the window bins of [lo, hi) only: a summary never looks at a bin
     outside the core hours, and reading rows is most of the cost of a live day (a
@@ -123,10 +124,10 @@ def window_rollups(
 
 
 def read_rollups(
-    store: SqliteStore, ids: list[str], first: int, end: int, bs: int
+    store: Store, ids: list[str], first: int, end: int, bs: int
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """(occupied, unknown, span) of ``ids`` x the bins ``first, first + bs, .. < end``, as
-    :meth:`SqliteStore.rollups` reads them (a missing row is zeros, an unaligned one is
+    :meth:`hub.store.StoreQueries.rollups` reads them (a missing row is zeros, an unaligned one is
     ignored), in two parts: rows of a wholly vacant bin (most of them) come as one
     ``desk,bin`` text parsed by numpy, the others as rows; half the cost of all rows."""
     shape = (len(ids), (end - first) // bs)
@@ -161,7 +162,7 @@ _CACHE_LOCK = threading.Lock()
 CACHE_ENTRIES = 2048  # site-days; about 0.4 MB each for 10,000 desks
 
 
-def stored(store: SqliteStore, layout: SiteLayout, days: list[str]) -> dict[str, DaySummary]:
+def stored(store: Store, layout: SiteLayout, days: list[str]) -> dict[str, DaySummary]:
     """The stored, still valid summaries of these local dates.
 
     Unpacked summaries are kept in a small in-process LRU keyed by (database, site, day,
@@ -204,7 +205,7 @@ def stored(store: SqliteStore, layout: SiteLayout, days: list[str]) -> dict[str,
 
 
 def window_summaries(
-    store: SqliteStore, layout: SiteLayout, lo: float, hi: float, now: float
+    store: Store, layout: SiteLayout, lo: float, hi: float, now: float
 ) -> tuple[list[DaySummary], dict[str, int]]:
     """Every day summary of [lo, hi): stored where possible, else computed; with counts."""
     tz = ZoneInfo(layout.site["timezone"])
@@ -243,7 +244,7 @@ def empty_summary(day: date, n_desks: int, n_zones: int) -> DaySummary:
     )
 
 
-def save(store: SqliteStore, layout: SiteLayout, summaries: list[DaySummary]) -> None:
+def save(store: Store, layout: SiteLayout, summaries: list[DaySummary]) -> None:
     computed = time.time()
     with store.transaction() as db:
         db.conn.executemany(
@@ -255,7 +256,7 @@ def save(store: SqliteStore, layout: SiteLayout, summaries: list[DaySummary]) ->
         )
 
 
-def invalidate(store: SqliteStore, site: str, timezone: str, since: float) -> None:
+def invalidate(store: Store, site: str, timezone: str, since: float) -> None:
     """Drop the site's summaries from the local day of ``since`` on (a late event)."""
     day = datetime.fromtimestamp(since, ZoneInfo(timezone)).date().isoformat()
     with store.transaction() as db:
@@ -263,17 +264,21 @@ def invalidate(store: SqliteStore, site: str, timezone: str, since: float) -> No
 
 
 def refresh_day_summaries(
-    store: SqliteStore,
+    store: Store,
     now: float,
     bin_seconds: int,
     thresholds: Thresholds | None = None,
     *,
     max_days: int = MAX_DAYS_PER_REFRESH,
+    sites: Sequence[str] | None = None,
 ) -> int:
-    """Summarise up to ``max_days`` finished local days per site that lack a valid summary."""
+    """Summarise up to ``max_days`` finished local days per site (of ``sites``, default
+    all) that lack a valid summary."""
     thresholds = thresholds or Thresholds()
     written = 0
     for site in store.sites():
+        if sites is not None and site["id"] not in sites:
+            continue
         layout = site_layout(store, site, bin_seconds, thresholds)
         (first,) = store.db.execute(
             "SELECT MIN((SELECT MIN(bin_start) FROM rollups r WHERE r.desk = d.id)) "

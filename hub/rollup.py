@@ -20,7 +20,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -28,7 +28,7 @@ import numpy as np
 from hub import report_rollup
 from hub.aggregate import bin_state_seconds
 from hub.config import HubSettings
-from hub.store import SqliteStore
+from hub.store_protocol import Store
 
 if TYPE_CHECKING:
     from hub.ingest import Ingestor
@@ -36,13 +36,16 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def refresh_rollups(store: SqliteStore, now: float, bin_seconds: int) -> int:
-    """Bring every seen desk's rollups up to ``now``; returns the rows written."""
+def refresh_rollups(
+    store: Store, now: float, bin_seconds: int, sites: Sequence[str] | None = None
+) -> int:
+    """Bring every seen desk's rollups (of ``sites``, default all) up to ``now``; returns
+    the rows written."""
     bs = int(bin_seconds)
     written = 0
     with store.transaction():
         store.claim_bin_seconds(bs)
-        starts = store.rollup_starts()
+        starts = store.rollup_starts(sites)
         if not starts:
             return 0
         desks = [row[0] for row in starts]
@@ -62,21 +65,21 @@ def refresh_rollups(store: SqliteStore, now: float, bin_seconds: int) -> int:
     return written
 
 
-def _invalidate_summaries(store: SqliteStore, desks: list[str]) -> None:
+def _invalidate_summaries(store: Store, desks: list[str]) -> None:
     """Late events re-open days: drop the day summaries from each site's oldest dirty day."""
     if not desks:
         return
     rows = store.db.execute(
         "SELECT d.site, s.timezone, MIN(x.from_at) FROM dirty x JOIN desks d ON d.id = x.desk "
         "JOIN sites s ON s.id = d.site WHERE x.desk IN (SELECT value FROM json_each(?)) "
-        "GROUP BY d.site", [json.dumps(desks)],
+        "GROUP BY d.site, s.timezone", [json.dumps(desks)],
     ).fetchall()
     for site, timezone, since in rows:
         report_rollup.invalidate(store, site, timezone, float(since))
 
 
 def _recompute(
-    desks: list[str], start: np.ndarray, now: float, bs: int, store: SqliteStore
+    desks: list[str], start: np.ndarray, now: float, bs: int, store: Store
 ) -> int:
     """Recompute bins ``start[d] .. now`` of each desk d and upsert them."""
     t0 = float(start.min())
@@ -106,14 +109,18 @@ class Rollupper:
     def __init__(
         self,
         settings: HubSettings,
-        store: SqliteStore,
+        store: Store,
         *,
         ingestor: Ingestor | None = None,
         clock: Callable[[], float] = time.time,
+        expire_agents: bool = True,
     ) -> None:
         self.settings = settings
         self.store = store
         self.ingestor = ingestor
+        # False for `hub serve --role aggregate`: liveness belongs to the ingest workers,
+        # which know whether the agents' queued messages have arrived (hub/server.py).
+        self.expire_agents = expire_agents
         self.clock = clock
         self.ticks = 0
         self._stop = threading.Event()
@@ -135,14 +142,29 @@ class Rollupper:
     def tick(self) -> int:
         """One round: agents without heartbeat -> offline, then rollups up to now."""
         now = self.clock()
-        if self.ingestor is not None:
+        if not self.expire_agents:
+            pass
+        elif self.ingestor is not None:
             self.ingestor.expire_agents(now)
         else:
             self.store.expire_agents(now - self.settings.heartbeat_timeout, now)
-        written = refresh_rollups(self.store, now, self.settings.bin_seconds)
-        report_rollup.refresh_day_summaries(self.store, now, self.settings.bin_seconds)
+        sites = self.my_sites()
+        if sites == []:
+            self.ticks += 1
+            return 0
+        written = refresh_rollups(self.store, now, self.settings.bin_seconds, sites)
+        report_rollup.refresh_day_summaries(self.store, now, self.settings.bin_seconds,
+                                            sites=sites)
         self.ticks += 1
         return written
+
+    def my_sites(self) -> list[str] | None:
+        """The sites this worker does rollups for: None (all) on SQLite; on PostgreSQL those
+        whose advisory lock it holds or takes now (another live worker keeps the others)."""
+        if self.store.dialect == "sqlite":
+            return None
+        return [site["id"] for site in self.store.sites()
+                if self.store.try_site_lock("rollup", site["id"])]
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -152,3 +174,7 @@ class Rollupper:
                 log.exception("rollup refresh failed; retrying in %.1f s",
                               self.settings.rollup_interval)
             self._stop.wait(self.settings.rollup_interval)
+        try:  # hand this worker's sites over at once, not when its connection ends
+            self.store.release_site_locks()
+        except Exception:
+            log.exception("releasing the rollup site locks failed")

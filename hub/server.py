@@ -1,7 +1,13 @@
-"""One hub process: MQTT ingest, the rollup loop and the HTTP API, started and stopped together.
+"""One hub process: MQTT ingest, the periodic jobs and the HTTP API, started and stopped together.
 
-`deskpulse hub serve` and `deskpulse demo` both use :class:`HubServer`; the pieces stay
-separate modules (ingest, rollup, api) so a later scale-out can run them as roles.
+`deskpulse hub serve` and `deskpulse demo` both use :class:`HubServer`. A process runs one
+role (`hub serve --role`; docs/scale.md, "Several workers"):
+
+- ``ingest``: MQTT ingest and agent liveness (silent agents go offline); run several, each
+  with its own ``worker_name``, on a shared subscription (``mqtt_shared_group``).
+- ``aggregate``: rollups, day summaries, automatic check-out, retention; run exactly one.
+- ``api``: the HTTP API and dashboard only; stateless, run as many as needed.
+- ``all``: everything in one process (the single hub, the default).
 """
 
 from __future__ import annotations
@@ -9,31 +15,78 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any
+from typing import Any, Literal
 
 import uvicorn
 
+from hub import accounts
 from hub.api.app import create_app
 from hub.checkin.jobs import CheckinJobs
 from hub.config import HubSettings
+from hub.errors import ConfigError
 from hub.ingest import Ingestor
+from hub.liveness import LivenessJob
 from hub.privacy.retention import RetentionJobs
 from hub.rollup import Rollupper
 from hub.store import SqliteStore
+from hub.store_protocol import Store, open_store
 
 log = logging.getLogger(__name__)
 
+Role = Literal["all", "ingest", "aggregate", "api"]
+ROLES: tuple[Role, ...] = ("all", "ingest", "aggregate", "api")
+
 
 class HubServer:
-    """Ingest + rollups + API over one store, with a clean stop."""
+    """The parts of the hub that ``role`` asks for, over one store, with a clean stop."""
 
-    def __init__(self, settings: HubSettings, store: SqliteStore | None = None) -> None:
+    def __init__(
+        self, settings: HubSettings, store: Store | None = None, *, role: Role = "all"
+    ) -> None:
+        if role not in ROLES:
+            raise ValueError(f"unknown hub role {role!r}; one of {', '.join(ROLES)}")
         self.settings = settings
-        self.store = store or SqliteStore(settings.database_path)
-        self.ingestor = Ingestor(settings, self.store)
-        self.rollupper = Rollupper(settings, self.store, ingestor=self.ingestor)
-        self.checkin_jobs = CheckinJobs(settings, self.store)
-        self.retention = RetentionJobs(settings, self.store)
+        self.role = role
+        self.store: Store = store or open_store(settings.store_url)
+        # On PostgreSQL only ingest and rollups run for now (docs/scale.md, "PostgreSQL
+        # store"): the API, check-in and privacy modules still use SQLite-only helpers.
+        lite = self.store if isinstance(self.store, SqliteStore) else None
+        if lite is None and role in ("all", "api"):
+            self.store.close()
+            raise ConfigError(
+                f"role '{role}' needs the SQLite store for now (the API, accounts, check-in "
+                "and privacy); on PostgreSQL run --role ingest and --role aggregate"
+            )
+        # Retention purges expired sessions: an aggregator that starts before any API
+        # process on a new database needs the account tables too (SQLite only for now).
+        if lite is not None:
+            accounts.ensure_schema(lite.db)
+        self.ingestor: Ingestor | None = None
+        self.liveness: LivenessJob | None = None
+        self.rollupper: Rollupper | None = None
+        self.checkin_jobs: CheckinJobs | None = None
+        self.retention: RetentionJobs | None = None
+        self._http: uvicorn.Server | None = None
+        self._http_thread: threading.Thread | None = None
+        if role in ("all", "ingest"):
+            self.ingestor = ingestor = Ingestor(settings, self.store)
+            if role == "ingest":
+                self.liveness = LivenessJob(ingestor, settings.rollup_interval)
+        if role in ("all", "aggregate"):
+            self.rollupper = Rollupper(settings, self.store, ingestor=self.ingestor,
+                                       expire_agents=role == "all")
+            if lite is not None:
+                self.checkin_jobs = CheckinJobs(settings, lite)
+                self.retention = RetentionJobs(settings, lite)
+            else:
+                log.warning("PostgreSQL store: automatic check-out and retention do not run "
+                            "(SQLite only for now; docs/scale.md)")
+        if role in ("all", "api"):
+            self._http = self._make_http()
+
+    def _make_http(self) -> uvicorn.Server:
+        settings = self.settings
+        assert isinstance(self.store, SqliteStore)  # refused in __init__ otherwise
         self.app = create_app(settings, self.store, ingest_status=self.ingest_status)
         config = uvicorn.Config(
             self.app,
@@ -44,21 +97,33 @@ class HubServer:
             lifespan="off",
             timeout_graceful_shutdown=2,  # open SSE streams must not hold up a stop
         )
-        self._http = uvicorn.Server(config)
-        self._http_thread: threading.Thread | None = None
+        return uvicorn.Server(config)
 
     def ingest_status(self) -> dict[str, Any]:
+        """The broker link of this process's ingest; an `api` process has none to report."""
+        if self.ingestor is None:
+            return {}
         return {"broker": "connected" if self.ingestor.connected else "disconnected"}
+
+    @property
+    def parts(self) -> list[Any]:
+        """The background parts this role runs, in start order."""
+        return [part for part in (self.ingestor, self.liveness, self.rollupper,
+                                  self.checkin_jobs, self.retention) if part is not None]
+
+    @property
+    def serves_http(self) -> bool:
+        return self._http is not None
 
     @property
     def url(self) -> str:
         return f"http://{self.settings.http_host}:{self.settings.http_port}/"
 
     def start(self, *, wait: float = 10.0) -> None:
-        self.ingestor.start()
-        self.rollupper.start()
-        self.checkin_jobs.start()
-        self.retention.start()
+        for part in self.parts:
+            part.start()
+        if self._http is None:
+            return
         self._http_thread = threading.Thread(target=self._http.run, name="http", daemon=True)
         self._http_thread.start()
         deadline = time.monotonic() + wait
@@ -68,11 +133,10 @@ class HubServer:
             raise RuntimeError(f"the HTTP server did not start on {self.url}")
 
     def stop(self) -> None:
-        self._http.should_exit = True
+        if self._http is not None:
+            self._http.should_exit = True
         if self._http_thread is not None:
             self._http_thread.join(10)
-        self.checkin_jobs.stop()
-        self.retention.stop()
-        self.rollupper.stop()
-        self.ingestor.stop()
+        for part in reversed(self.parts):
+            part.stop()
         self.store.close()

@@ -18,7 +18,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -26,13 +26,13 @@ import numpy as np
 from sqlite_utils import Database
 
 from hub import apply as _apply
-from hub import migrations
+from hub import apply_set, migrations
 from hub.aggregate import RollupFrame, TransitionFrame
 from hub.apply import ApplyResult, ClockPolicy, Incoming, Rejected
 from hub.building import DEFAULT_CORE_HOURS, validate_building
 from hub.errors import ConfigError, NotFound, StoreError
 
-__all__ = ["ApplyResult", "Incoming", "Rejected", "SqliteStore"]
+__all__ = ["ApplyResult", "Incoming", "Rejected", "SqliteStore", "StoreQueries"]
 
 log = logging.getLogger(__name__)
 
@@ -44,75 +44,23 @@ _STATE_CODE_SQL = "CASE t.state WHEN 'vacant' THEN 0 WHEN 'occupied' THEN 1 ELSE
 _RollupRow = tuple[str, int, float, float, float]
 
 
-class SqliteStore:
-    """Sites, desks, agents, transitions and rollups in one SQLite file."""
+class StoreQueries:
+    """The store's reads and writes, written once in SQLite's SQL dialect.
 
-    def __init__(self, path: Path | str, *, busy_timeout: float = 10.0) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.busy_timeout = busy_timeout
-        self._local = threading.local()
-        self._connections: list[tuple[threading.Thread, sqlite3.Connection]] = []
-        self._registry = threading.Lock()
-        self._closed = False
-        self.db.enable_wal()
-        migrations.apply(self.db)
+    Subclasses supply the connection layer: ``db`` (this thread's connection, with
+    ``execute``/``query``/``conn``) and ``transaction()``. :class:`SqliteStore` runs the
+    SQL as written; :class:`hub.pgstore.PostgresStore` runs it through
+    :func:`hub.sqldialect.to_postgres`, so both engines apply the same rules.
+    """
 
-    # -- connections and transactions ------------------------------------------------------
+    path: Path
 
     @property
     def db(self) -> Database:
-        """This thread's sqlite-utils Database (created on first use)."""
-        db: Database | None = getattr(self._local, "db", None)
-        if db is None:
-            db = self._connect()
-            self._local.db = db
-        return db
+        raise NotImplementedError
 
-    def _connect(self) -> Database:
-        with self._registry:
-            if self._closed:
-                raise StoreError(f"the store {self.path} is closed")
-            # Close connections of threads that have ended (e.g. a finished worker pool).
-            alive = []
-            for thread, conn in self._connections:
-                if thread.is_alive():
-                    alive.append((thread, conn))
-                else:
-                    conn.close()
-            conn = sqlite3.connect(self.path, timeout=self.busy_timeout, check_same_thread=False)
-            alive.append((threading.current_thread(), conn))
-            self._connections = alive
-        conn.execute("PRAGMA foreign_keys = ON")
-        conn.execute("PRAGMA synchronous = FULL")
-        conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
-        return Database(conn)
-
-    @contextmanager
-    def transaction(self) -> Iterator[Database]:
-        """A write transaction on this thread's connection; nested calls use savepoints."""
-        db = self.db
-        if db.conn.in_transaction:
-            with db.atomic():
-                yield db
-            return
-        db.conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield db
-        except BaseException:
-            if db.conn.in_transaction:
-                db.conn.execute("ROLLBACK")
-            raise
-        db.conn.execute("COMMIT")
-
-    def close(self) -> None:
-        """Close every thread's connection; the store cannot be used afterwards."""
-        with self._registry:
-            self._closed = True
-            for _, conn in self._connections:
-                conn.close()
-            self._connections = []
-        self._local = threading.local()
+    def transaction(self) -> AbstractContextManager[Database]:
+        raise NotImplementedError
 
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         return list(self.db.query(sql, params))
@@ -123,13 +71,11 @@ class SqliteStore:
         """Insert or update sites, floors, zones and desks; nothing is deleted."""
         rows = validate_building(building)
         with self.transaction() as db:
-            db.table("sites").upsert_all(
-                [{**s, "core_hours": _json_or_none(s["core_hours"])} for s in rows.sites],
-                pk="id",
-            )
-            db.table("floors").upsert_all(rows.floors, pk=("site", "id"))
-            db.table("zones").upsert_all(rows.zones, pk=("site", "id"))
-            db.table("desks").upsert_all(rows.desks, pk="id")
+            _upsert(db, "sites", ("id",),
+                    [{**s, "core_hours": _json_or_none(s["core_hours"])} for s in rows.sites])
+            _upsert(db, "floors", ("site", "id"), rows.floors)
+            _upsert(db, "zones", ("site", "id"), rows.zones)
+            _upsert(db, "desks", ("id",), rows.desks)
             agents = {(d["agent"], d["site"]) for d in rows.desks if d["agent"] is not None}
             db.conn.executemany(
                 "INSERT INTO agents (id, site) VALUES (?, ?) "
@@ -306,30 +252,38 @@ class SqliteStore:
     def claim_bin_seconds(self, bin_seconds: int) -> None:
         """Record the bin width the rollups use; refuse a different one later."""
         with self.transaction() as db:
+            # Insert-if-absent first: two workers claiming at once both succeed or agree.
+            db.execute("INSERT INTO meta (name, value) VALUES ('bin_seconds', ?) "
+                       "ON CONFLICT (name) DO NOTHING", [str(bin_seconds)])
             current = self.rollup_bin_seconds()
-            if current is None:
-                db.execute("INSERT INTO meta (name, value) VALUES ('bin_seconds', ?)",
-                           [str(bin_seconds)])
-            elif current != bin_seconds:
+            if current != bin_seconds:
                 raise ConfigError(
                     f"this database's rollups use bin_seconds={current}; set bin_seconds back "
                     f"to {current} (changing it needs a new database)"
                 )
 
-    def rollup_starts(self) -> list[tuple[str, float | None, float | None, float | None]]:
-        """For every desk with a live state: (desk, last rollup bin, dirty from, first event).
+    def rollup_starts(
+        self, sites: Sequence[str] | None = None
+    ) -> list[tuple[str, float | None, float | None, float | None]]:
+        """For every desk with a live state (of ``sites``, default all): (desk, last rollup
+        bin, dirty from, first event).
 
         The first event time is only looked up for desks with neither a rollup nor a dirty
         mark (which normally cannot happen).
         """
+        where, params = "", []
+        if sites is not None:
+            where = ("WHERE desk IN (SELECT id FROM desks WHERE site IN "
+                     "(SELECT value FROM json_each(?)))")
+            params = [json.dumps(list(sites))]
         return [
             tuple(row)  # type: ignore[misc]
             for row in self.db.execute(
                 "SELECT s.desk, tip, d.from_at, CASE WHEN tip IS NULL AND d.from_at IS NULL "
                 "THEN (SELECT MIN(at) FROM transitions t WHERE t.desk = s.desk) END "
                 "FROM (SELECT desk, (SELECT MAX(bin_start) FROM rollups r "
-                "WHERE r.desk = desk_state.desk) AS tip FROM desk_state) s "
-                "LEFT JOIN dirty d ON d.desk = s.desk ORDER BY s.desk"
+                f"WHERE r.desk = desk_state.desk) AS tip FROM desk_state {where}) s "
+                "LEFT JOIN dirty d ON d.desk = s.desk ORDER BY s.desk", params,
             )
         ]
 
@@ -351,6 +305,109 @@ class SqliteStore:
                 rows,
             )
         return max(cursor.rowcount, 0)
+
+
+
+class SqliteStore(StoreQueries):
+    """Sites, desks, agents, transitions and rollups in one SQLite file."""
+
+    dialect = "sqlite"
+
+    def __init__(self, path: Path | str, *, busy_timeout: float = 10.0) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.busy_timeout = busy_timeout
+        self._local = threading.local()
+        self._connections: list[tuple[threading.Thread, sqlite3.Connection]] = []
+        self._registry = threading.Lock()
+        self._closed = False
+        self.db.enable_wal()
+        migrations.apply(self.db)
+
+    # -- connections and transactions ------------------------------------------------------
+
+    @property
+    def db(self) -> Database:
+        """This thread's sqlite-utils Database (created on first use)."""
+        db: Database | None = getattr(self._local, "db", None)
+        if db is None:
+            db = self._connect()
+            self._local.db = db
+        return db
+
+    def _connect(self) -> Database:
+        with self._registry:
+            if self._closed:
+                raise StoreError(f"the store {self.path} is closed")
+            # Close connections of threads that have ended (e.g. a finished worker pool).
+            alive = []
+            for thread, conn in self._connections:
+                if thread.is_alive():
+                    alive.append((thread, conn))
+                else:
+                    conn.close()
+            conn = sqlite3.connect(self.path, timeout=self.busy_timeout, check_same_thread=False)
+            alive.append((threading.current_thread(), conn))
+            self._connections = alive
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+        return Database(conn)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Database]:
+        """A write transaction on this thread's connection; nested calls use savepoints."""
+        db = self.db
+        if db.conn.in_transaction:
+            with db.atomic():
+                yield db
+            return
+        db.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            if db.conn.in_transaction:
+                db.conn.execute("ROLLBACK")
+            raise
+        db.conn.execute("COMMIT")
+
+    def apply(
+        self, batch: Sequence[Incoming], clock: ClockPolicy | None = None
+    ) -> ApplyResult:
+        """As :meth:`StoreQueries.apply`, with plain desks messages applied set-wise
+        (hub/apply_set.py: same rules, far fewer statements)."""
+        with self.transaction() as db:
+            return apply_set.apply_batch(db.conn, batch, clock)
+
+    def try_site_lock(self, purpose: str, site: str) -> bool:
+        """Always True: one SQLite file has one hub process doing its rollups."""
+        return True
+
+    def release_site_locks(self) -> None:
+        """Nothing to release (see :meth:`try_site_lock`)."""
+
+    def close(self) -> None:
+        """Close every thread's connection; the store cannot be used afterwards."""
+        with self._registry:
+            self._closed = True
+            for _, conn in self._connections:
+                conn.close()
+            self._connections = []
+        self._local = threading.local()
+
+
+def _upsert(db: Database, table: str, key: tuple[str, ...], rows: list[dict[str, Any]]) -> None:
+    """Insert rows or update their columns by primary key (portable SQL, fixed names)."""
+    if not rows:
+        return
+    columns = list(rows[0])
+    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in key)
+    db.conn.executemany(
+        f"INSERT INTO {table} ({', '.join(columns)}) "  # noqa: S608 - fixed names only
+        f"VALUES ({', '.join(':' + c for c in columns)}) "
+        f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}",
+        rows,
+    )
 
 
 def _json_or_none(value: object) -> str | None:

@@ -1,4 +1,4 @@
-"""Shared fixtures: real Mosquitto brokers on free ports."""
+"""Shared fixtures: real Mosquitto brokers and a throw-away PostgreSQL on free ports."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.broker import Mosquitto
+from tests.pg import PostgresCluster
 
 
 @pytest.fixture(scope="session")
@@ -26,3 +27,17 @@ def fresh_broker(tmp_path: Path) -> Iterator[Mosquitto]:
     proc.start()
     yield proc
     proc.kill()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresCluster]:
+    """One PostgreSQL cluster (initdb in a temp dir) for the session; never the system one."""
+    cluster = PostgresCluster().start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def pg_url(postgres: PostgresCluster) -> str:
+    """A new, empty database of this test's own on the session's cluster."""
+    return postgres.create_database()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import random
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,7 +21,9 @@ from hub.aggregate import (
     occupied_seconds,
 )
 from hub.rollup import refresh_rollups
-from hub.store import Incoming, SqliteStore
+from hub.store import Incoming
+from hub.store_protocol import Store
+from tests.hub.conftest import StoreFactory
 
 T0 = 1_700_000_100.0
 
@@ -168,7 +169,7 @@ def random_events(seed: int) -> list[tuple[float, list[DeskEvent]]]:
     return out
 
 
-def rollup_table(store: SqliteStore) -> dict[tuple[str, int], tuple[float, float, float]]:
+def rollup_table(store: Store) -> dict[tuple[str, int], tuple[float, float, float]]:
     return {(r[0], r[1]): (r[2], r[3], r[4]) for r in store.db.execute(
         "SELECT desk, bin_start, occupied_s, unknown_s, span_s FROM rollups")}
 
@@ -177,10 +178,12 @@ SEED = int(os.environ.get("DESKPULSE_TEST_SEED", "7"))
 
 
 @pytest.mark.parametrize("seed", [SEED, SEED + 1, SEED + 2])
-def test_incremental_rollups_equal_a_full_recompute(tmp_path: Path, seed: int) -> None:
+def test_incremental_rollups_equal_a_full_recompute(
+    open_test_store: StoreFactory, seed: int
+) -> None:
     events = random_events(seed)
-    incremental = SqliteStore(tmp_path / "inc.db")
-    full = SqliteStore(tmp_path / "full.db")
+    incremental = open_test_store("inc")
+    full = open_test_store("full")
     for s in (incremental, full):
         s.import_building(BUILDING)
     for seq, (received, evs) in enumerate(events, start=1):
@@ -208,8 +211,10 @@ def test_incremental_rollups_equal_a_full_recompute(tmp_path: Path, seed: int) -
     full.close()
 
 
-def test_rollups_extend_in_the_current_state_without_new_events(tmp_path: Path) -> None:
-    store = SqliteStore(tmp_path / "hub.db")
+def test_rollups_extend_in_the_current_state_without_new_events(
+    open_test_store: StoreFactory,
+) -> None:
+    store = open_test_store()
     store.import_building(BUILDING)
     start = 1_700_001_000.0  # a bin boundary (900 s)
     msg = DesksMessage(agent="ra", boot=1, seq=1, sent=start + 100, events=(
@@ -229,8 +234,8 @@ def test_rollups_extend_in_the_current_state_without_new_events(tmp_path: Path) 
     store.close()
 
 
-def test_rollups_refuse_a_changed_bin_width(tmp_path: Path) -> None:
-    store = SqliteStore(tmp_path / "hub.db")
+def test_rollups_refuse_a_changed_bin_width(open_test_store: StoreFactory) -> None:
+    store = open_test_store()
     refresh_rollups(store, T0, 900)
     from hub.errors import ConfigError
     with pytest.raises(ConfigError, match="this database's rollups use bin_seconds=900"):

@@ -1,4 +1,5 @@
-"""Clock sanity (issue 9 item 4): a real Mosquitto, a real hub store, hand-written messages."""
+"""Clock sanity (issue 9 item 4): a real Mosquitto, a real hub store (SQLite and PostgreSQL),
+hand-written messages."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from pathlib import Path
 import pytest
 
 from edge.protocol import DeskEvent, DesksMessage, Health, encode
+from hub.store_protocol import Store
 from tests.broker import Mosquitto
+from tests.hub.conftest import StoreFactory
 from tests.hub.test_ingest import Hub, wait_until
 from tests.hub.test_ingest import publisher as publisher  # noqa: F401 (fixture)
 
@@ -23,8 +26,10 @@ def broker(fresh_broker: Mosquitto) -> Mosquitto:
     return fresh_broker
 
 
-def _hub(tmp_path: Path, broker: Mosquitto, **settings: object) -> Iterator[Hub]:
-    h = Hub(tmp_path, broker, **settings)
+def _hub(
+    tmp_path: Path, broker: Mosquitto, store: Store, **settings: object
+) -> Iterator[Hub]:
+    h = Hub(tmp_path, broker, store, **settings)
     h.ingestor.start()
     assert h.ingestor.wait_connected(5)
     yield h
@@ -33,13 +38,15 @@ def _hub(tmp_path: Path, broker: Mosquitto, **settings: object) -> Iterator[Hub]
 
 
 @pytest.fixture
-def hub(tmp_path: Path, broker: Mosquitto) -> Iterator[Hub]:
-    yield from _hub(tmp_path, broker)
+def hub(tmp_path: Path, broker: Mosquitto, open_test_store: StoreFactory) -> Iterator[Hub]:
+    yield from _hub(tmp_path, broker, open_test_store())
 
 
 @pytest.fixture
-def rejecting_hub(tmp_path: Path, broker: Mosquitto) -> Iterator[Hub]:
-    yield from _hub(tmp_path, broker, clock_skew_action="reject")
+def rejecting_hub(
+    tmp_path: Path, broker: Mosquitto, open_test_store: StoreFactory
+) -> Iterator[Hub]:
+    yield from _hub(tmp_path, broker, open_test_store(), clock_skew_action="reject")
 
 
 def health(hub: Hub, sent: float) -> bytes:

@@ -1,4 +1,7 @@
-"""The Ingestor against a real Mosquitto: apply, dead letters, dedup, persistence, retry."""
+"""The Ingestor against a real Mosquitto: apply, dead letters, dedup, persistence, retry.
+
+Tests through the ``hub`` fixture run on both stores (SQLite and PostgreSQL); the ones that
+lock the SQLite file to make a batch fail stay SQLite-only."""
 
 from __future__ import annotations
 
@@ -16,7 +19,9 @@ from edge.protocol import DeskEvent, DesksMessage, Status, encode, parse_topic, 
 from hub.config import HubSettings
 from hub.ingest import Ingestor
 from hub.store import Incoming, SqliteStore
+from hub.store_protocol import Store
 from tests.broker import Mosquitto
+from tests.hub.conftest import StoreFactory
 
 pytestmark = pytest.mark.broker
 
@@ -37,11 +42,13 @@ def wait_until(check: Callable[[], bool], timeout: float = 1.0) -> bool:
 class Hub:
     """A store with one site (desks d0..d2 of one agent) and an Ingestor on the broker."""
 
-    def __init__(self, tmp_path: Path, broker: Mosquitto, **settings: object) -> None:
+    def __init__(
+        self, tmp_path: Path, broker: Mosquitto, store: Store | None = None, **settings: object
+    ) -> None:
         self.site, self.agent = unique("s"), unique("a")
         self.desks = [f"{self.site}-d{i}" for i in range(3)]
         self.settings = HubSettings(data_dir=tmp_path, mqtt_port=broker.port, **settings)
-        self.store = SqliteStore(tmp_path / "hub.db", busy_timeout=0.2)
+        self.store = store or SqliteStore(tmp_path / "hub.db", busy_timeout=0.2)
         self.store.import_building({"sites": [{
             "id": self.site, "name": "Ingest", "timezone": "UTC",
             "floors": [{"id": "f", "name": "F", "level": 0, "zones": [
@@ -71,8 +78,8 @@ def broker(fresh_broker: Mosquitto) -> Mosquitto:
 
 
 @pytest.fixture
-def hub(tmp_path: Path, broker: Mosquitto) -> Iterator[Hub]:
-    h = Hub(tmp_path, broker)
+def hub(tmp_path: Path, broker: Mosquitto, open_test_store: StoreFactory) -> Iterator[Hub]:
+    h = Hub(tmp_path, broker, open_test_store())
     h.ingestor.start()
     assert h.ingestor.wait_connected(5)
     yield h
@@ -139,9 +146,10 @@ def test_the_same_message_published_twice_counts_once(
 
 
 def test_messages_sent_while_the_hub_is_down_arrive_when_it_returns(
-    tmp_path: Path, broker: Mosquitto, publisher: Callable[[str, bytes], None]
+    tmp_path: Path, broker: Mosquitto, publisher: Callable[[str, bytes], None],
+    open_test_store: StoreFactory,
 ) -> None:
-    h = Hub(tmp_path, broker)
+    h = Hub(tmp_path, broker, open_test_store())
     h.ingestor.start()
     assert h.ingestor.wait_connected(5)
     h.ingestor.stop()  # the persistent session stays at the broker

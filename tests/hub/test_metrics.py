@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,7 +11,8 @@ from edge.protocol import DeskEvent, DesksMessage, parse_topic, topic_for
 from hub.aggregate import RollupFrame
 from hub.metrics import SPEC_VERSION, utilisation, window_description, window_mask
 from hub.rollup import refresh_rollups
-from hub.store import Incoming, SqliteStore
+from hub.store import Incoming
+from tests.hub.conftest import StoreFactory
 
 BS = 1800
 CORE = {"days": [0, 1, 2, 3, 4], "start": "08:00", "end": "10:00"}
@@ -155,7 +155,7 @@ def test_window_description_states_the_window() -> None:
     }
 
 
-def test_from_transitions_to_metrics_through_the_store(tmp_path: Path) -> None:
+def test_from_transitions_to_metrics_through_the_store(open_test_store: StoreFactory) -> None:
     """Desk m1 occupied 08:15-09:45 UTC on Wednesday 2024-01-10, agent offline from 10:30.
 
     Window 08:00-12:00 (8 bins of 30 min). Occupied: 08:00 bin 900 s, 08:30 1800, 09:00
@@ -164,7 +164,7 @@ def test_from_transitions_to_metrics_through_the_store(tmp_path: Path) -> None:
     U(b): 08:00 occupied 900 >= 900 but unknown 900 is not < 900 -> no data; 08:30 1,
     09:00 1, 09:30 1 (900 >= 900), 10:00 0, then no data -> average 3/4, peak 1.
     """
-    store = SqliteStore(tmp_path / "hub.db")
+    store = open_test_store()
     store.import_building({"sites": [{
         "id": "m", "name": "M", "timezone": "UTC",
         "core_hours": {"days": [2], "start": "08:00", "end": "12:00"},

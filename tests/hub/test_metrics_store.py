@@ -1,4 +1,5 @@
-"""Day summaries in a real SQLite store: written by the Rollupper, stale when settings change."""
+"""Day summaries in a real store (SQLite and PostgreSQL): written by the Rollupper, stale when
+settings change."""
 
 from __future__ import annotations
 
@@ -15,7 +16,9 @@ from hub.config import HubSettings
 from hub.errors import ConfigError
 from hub.metrics_days import Thresholds, pack, unpack
 from hub.rollup import Rollupper, refresh_rollups
-from hub.store import Incoming, SqliteStore
+from hub.store import Incoming
+from hub.store_protocol import Store
+from tests.hub.conftest import StoreFactory
 
 
 def utc(text: str) -> float:
@@ -38,8 +41,8 @@ def building(core: dict[str, Any] | None = None, zone: str = "z1") -> dict[str, 
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Any:
-    s = SqliteStore(tmp_path / "hub.db")
+def store(open_test_store: StoreFactory) -> Any:
+    s = open_test_store()
     s.import_building(building())
     # Friday 2024-01-12 08:00-10:00 occupied; the weekend follows.
     topic = parse_topic(topic_for("m", "ma", "desks"))
@@ -49,18 +52,17 @@ def store(tmp_path: Path) -> Any:
     msg = DesksMessage(agent="ma", boot=1, seq=1, sent=events[-1].at, events=events)
     s.apply([Incoming(topic, msg, events[-1].at)])
     yield s
-    s.close()
 
 
-def layout(store: SqliteStore) -> report_rollup.SiteLayout:
+def layout(store: Store) -> report_rollup.SiteLayout:
     return report_rollup.site_layout(store, store.site("m"), 900, Thresholds())
 
 
 def test_the_rollupper_summarises_finished_days_and_stores_weekends_empty(
-    store: SqliteStore,
+    store: Store, tmp_path: Path
 ) -> None:
     now = utc("2024-01-15T06:00")  # Monday morning: Fri, Sat, Sun are finished
-    rollupper = Rollupper(HubSettings(data_dir=Path(store.path).parent), store,
+    rollupper = Rollupper(HubSettings(data_dir=tmp_path), store,
                           clock=lambda: now)
     rollupper.tick()
     days = [r[0] for r in store.db.execute("SELECT day FROM day_summaries ORDER BY day")]
@@ -71,7 +73,7 @@ def test_the_rollupper_summarises_finished_days_and_stores_weekends_empty(
     assert report_rollup.refresh_day_summaries(store, now, 900) == 0  # nothing left to do
 
 
-def test_changed_core_hours_or_zones_make_summaries_stale(store: SqliteStore) -> None:
+def test_changed_core_hours_or_zones_make_summaries_stale(store: Store) -> None:
     now = utc("2024-01-15T06:00")
     refresh_rollups(store, now, 900)
     report_rollup.refresh_day_summaries(store, now, 900)
@@ -87,7 +89,7 @@ def test_changed_core_hours_or_zones_make_summaries_stale(store: SqliteStore) ->
         "stored_days": 0, "computed_days": 1}
 
 
-def test_pack_round_trip_keeps_dtypes_and_values(store: SqliteStore) -> None:
+def test_pack_round_trip_keeps_dtypes_and_values(store: Store) -> None:
     day = report_rollup.empty_summary(date(2024, 1, 13), 2, 2)
     back = unpack(pack(day))
     for name in ("occupied", "used_bins", "zone_used", "spell_desk", "bins"):
@@ -98,7 +100,7 @@ def test_pack_round_trip_keeps_dtypes_and_values(store: SqliteStore) -> None:
 
 
 @pytest.mark.parametrize("value", [0, -1, 2.5, True, "10"])
-def test_headcount_must_be_a_positive_whole_number(store: SqliteStore, value: object) -> None:
+def test_headcount_must_be_a_positive_whole_number(store: Store, value: object) -> None:
     bad = building()
     bad["sites"][0]["headcount"] = value
     with pytest.raises(ConfigError, match=r"sites\[0\]\.headcount must be a whole number"):
@@ -106,7 +108,7 @@ def test_headcount_must_be_a_positive_whole_number(store: SqliteStore, value: ob
 
 
 def test_window_rollups_read_what_store_rollups_reads_in_the_window(
-    store: SqliteStore,
+    store: Store,
 ) -> None:
     """The two-part reader (vacant bins as text, others as rows) against the plain one."""
     refresh_rollups(store, utc("2024-01-12T12:00"), 900)

@@ -13,8 +13,9 @@ from edge.protocol import Topic, ZoneCount, ZonesMessage
 from hub import presence
 from hub.config import HubSettings
 from hub.errors import ConfigError
-from hub.store import Incoming, SqliteStore
+from hub.store import Incoming
 from hub.store_presence import zone_counts
+from tests.hub.conftest import StoreFactory
 
 MONDAY = 1714953600  # 2024-05-06 00:00 UTC, a Monday
 H = 3600
@@ -151,8 +152,10 @@ def test_privacy_k_setting_refuses_values_below_3(tmp_path: Path) -> None:
         HubSettings(data_dir=tmp_path, privacy_k=2)
 
 
-def test_store_reads_zone_counts_written_by_the_ingest_path(tmp_path: Path) -> None:
-    store = SqliteStore(tmp_path / "hub.db")
+def test_store_reads_zone_counts_written_by_the_ingest_path(
+    open_test_store: StoreFactory,
+) -> None:
+    store = open_test_store()
     try:
         store.import_building({"sites": [
             {"id": "s", "name": "S", "timezone": "UTC", "floors": [

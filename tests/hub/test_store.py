@@ -1,4 +1,5 @@
-"""SqliteStore against real SQLite files: building import, apply rules, frames, threads."""
+"""The Store on both engines (a SQLite file and a throw-away PostgreSQL): building import,
+apply rules, frames, threads. The ``backend`` fixture (tests/hub/conftest.py) runs each twice."""
 
 from __future__ import annotations
 
@@ -27,7 +28,9 @@ from edge.protocol import (
 )
 from hub.aggregate import OCCUPIED, UNKNOWN, VACANT
 from hub.errors import ConfigError, NotFound, StoreError
-from hub.store import Incoming, SqliteStore
+from hub.store import Incoming
+from hub.store_protocol import Store
+from tests.hub.conftest import StoreFactory
 
 T0 = 1_700_000_000.0  # 2023-11-14T22:13:20Z
 
@@ -59,11 +62,24 @@ def building(site: str = "s1", *, other_site: str = "s2") -> dict[str, Any]:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqliteStore]:
-    s = SqliteStore(tmp_path / "hub.db")
+def store(open_test_store: StoreFactory) -> Iterator[Store]:
+    s = open_test_store()
     s.import_building(building())
     yield s
-    s.close()
+
+
+def assert_not_stored(store: Store, needle: bytes) -> None:
+    """``needle`` is nowhere in the database: the SQLite file's bytes, every PostgreSQL row."""
+    if store.dialect == "sqlite":
+        store.db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        assert needle not in Path(store.path).read_bytes()
+        return
+    tables = [row[0] for row in store.db.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'")]
+    assert "dead_letters" in tables
+    for table in tables:
+        for (text,) in store.db.execute(f"SELECT t::text FROM {table} t"):  # noqa: S608
+            assert needle.decode() not in text, table
 
 
 def incoming(message: Message, *, site: str = "s1", agent: str = "a1",
@@ -79,14 +95,14 @@ def desks_msg(seq: int, *events: tuple[str, str, float], agent: str = "a1",
     )
 
 
-def state(store: SqliteStore, desk: str, site: str = "s1") -> tuple[str, float | None]:
+def state(store: Store, desk: str, site: str = "s1") -> tuple[str, float | None]:
     row = next(d for d in store.desks(site) if d["id"] == desk)
     return row["state"], row["since"]
 
 
 # -- building ------------------------------------------------------------------------------
 
-def test_import_lists_sites_floors_zones_and_desks(store: SqliteStore) -> None:
+def test_import_lists_sites_floors_zones_and_desks(store: Store) -> None:
     assert [s["id"] for s in store.sites()] == ["s1", "s2"]
     s1 = store.site("s1")
     assert s1["core_hours"] == {"days": [0, 1, 2, 3, 4], "start": "07:00", "end": "19:00"}
@@ -106,7 +122,7 @@ def test_import_lists_sites_floors_zones_and_desks(store: SqliteStore) -> None:
         store.site("zz")
 
 
-def test_import_is_an_idempotent_upsert(store: SqliteStore) -> None:
+def test_import_is_an_idempotent_upsert(store: Store) -> None:
     changed = building()
     changed["sites"][0]["floors"][0]["zones"][0]["desks"][0]["name"] = "Window desk"
     store.import_building(changed)
@@ -127,9 +143,9 @@ def test_import_is_an_idempotent_upsert(store: SqliteStore) -> None:
      "sites[0].core_hours.start must be before sites[0].core_hours.end"),
 ])
 def test_import_rejects_a_bad_building_with_the_place(
-    tmp_path: Path, mutate: Any, message: str
+    open_test_store: StoreFactory, mutate: Any, message: str
 ) -> None:
-    s = SqliteStore(tmp_path / "hub.db")
+    s = open_test_store()
     data = building()
     mutate(data)
     with pytest.raises(ConfigError) as info:
@@ -141,7 +157,7 @@ def test_import_rejects_a_bad_building_with_the_place(
 
 # -- apply: dedup, gaps, dead letters ------------------------------------------------------
 
-def test_same_message_twice_is_one_transition_and_one_duplicate(store: SqliteStore) -> None:
+def test_same_message_twice_is_one_transition_and_one_duplicate(store: Store) -> None:
     msg = desks_msg(1, ("d1", "occupied", T0))
     first = store.apply([incoming(msg), incoming(msg)])
     second = store.apply([incoming(msg, received=T0 + 5)])
@@ -153,7 +169,7 @@ def test_same_message_twice_is_one_transition_and_one_duplicate(store: SqliteSto
     assert state(store, "d1") == ("occupied", T0)
 
 
-def test_a_seq_jump_counts_a_gap_and_a_late_arrival(store: SqliteStore) -> None:
+def test_a_seq_jump_counts_a_gap_and_a_late_arrival(store: Store) -> None:
     result = store.apply([
         incoming(desks_msg(1, ("d1", "occupied", T0))),
         incoming(desks_msg(2, ("d1", "vacant", T0 + 10))),
@@ -168,7 +184,7 @@ def test_a_seq_jump_counts_a_gap_and_a_late_arrival(store: SqliteStore) -> None:
 
 
 def test_foreign_desks_go_to_dead_letters_and_the_rest_of_the_batch_is_kept(
-    store: SqliteStore,
+    store: Store,
 ) -> None:
     mac = "aa:bb:cc:dd:ee:ff"
     bad_site = incoming(desks_msg(2, ("d1", "occupied", T0), ("e1", "occupied", T0)))
@@ -195,11 +211,10 @@ def test_foreign_desks_go_to_dead_letters_and_the_rest_of_the_batch_is_kept(
     assert letters[0]["size"] == len(unknown.payload or b"")
     assert letters[0]["sha256"] == hashlib.sha256(unknown.payload or b"").hexdigest()
     assert store.counters()["dead_letters"] == 3
-    store.db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    assert mac.encode() not in Path(store.path).read_bytes()
+    assert_not_stored(store, mac.encode())
 
 
-def test_dead_letter_keeps_size_and_hash_but_never_the_payload(store: SqliteStore) -> None:
+def test_dead_letter_keeps_size_and_hash_but_never_the_payload(store: Store) -> None:
     payload = b'{"v":1,"mac":"01:23:45:67:89:ab"}'
     store.dead_letter("deskpulse/v1/s1/a1/desks", "unknown field 'mac' in message", payload, T0)
     store.dead_letter("deskpulse/v1/S 1/../desks", "site in topic is not a valid id", b"x", T0)
@@ -208,15 +223,15 @@ def test_dead_letter_keeps_size_and_hash_but_never_the_payload(store: SqliteStor
     assert older == {"id": older["id"], "received": T0, "topic": "deskpulse/v1/s1/a1/desks",
                      "reason": "unknown field 'mac' in message", "size": len(payload),
                      "sha256": hashlib.sha256(payload).hexdigest()}
-    columns = {c.name for c in store.db.table("dead_letters").columns}
+    cursor = store.db.execute("SELECT * FROM dead_letters LIMIT 0")
+    columns = {c[0] for c in cursor.description}
     assert columns == {"id", "received", "topic", "reason", "size", "sha256"}
-    store.db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    assert b"01:23:45:67:89:ab" not in Path(store.path).read_bytes()
+    assert_not_stored(store, b"01:23:45:67:89:ab")
 
 
 # -- live state ----------------------------------------------------------------------------
 
-def test_late_event_does_not_overwrite_newer_live_state(store: SqliteStore) -> None:
+def test_late_event_does_not_overwrite_newer_live_state(store: Store) -> None:
     store.apply([incoming(desks_msg(1, ("d1", "occupied", T0 + 100)))])
     store.apply([incoming(desks_msg(2, ("d1", "vacant", T0 + 50)))])  # older: late
     assert state(store, "d1") == ("occupied", T0 + 100)
@@ -231,7 +246,7 @@ def test_late_event_does_not_overwrite_newer_live_state(store: SqliteStore) -> N
     assert state(store, "d1") == ("vacant", T0 + 160)
 
 
-def test_last_will_makes_the_agents_desks_unknown_not_vacant(store: SqliteStore) -> None:
+def test_last_will_makes_the_agents_desks_unknown_not_vacant(store: Store) -> None:
     store.apply([
         incoming(Status(online=True, boot=3, version="1.2.0"), received=T0),
         incoming(desks_msg(1, ("d1", "occupied", T0 + 1), ("d2", "vacant", T0 + 1), boot=3)),
@@ -254,7 +269,7 @@ def test_last_will_makes_the_agents_desks_unknown_not_vacant(store: SqliteStore)
     assert store.agents("s1")[0]["online"] is False
 
 
-def test_silent_agent_expires_to_offline_with_unknown_desks(store: SqliteStore) -> None:
+def test_silent_agent_expires_to_offline_with_unknown_desks(store: Store) -> None:
     store.apply([
         incoming(Status(online=True, boot=1), received=T0),
         incoming(desks_msg(1, ("d1", "occupied", T0)), received=T0),
@@ -270,7 +285,7 @@ def test_silent_agent_expires_to_offline_with_unknown_desks(store: SqliteStore) 
     assert store.agents("s1")[0]["online"] is True
 
 
-def test_health_zone_counts_and_checkins(store: SqliteStore) -> None:
+def test_health_zone_counts_and_checkins(store: Store) -> None:
     token = "tok.abcdefghijklmnop-secret-token"
     store.apply([
         incoming(Status(online=True, boot=1), received=T0),
@@ -294,18 +309,17 @@ def test_health_zone_counts_and_checkins(store: SqliteStore) -> None:
     assert store.dead_letters()[0]["reason"] == "unknown zone 'z9' in site 's1'"
     counters = store.counters()
     assert (counters["messages"], counters["duplicates"]) == (3, 1)
-    store.db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    assert token.encode() not in Path(store.path).read_bytes()
+    assert_not_stored(store, token.encode())
 
 
-def test_an_agent_cannot_speak_for_another_site(store: SqliteStore) -> None:
+def test_an_agent_cannot_speak_for_another_site(store: Store) -> None:
     result = store.apply([incoming(Status(online=True, boot=1), site="s2")])
     assert result.rejected[0].reason == "agent 'a1' is registered to site 's1', not 's2'"
 
 
 # -- frames --------------------------------------------------------------------------------
 
-def test_transitions_include_the_last_one_before_the_window(store: SqliteStore) -> None:
+def test_transitions_include_the_last_one_before_the_window(store: Store) -> None:
     store.apply([
         incoming(desks_msg(1, ("d1", "occupied", T0), ("d1", "vacant", T0 + 10),
                            ("d2", "occupied", T0 + 5))),
@@ -321,7 +335,7 @@ def test_transitions_include_the_last_one_before_the_window(store: SqliteStore) 
     assert len(empty) == 0 and empty.desk_index.dtype == np.int64
 
 
-def test_rollups_frame_is_a_complete_grid(store: SqliteStore) -> None:
+def test_rollups_frame_is_a_complete_grid(store: Store) -> None:
     store.write_rollups([("d1", 900_000, 300.0, 0.0, 900.0), ("d3", 901_800, 0.0, 900.0, 900.0),
                          ("e1", 900_000, 900.0, 0.0, 900.0)])
     assert not store.db.conn.in_transaction  # committed: no write lock left behind
@@ -336,7 +350,7 @@ def test_rollups_frame_is_a_complete_grid(store: SqliteStore) -> None:
     assert store.rollups("s1", 899_100, 902_000, now=901_000).end == 901_000
 
 
-def test_the_store_is_safe_to_use_from_several_threads(store: SqliteStore) -> None:
+def test_the_store_is_safe_to_use_from_several_threads(store: Store) -> None:
     errors: list[BaseException] = []
 
     def writer(agent: str, desk: str) -> None:
@@ -369,8 +383,8 @@ def test_the_store_is_safe_to_use_from_several_threads(store: SqliteStore) -> No
     assert json.loads(json.dumps(store.agents()))  # plain JSON-able values
 
 
-def test_closed_store_refuses_use(tmp_path: Path) -> None:
-    s = SqliteStore(tmp_path / "hub.db")
+def test_closed_store_refuses_use(open_test_store: StoreFactory) -> None:
+    s = open_test_store()
     s.close()
     with pytest.raises(StoreError, match="closed"):
         s.desks("s1")

@@ -1,0 +1,107 @@
+"""The one ``Store`` interface of the ingest, rollup and report path, and ``open_store``.
+
+Two implementations: :class:`hub.store.SqliteStore` (one file, one hub process) and
+:class:`hub.pgstore.PostgresStore` (several hub workers). Both take the same SQL
+(:class:`hub.store.StoreQueries`); ``db`` is this thread's connection for the modules
+that still run their own SQL in SQLite's dialect (hub/report_rollup.py, hub/rollup.py,
+hub/store_presence.py), which PostgreSQL also takes through hub/sqldialect.py. Modules
+using sqlite-utils helpers (accounts, check-in, privacy) need the SQLite store
+(docs/scale.md, "PostgreSQL store").
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any, Protocol
+
+from sqlite_utils import Database
+
+from hub.aggregate import RollupFrame, TransitionFrame
+from hub.apply import ApplyResult, ClockPolicy, Incoming
+from hub.errors import ConfigError
+
+
+class Store(Protocol):
+    """What hub/ingest.py, hub/rollup.py, the reports and the read API call on a store."""
+
+    path: Path
+    dialect: str  # "sqlite" or "postgresql"
+
+    @property
+    def db(self) -> Database: ...
+    def transaction(self) -> AbstractContextManager[Database]: ...
+    def close(self) -> None: ...
+
+    # the building
+    def import_building(self, building: dict[str, Any]) -> None: ...
+    def sites(self) -> list[dict[str, Any]]: ...
+    def site(self, site: str) -> dict[str, Any]: ...
+    def floors(self, site: str) -> list[dict[str, Any]]: ...
+    def zones(self, site: str) -> list[dict[str, Any]]: ...
+    def desks(self, site: str) -> list[dict[str, Any]]: ...
+    def assigned_desks(self, site: str) -> set[str]: ...
+    def desk_site(self, desk: str) -> str | None: ...
+
+    # messages
+    def apply(self, batch: Sequence[Incoming], clock: ClockPolicy | None = None
+              ) -> ApplyResult: ...
+    def dead_letter(self, topic: str, reason: str, payload: bytes, received: float) -> None: ...
+    def dead_letters(self, limit: int = 100) -> list[dict[str, Any]]: ...
+    def agents(self, site: str | None = None) -> list[dict[str, Any]]: ...
+    def counters(self) -> dict[str, int]: ...
+    def expire_agents(self, cutoff: float, now: float) -> list[str]: ...
+
+    # transitions and rollups
+    def transitions(self, desks: Sequence[str] | None, since: float, until: float
+                    ) -> TransitionFrame: ...
+    def rollups(self, site: str, start: float, end: float, *, bin_seconds: int | None = None,
+                now: float | None = None) -> RollupFrame: ...
+    def rollup_bin_seconds(self) -> int | None: ...
+    def claim_bin_seconds(self, bin_seconds: int) -> None: ...
+    def rollup_starts(self, sites: Sequence[str] | None = None
+                      ) -> list[tuple[str, float | None, float | None, float | None]]: ...
+    def clear_dirty(self, desks: Iterable[str]) -> None: ...
+    def write_rollups(self, rows: Iterable[tuple[str, int, float, float, float]]) -> int: ...
+
+    # one worker per site (always granted on SQLite)
+    def try_site_lock(self, purpose: str, site: str) -> bool: ...
+    def release_site_locks(self) -> None: ...
+
+
+def is_postgres_url(url: str | Path) -> bool:
+    return str(url).startswith(("postgresql://", "postgres://"))
+
+
+def open_store(url_or_path: str | Path) -> Store:
+    """``postgresql://...`` -> PostgresStore; a file path or ``sqlite:///path`` -> SqliteStore."""
+    text = str(url_or_path)
+    if is_postgres_url(text):
+        from hub.pgstore import PostgresStore
+
+        return PostgresStore(text)
+    if text.startswith("sqlite:///"):
+        text = text[len("sqlite:///"):]  # as SQLAlchemy: sqlite:///rel.db, sqlite:////abs.db
+    elif "://" in text:
+        raise ConfigError(
+            f"database_url {text.split('://')[0]}://... is not supported; use "
+            "postgresql://user@host/db, sqlite:///path/to/file.db or a file path"
+        )
+    from hub.store import SqliteStore
+
+    return SqliteStore(Path(text))
+
+
+def is_transient(exc: BaseException) -> bool:
+    """A database error worth retrying for as long as it takes: SQLite busy or locked;
+    PostgreSQL connection lost, deadlock or serialisation failure (psycopg's
+    OperationalError covers all three)."""
+    if isinstance(exc, sqlite3.OperationalError):
+        return True
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - psycopg is a dependency
+        return False
+    return isinstance(exc, psycopg.OperationalError)

@@ -1,0 +1,42 @@
+"""Store fixtures: the store tests run once on SQLite and once on PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from hub.store_protocol import Store, open_store
+from tests.pg import PostgresCluster
+
+StoreFactory = Callable[..., Store]
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def open_test_store(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[StoreFactory]:
+    """``open_test_store(name="hub")`` opens a store on this test's database ``name`` (a
+    SQLite file in tmp_path, or a new PostgreSQL database); all are closed at the end."""
+    targets: dict[str, str | Path] = {}
+    opened: list[Store] = []
+
+    def factory(name: str = "hub") -> Store:
+        if name not in targets:
+            if backend == "postgres":
+                cluster: PostgresCluster = request.getfixturevalue("postgres")
+                targets[name] = cluster.create_database()
+            else:
+                targets[name] = tmp_path / f"{name}.db"
+        opened.append(open_store(targets[name]))
+        return opened[-1]
+
+    yield factory
+    for store in opened:
+        store.close()

@@ -1,0 +1,332 @@
+"""PostgreSQL-only behaviour: the SQL translation, schema parity with SQLite, and what must
+hold across several hub workers (each a PostgresStore with its own pool) on one database."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import psycopg
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from edge.protocol import DeskEvent, DesksMessage, encode, parse_topic, topic_for
+from hub.config import HubSettings
+from hub.errors import ConfigError, StoreError
+from hub.pgstore import PostgresStore, redact
+from hub.rollup import Rollupper
+from hub.server import HubServer
+from hub.sqldialect import to_postgres
+from hub.store import Incoming, SqliteStore
+from hub.store_protocol import open_store
+from tests.broker import Mosquitto
+from tests.hub.test_store import T0, building
+from tests.pg import PostgresCluster
+
+# -- translation (pure) --------------------------------------------------------------------
+
+
+def test_placeholders_and_literals() -> None:
+    assert to_postgres("SELECT a FROM t WHERE b = ? AND c = :name AND d LIKE 'x%?:y'") == (
+        "SELECT a FROM t WHERE b = %s AND c = %(name)s AND d LIKE 'x%%?:y'")
+
+
+def test_insert_or_ignore_becomes_on_conflict_do_nothing() -> None:
+    assert to_postgres("INSERT OR IGNORE INTO m (a) VALUES (?)") == (
+        "INSERT INTO m (a) VALUES (%s) ON CONFLICT DO NOTHING")
+
+
+def test_scalar_min_max_only_with_two_arguments() -> None:
+    assert to_postgres("SELECT MIN(COALESCE(MIN(a, b), a)), MAX(x, ?) FROM t") == (
+        "SELECT MIN(COALESCE(LEAST(a, b), a)), GREATEST(x, %s) FROM t")
+
+
+def test_json_each_and_group_concat() -> None:
+    sql = to_postgres("SELECT group_concat(j.key || ',' || r.b) FROM json_each(?) j JOIN r "
+                      "ON r.d = j.value WHERE x IN (SELECT value FROM json_each(?))")
+    assert "string_agg((j.key || ',' || r.b)::text, ',')" in sql
+    assert sql.count("json_array_elements_text(%s::json) WITH ORDINALITY)") == 2
+    assert " AS j JOIN" in sql and sql.endswith("AS _each)")
+
+
+def test_translated_json_each_keys_are_zero_based(pg_url: str) -> None:
+    with psycopg.connect(pg_url) as conn:
+        rows = conn.execute(to_postgres("SELECT j.key, j.value FROM json_each(?) j"),
+                            ['["a", "b"]']).fetchall()
+    assert rows == [(0, "a"), (1, "b")]
+
+
+# -- schema --------------------------------------------------------------------------------
+
+
+def test_the_postgresql_schema_has_every_sqlite_table_and_column(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """A SQLite migration without its twin in hub/migrations_pg.py fails here."""
+    lite = SqliteStore(tmp_path / "hub.db")
+    pg = PostgresStore(pg_url)
+    try:
+        sqlite_tables = {
+            name: {row[1] for row in lite.db.execute(f"PRAGMA table_info({name})")}
+            for (name,) in lite.db.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' "
+                "AND name NOT LIKE 'sqlite_%' AND name != '_deskpulse-hub_migrations'")
+            if not name.startswith("_")
+        }
+        pg_tables: dict[str, set[str]] = {}
+        for table, column in pg.db.execute(
+            "SELECT table_name, column_name FROM information_schema.columns "
+            "WHERE table_schema = 'public' AND table_name != 'schema_migrations'"
+        ):
+            pg_tables.setdefault(table, set()).add(column)
+        assert {t for t in sqlite_tables if t not in pg_tables} == set()
+        for table, columns in sqlite_tables.items():
+            assert pg_tables[table] == columns, table
+    finally:
+        lite.close()
+        pg.close()
+
+
+def test_migrations_run_once_with_several_workers_starting_together(pg_url: str) -> None:
+    stores: list[PostgresStore] = []
+    errors: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            stores.append(PostgresStore(pg_url))
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    (count,) = stores[0].db.execute("SELECT COUNT(*) FROM schema_migrations").fetchone()
+    from hub.migrations_pg import MIGRATIONS
+    assert count == len(MIGRATIONS)
+    for s in stores:
+        s.close()
+
+
+def test_open_store_picks_the_engine_by_url(tmp_path: Path, pg_url: str) -> None:
+    pg = open_store(pg_url)
+    assert isinstance(pg, PostgresStore) and pg.dialect == "postgresql"
+    pg.close()
+    lite = open_store(f"sqlite:///{tmp_path}/a.db")
+    assert isinstance(lite, SqliteStore) and lite.path == tmp_path / "a.db"
+    lite.close()
+    with pytest.raises(ConfigError, match="mysql://... is not supported"):
+        open_store("mysql://x/y")
+
+
+def test_an_unreachable_server_is_a_clear_error(postgres: PostgresCluster) -> None:
+    from tests.broker import free_port
+
+    url = f"postgresql://u:secret@127.0.0.1:{free_port()}/none"
+    with pytest.raises(StoreError, match=r"cannot connect to PostgreSQL at postgresql://u:\*\*\*@"):
+        PostgresStore(url, timeout=1)
+    assert "secret" not in redact(url)
+
+
+# -- several workers -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def workers(pg_url: str) -> Iterator[tuple[PostgresStore, PostgresStore]]:
+    """Two hub workers on one database: two stores, two pools, no shared memory."""
+    a = PostgresStore(pg_url)
+    a.import_building(building())
+    b = PostgresStore(pg_url)
+    yield a, b
+    a.close()
+    b.close()
+
+
+def _desks(seq: int, desk: str, state: str, at: float) -> Incoming:
+    msg = DesksMessage(agent="a1", boot=1, seq=seq, sent=at,
+                       events=(DeskEvent(desk, state, at),))  # type: ignore[arg-type]
+    return Incoming(parse_topic(topic_for("s1", "a1", "desks")), msg, at + 1)
+
+
+def test_a_message_delivered_to_two_workers_is_applied_once(
+    workers: tuple[PostgresStore, PostgresStore],
+) -> None:
+    """Redelivery after a worker died, or a broker handing a copy to each: the primary key
+    of (agent, boot, seq) decides, whichever worker commits first."""
+    messages = [_desks(seq, "d1" if seq % 2 else "d2", "occupied" if seq % 3 else "vacant",
+                       T0 + seq) for seq in range(1, 61)]
+    errors: list[BaseException] = []
+
+    def worker(store: PostgresStore) -> None:
+        try:
+            for i in range(0, len(messages), 5):
+                store.apply(messages[i:i + 5])
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(s,)) for s in workers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    a, b = workers
+    counters = a.counters()
+    assert (counters["messages"], counters["duplicates"], counters["transitions"]) == (60, 60, 60)
+    assert len(b.transitions(["d1", "d2"], 0, T0 + 100)) == 60
+    assert b.counters() == counters
+
+
+def test_a_check_in_token_is_used_once_across_workers(
+    workers: tuple[PostgresStore, PostgresStore],
+) -> None:
+    a, b = workers
+    sql = "INSERT INTO used_tokens (token_id, used_at, source) VALUES (?, ?, ?)"
+    a.db.execute(sql, ["tok-1", T0, "a"])
+    with pytest.raises(psycopg.errors.UniqueViolation):
+        b.db.execute(sql, ["tok-1", T0 + 1, "b"])
+    assert list(b.db.query("SELECT token_id, source FROM used_tokens")) == [
+        {"token_id": "tok-1", "source": "a"}]
+
+
+def test_one_rollup_worker_per_site_and_a_dead_workers_sites_are_taken_over(
+    workers: tuple[PostgresStore, PostgresStore], tmp_path: Path, postgres: PostgresCluster
+) -> None:
+    a, b = workers
+    a.apply([_desks(1, "d1", "occupied", T0), _desks(2, "e1", "occupied", T0)])
+    now = [T0 + 1800]
+    settings = HubSettings(data_dir=tmp_path)
+    first = Rollupper(settings, a, clock=lambda: now[0])
+    second = Rollupper(settings, b, clock=lambda: now[0])
+    assert first.tick() > 0
+    assert first.my_sites() == ["s1", "s2"]
+    assert second.my_sites() == [] and second.tick() == 0  # the other worker has them
+    (rows,) = b.db.execute("SELECT COUNT(*) FROM rollups").fetchone()
+    assert rows > 0
+
+    # The first worker dies (its server connection ends): its locks go with it.
+    with psycopg.connect(postgres.admin_url(), autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", [a.backend_pid()])
+    now[0] += 900
+    deadline = time.monotonic() + 10
+    while second.my_sites() != ["s1", "s2"]:  # the backend ends a moment after the signal
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert second.tick() > 0
+    # The first worker's next round finds its connection broken (an error, logged by the
+    # loop), the one after reconnects and finds the sites taken.
+    with pytest.raises(psycopg.OperationalError):
+        first.tick()
+    assert first.tick() == 0 and first.my_sites() == []
+
+
+def test_a_stopped_rollup_worker_hands_its_sites_over_at_once(
+    workers: tuple[PostgresStore, PostgresStore], tmp_path: Path
+) -> None:
+    a, b = workers
+    settings = HubSettings(data_dir=tmp_path, rollup_interval=0.05)
+    first = Rollupper(settings, a, clock=lambda: T0)
+    first.start()
+    deadline = time.monotonic() + 10
+    while first.ticks == 0:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    second = Rollupper(settings, b, clock=lambda: T0)
+    assert second.my_sites() == []
+    first.stop()
+    assert second.my_sites() == ["s1", "s2"]
+
+
+# -- the hub's roles on PostgreSQL ---------------------------------------------------------
+
+
+def test_ingest_and_aggregate_roles_run_on_postgresql(
+    tmp_path: Path, pg_url: str, broker: Mosquitto
+) -> None:
+    """`hub serve --role ingest` and `--role aggregate` with ``database_url``: a published
+    desk event reaches PostgreSQL through one, and the other rolls it up."""
+    site, agent = f"pg-{uuid.uuid4().hex[:8]}", f"pa-{uuid.uuid4().hex[:8]}"
+    settings = HubSettings(data_dir=tmp_path, database_url=pg_url, mqtt_port=broker.port,
+                           rollup_interval=0.1, worker_name="w1")
+    setup = open_store(settings.store_url)
+    setup.import_building({"sites": [{
+        "id": site, "name": "PG", "timezone": "UTC", "floors": [{"id": "f", "name": "F",
+        "zones": [{"id": "z", "name": "Z", "desks": [{"id": f"{site}-d", "name": "D",
+                                                       "agent": agent}]}]}]}]})
+    ingest = HubServer(settings, role="ingest")
+    aggregate = HubServer(settings, role="aggregate")
+    assert isinstance(ingest.store, PostgresStore) and aggregate.checkin_jobs is None
+    ingest.start()
+    aggregate.start()
+    try:
+        assert ingest.ingestor is not None and ingest.ingestor.wait_connected(5)
+        at = time.time() - 60
+        msg = DesksMessage(agent=agent, boot=1, seq=1, sent=at,
+                           events=(DeskEvent(f"{site}-d", "occupied", at),))
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
+        client.connect("127.0.0.1", broker.port)
+        client.loop_start()
+        client.publish(topic_for(site, agent, "desks"), encode(msg), qos=1).wait_for_publish(5)
+        client.disconnect()
+        client.loop_stop()
+        deadline = time.monotonic() + 10
+        while True:
+            (occupied,) = setup.db.execute(
+                "SELECT COALESCE(SUM(occupied_s), 0) FROM rollups WHERE desk = ?",
+                [f"{site}-d"]).fetchone()
+            if occupied >= 50:
+                break
+            assert time.monotonic() < deadline, "no rollup of the event within 10 s"
+            time.sleep(0.1)
+        assert setup.desks(site)[0]["state"] == "occupied"
+    finally:
+        aggregate.stop()
+        ingest.stop()
+        setup.close()
+
+
+def test_roles_with_the_api_refuse_postgresql_for_now(tmp_path: Path, pg_url: str) -> None:
+    settings = HubSettings(data_dir=tmp_path, database_url=pg_url)
+    for role in ("api", "all"):
+        with pytest.raises(ConfigError, match=f"role '{role}' needs the SQLite store for now"):
+            HubServer(settings, role=role)  # type: ignore[arg-type]
+
+
+def test_workers_applying_several_agents_in_opposite_orders_do_not_deadlock(
+    workers: tuple[PostgresStore, PostgresStore],
+) -> None:
+    """Each worker's batches hold messages of agents a1 and a2 (desks d1, d3), one worker
+    a1 first, the other a2 first: without a common lock order PostgreSQL would abort one
+    transaction as a deadlock."""
+    def message(agent: str, desk: str, seq: int) -> Incoming:
+        msg = DesksMessage(agent=agent, boot=1, seq=seq, sent=T0 + seq,
+                           events=(DeskEvent(desk, "occupied" if seq % 2 else "vacant",
+                                             T0 + seq),))
+        return Incoming(parse_topic(topic_for("s1", agent, "desks")), msg, T0 + seq)
+
+    errors: list[BaseException] = []
+
+    def worker(store: PostgresStore, first: tuple[str, str], second: tuple[str, str],
+               offset: int) -> None:
+        try:
+            for seq in range(1 + offset, 200, 2):
+                store.apply([message(*first, seq), message(*second, seq)])
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    a, b = workers
+    threads = [threading.Thread(target=worker, args=(a, ("a1", "d1"), ("a2", "d3"), 0)),
+               threading.Thread(target=worker, args=(b, ("a2", "d3"), ("a1", "d1"), 1))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert a.counters()["messages"] == 2 * 199
+    assert len(a.transitions(["d1", "d3"], 0, T0 + 300)) == 2 * 199
