@@ -33,6 +33,17 @@ def _ingest() -> dict[str, Any]:
             broker.stop()
 
 
+def _load() -> dict[str, Any]:
+    from bench.load import bench_load
+
+    with tempfile.TemporaryDirectory() as tmp:
+        broker = Mosquitto(Path(tmp)).start()
+        try:
+            return bench_load(broker.port, Path(tmp))
+        finally:
+            broker.stop()
+
+
 def _call(module: str, function: str, **kwargs: Any) -> Callable[[], dict[str, Any]]:
     def run() -> dict[str, Any]:
         result: dict[str, Any] = getattr(importlib.import_module(module), function)(**kwargs)
@@ -43,6 +54,7 @@ def _call(module: str, function: str, **kwargs: Any) -> Callable[[], dict[str, A
 
 SECTIONS: dict[str, Callable[[], dict[str, Any]]] = {
     "ingest": _ingest,
+    "load": _load,
     "aggregation": _call("bench.aggregation", "bench_aggregation", n_intervals=1_000_000),
 }
 # Sections added by later issues; each is skipped (and says so) until its module exists.

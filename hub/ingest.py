@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import logging
 import queue
-import sqlite3
 import ssl
 import threading
 import time
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -28,11 +27,17 @@ from hub.checkin.badges import ConfigPublisher
 from hub.checkin.service import handle_scans
 from hub.config import HubSettings
 from hub.errors import ConfigError, ProtocolError
-from hub.store import Incoming, SqliteStore
+from hub.fast_decode import decode_desks
+from hub.store import Incoming
+from hub.store_protocol import Store, is_transient
+
+if TYPE_CHECKING:
+    from hub.store import SqliteStore
 
 log = logging.getLogger(__name__)
 
 _POLL_SECONDS = 0.2
+_PAUSE_SECONDS = 0.002  # a gap in deliveries this long ends a batch
 MAX_ATTEMPTS = 4
 RETRY_SECONDS = 0.25
 MAX_RETRY_SECONDS = 10.0
@@ -53,11 +58,15 @@ class Ingestor:
     """Subscribes to every edge -> hub topic and writes what arrives to the store."""
 
     def __init__(
-        self, settings: HubSettings, store: SqliteStore, *, client_id: str = "deskpulse-hub"
+        self, settings: HubSettings, store: Store, *, client_id: str | None = None
     ) -> None:
         self.settings = settings
         self.store = store
-        self.client_id = client_id
+        self.client_id = client_id or settings.mqtt_client_id  # one broker session per worker
+        # For _leave_group: messages delivered and handled (acked), and when the last was.
+        self._delivered = 0
+        self._handled = 0
+        self._last_message = 0.0
         self.stats = {"received": 0, "applied": 0, "dead": 0, "duplicates": 0, "errors": 0}
         self._queue: queue.Queue[_Received] = queue.Queue()
         self._stop = threading.Event()
@@ -68,7 +77,8 @@ class Ingestor:
         self._subscribed_at: float | None = None
         self._client = self._make_client()
         # Retained per-agent configs (badge hashes): on connect and whenever they change.
-        self.configs = ConfigPublisher(store, self._client.publish)
+        # (Portable SQL: it runs on PostgreSQL too, though typed for the SQLite store.)
+        self.configs = ConfigPublisher(cast("SqliteStore", store), self._client.publish)
 
     def _make_client(self) -> mqtt.Client:
         client = mqtt.Client(
@@ -110,7 +120,12 @@ class Ingestor:
         self._client.loop_start()
 
     def stop(self) -> None:
-        """Finish the batch in hand, then disconnect; what is not acked is redelivered later."""
+        """Finish the batch in hand, then disconnect; what is not acked is redelivered later.
+
+        A worker of a shared group leaves the group first (see :meth:`_leave_group`).
+        """
+        if self.settings.mqtt_shared_group and self._connected.is_set():
+            self._leave_group()
         self._stop.set()
         if self._writer is not None:
             self._writer.join(30)
@@ -121,6 +136,28 @@ class Ingestor:
 
     def wait_connected(self, timeout: float = 10.0) -> bool:
         return self._connected.wait(timeout)
+
+    def _leave_group(self, quiet: float = 0.5, timeout: float = 15.0) -> None:
+        """Unsubscribe, then apply what the broker had already handed to this worker.
+
+        The broker keeps a persistent session's share of the messages for it while it is
+        away (Mosquitto does not pass them to the other members), so a worker stopped for
+        good would strand them. Unsubscribed, its session gets nothing new; waiting until
+        the deliveries stop and the queue is empty leaves nothing unacknowledged behind.
+        """
+        self._client.unsubscribe(
+            subscription_for_hub(shared_group=self.settings.mqtt_shared_group))
+        self._last_message = time.monotonic()
+        deadline = self._last_message + timeout
+        while time.monotonic() < deadline:
+            # Every delivery handled, and quiet for a while after the last ack too: an ack
+            # frees the broker's in-flight window, and it may then send what it still held.
+            idle = time.monotonic() - self._last_message
+            if idle >= quiet and self._handled >= self._delivered:
+                return
+            time.sleep(0.05)
+        log.warning("left the shared group with messages still in hand; they stay in this "
+                    "worker's broker session until it starts again")
 
     def expire_agents(self, now: float) -> list[str]:
         """Agents without any message for ``heartbeat_timeout``: offline, desks unknown.
@@ -143,7 +180,10 @@ class Ingestor:
             log.warning("broker refused the connection: %s", reason)
             return
         self._session += 1
-        client.subscribe([(topic, 1) for topic in subscription_for_hub()])
+        group = self.settings.mqtt_shared_group or None
+        if group:  # a session from before the group was set would get every message again
+            client.unsubscribe(subscription_for_hub())
+        client.subscribe([(topic, 1) for topic in subscription_for_hub(shared_group=group)])
         log.info("connected to mqtt://%s:%d", self.settings.mqtt_host, self.settings.mqtt_port)
 
     def _on_subscribe(
@@ -167,6 +207,8 @@ class Ingestor:
             log.warning("disconnected from the broker (%s); reconnecting", reason)
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        self._delivered += 1
+        self._last_message = time.monotonic()
         self._queue.put(_Received(
             message.topic, bytes(message.payload), message.mid, message.qos, time.time(),
             self._session,
@@ -179,14 +221,21 @@ class Ingestor:
             batch = [self._queue.get(timeout=_POLL_SECONDS)]
         except queue.Empty:
             return []
+        # Take what is queued; wait for more (up to ingest_batch_wait) only while it keeps
+        # coming. A pause means the broker is waiting for our acks (its in-flight window
+        # is full) or the traffic is light: either way, committing now is what helps.
         deadline = time.monotonic() + self.settings.ingest_batch_wait
         while len(batch) < self.settings.ingest_batch_max:
-            remaining = deadline - time.monotonic()
             try:
-                batch.append(
-                    self._queue.get(timeout=remaining) if remaining > 0
-                    else self._queue.get_nowait()
-                )
+                batch.append(self._queue.get_nowait())
+                continue
+            except queue.Empty:
+                pass
+            remaining = min(deadline - time.monotonic(), _PAUSE_SECONDS)
+            if remaining <= 0:
+                break
+            try:
+                batch.append(self._queue.get(timeout=remaining))
             except queue.Empty:
                 break
         return batch
@@ -208,7 +257,7 @@ class Ingestor:
                 # a reconnect), and the store's dedup makes any second copy harmless.
                 self.stats["errors"] += 1
                 log.exception("ingest batch of %d messages failed; not acknowledged", len(batch))
-                self._defer(batch, transient=isinstance(exc, sqlite3.OperationalError))
+                self._defer(batch, transient=is_transient(exc))
                 continue
             self._ack(batch)
 
@@ -254,7 +303,7 @@ class Ingestor:
             for item in batch:
                 try:
                     topic = parse_topic(item.topic)
-                    message = decode(
+                    message = decode_desks(topic, item.payload, now=item.received) or decode(
                         topic, item.payload, now=item.received,
                         bin_seconds=self.settings.bin_seconds,
                     )
@@ -283,9 +332,13 @@ class Ingestor:
         """
         for item in valid:
             if isinstance(item.message, CheckinsMessage):
+                if self.store.dialect != "sqlite":  # docs/scale.md, "PostgreSQL store"
+                    log.warning("check-in scans from %s not handled: check-in needs the "
+                                "SQLite store for now", safe_topic(str(item.topic)))
+                    continue
                 try:
-                    handle_scans(self.store, self.settings, item.topic, item.message,
-                                 self._client.publish)
+                    handle_scans(cast("SqliteStore", self.store), self.settings, item.topic,
+                                 item.message, self._client.publish)
                 except Exception:
                     log.exception("check-in scans from %s failed", safe_topic(str(item.topic)))
 
@@ -293,3 +346,5 @@ class Ingestor:
         for item in batch:
             if item.qos and item.session == self._session:
                 self._client.ack(item.mid, item.qos)
+        self._handled += len(batch)
+        self._last_message = time.monotonic()

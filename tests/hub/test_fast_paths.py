@@ -1,0 +1,187 @@
+"""The hub's fast ingest paths give exactly the answers of the plain ones.
+
+hub/fast_decode.py must accept only what edge.protocol.decode accepts, with the same
+message; hub/apply_set.py must leave every table as hub/apply.py's message-by-message
+apply does, for batches mixing duplicates, gaps, late and out-of-order messages,
+last-wills, clock skew, unknown desks and agents speaking for the wrong site.
+"""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+from pathlib import Path
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from edge import protocol as p
+from hub import apply as rules
+from hub import apply_set
+from hub.apply import ClockPolicy, Incoming
+from hub.errors import ProtocolError
+from hub.fast_decode import decode_desks
+from hub.store import SqliteStore
+
+NOW = 1_700_000_000.0
+TOPIC = p.Topic("s1", "a1", "desks")
+GOOD = {"v": 1, "agent": "a1", "boot": 2, "seq": 7, "sent": NOW - 5,
+        "events": [{"desk": "d1", "state": "occupied", "at": NOW - 6}]}
+
+
+def _strict(payload: bytes) -> p.Message | None:
+    try:
+        return p.decode(TOPIC, payload, now=NOW)
+    except ProtocolError:
+        return None
+
+
+def _variants() -> list[bytes]:
+    out = [orjson.dumps(GOOD), b"\xef\xbb\xbf" + orjson.dumps(GOOD), b"{", b"[]", b"\xff"]
+    edits: list[tuple[str, object]] = [
+        ("v", 1.0), ("v", 2), ("v", True), ("agent", "a2"), ("agent", "A1"), ("boot", -1),
+        ("boot", True), ("seq", 2**53), ("seq", 1.0), ("sent", NOW + 301), ("sent", NOW + 299),
+        ("sent", 1e12), ("sent", "1"), ("events", []), ("events", {}), ("extra", 1),
+    ]
+    for key, value in edits:
+        out.append(orjson.dumps({**GOOD, key: value}))
+    event = GOOD["events"][0]  # type: ignore[index]
+    for key, value in [("desk", "D1"), ("desk", 5), ("state", "gone"), ("state", None),
+                       ("at", -1), ("at", NOW + 400), ("at", 12), ("x", 1)]:
+        out.append(orjson.dumps({**GOOD, "events": [{**event, key: value}]}))
+    missing = {k: v for k, v in GOOD.items() if k != "sent"}
+    out.append(orjson.dumps(missing))
+    out.append(orjson.dumps({**GOOD, "events": [{"desk": "d1", "state": "vacant", "y": 1}]}))
+    out.append(b'{"v":1,"agent":"a1","boot":1,"seq":1,"sent":NaN,"events":[]}')
+    out.append(b'{"v":1,"v":1,"agent":"a1","boot":1,"seq":1,"sent":5,'
+               b'"events":[{"desk":"d1","state":"vacant","at":4}]}')
+    return out
+
+
+@pytest.mark.parametrize("payload", _variants())
+def test_fast_decode_accepts_only_what_the_strict_decoder_accepts(payload: bytes) -> None:
+    fast = decode_desks(TOPIC, payload, now=NOW)
+    if fast is not None:
+        assert fast == _strict(payload)
+
+
+def test_fast_decode_takes_the_common_message() -> None:
+    assert decode_desks(TOPIC, orjson.dumps(GOOD), now=NOW) == _strict(orjson.dumps(GOOD))
+    assert decode_desks(TOPIC, orjson.dumps(GOOD), now=NOW) is not None
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.recursive(
+    st.none() | st.booleans() | st.integers(-5, 2**60) | st.floats() | st.text(max_size=4)
+    | st.sampled_from(["a1", "d1", "occupied", "vacant", "unknown"]),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
+        st.sampled_from(["v", "agent", "boot", "seq", "sent", "events", "desk", "state", "at"]),
+        inner, max_size=6),
+    max_leaves=12,
+))
+def test_fast_decode_never_disagrees_on_random_json(body: object) -> None:
+    try:
+        payload = orjson.dumps(body)
+    except (TypeError, orjson.JSONEncodeError):
+        return
+    fast = decode_desks(TOPIC, payload, now=NOW)
+    if fast is not None:
+        assert fast == _strict(payload)
+
+
+# -- set-wise apply ----------------------------------------------------------------------
+
+OWNERS = {"s1": ["a1", "a1", "a2", None, "a3"], "s2": ["a4", "a4", None, None, "a4"]}
+BUILDING = {"sites": [
+    {"id": site, "name": site, "timezone": "UTC", "floors": [
+        {"id": "f1", "name": "F1", "level": 1, "zones": [
+            {"id": f"{site}-z", "name": "Z", "desks": [
+                {"id": f"{site}-d{i}", "name": "d", "agent": agent}
+                for i, agent in enumerate(OWNERS[site])
+            ]},
+        ]},
+    ]}
+    for site in ("s1", "s2")
+]}
+TABLES = {
+    "messages": "agent, boot, seq, kind, received",
+    "transitions": "id, site, desk, state, at, agent, boot, seq, received",
+    "desk_state": "desk, state, since, updated, last_at, agent",
+    "agents": "id, site, online, boot, version, last_seen, will_boot, outbox_depth, dropped, "
+              "faults, uptime, clock_offset",
+    "dirty": "desk, from_at",
+    "counters": "name, value",
+    "dead_letters": "id, received, topic, reason, size, sha256",
+}
+
+
+def _random_batch(rng: random.Random, sent: list[Incoming]) -> list[Incoming]:
+    batch: list[Incoming] = []
+    for _ in range(rng.randint(1, 40)):
+        roll = rng.random()
+        if sent and roll < 0.12:  # a redelivered copy
+            batch.append(rng.choice(sent))
+            continue
+        agent = rng.choice(["a1", "a2", "a3", "a4", "a5"])  # a5: not in the building
+        home = "s2" if agent == "a4" else "s1"
+        site = home if rng.random() < 0.97 else "s2" if home == "s1" else "s1"
+        if agent == "a5":  # its first message decides its site; others are refused
+            site = rng.choice(["s1", "s2"])
+        boot = rng.choice([1, 1, 1, 2])
+        received = NOW + len(sent) + rng.random()
+        message: p.Message
+        if roll < 0.17:
+            message = p.Status(online=rng.random() < 0.5, boot=boot, version="1")
+        elif roll < 0.25:
+            message = p.Health(agent, boot, received - rng.choice([0.0, 500.0, -400.0]),
+                               10.0, 0, 0)
+        else:
+            own = [i for i, who in enumerate(OWNERS[site]) if who in (agent, None)] or [0]
+            desks = [f"{site}-d{rng.choice(own) if rng.random() < 0.95 else rng.randrange(5)}"
+                     for _ in range(rng.randint(1, 4))]
+            if rng.random() < 0.03:
+                desks.append("nowhere")
+            events = tuple(p.DeskEvent(d, rng.choice(["occupied", "vacant"]),
+                                       received - rng.uniform(0, 50)) for d in desks)
+            seq = rng.randint(1, 30) if rng.random() < 0.3 else len(sent) // 2 + rng.randint(0, 3)
+            message = p.DesksMessage(agent, boot, seq, received, events)
+        item = Incoming(p.Topic(site, agent, message.KIND), message, received)
+        sent.append(item)
+        batch.append(item)
+    return batch
+
+
+def _dump(path: Path) -> dict[str, list[tuple[object, ...]]]:
+    conn = sqlite3.connect(path)
+    try:
+        return {table: conn.execute(
+            f"SELECT {columns} FROM {table} ORDER BY 1, 2"  # noqa: S608 - fixed names
+        ).fetchall() for table, columns in TABLES.items()}
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_set_wise_apply_leaves_the_tables_as_the_plain_apply(tmp_path: Path, seed: int) -> None:
+    rng = random.Random(seed)
+    policy = ClockPolicy(120.0, "reject" if seed % 3 == 0 else "correct")
+    stores = {name: SqliteStore(tmp_path / f"{name}.db") for name in ("plain", "set")}
+    for store in stores.values():
+        store.import_building(BUILDING)
+        with store.transaction() as db:  # a4 may only speak for s2
+            db.conn.execute("INSERT INTO provisioned_agents (name, site, created) "
+                            "VALUES ('a4', 's2', 0)")
+    sent: list[Incoming] = []
+    for _ in range(15):
+        batch = _random_batch(rng, sent)
+        with stores["plain"].transaction() as db:
+            plain = rules.apply_batch(db.conn, batch, policy)
+        with stores["set"].transaction() as db:
+            fast = apply_set.apply_batch(db.conn, batch, policy)
+        assert fast == plain
+    for store in stores.values():
+        store.close()
+    assert _dump(tmp_path / "set.db") == _dump(tmp_path / "plain.db")
+
