@@ -19,6 +19,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from hub.dbcompat import insert_id, is_postgres
 from hub.errors import DeskpulseError
 from hub.migrations import apply_exclusively
 
@@ -102,8 +103,9 @@ def _m002_profile(db: Database) -> None:
 
 
 def ensure_schema(db: Database) -> None:
-    """Create the account tables if missing; safe at every start and from several processes."""
-    if not migrations.pending(db):
+    """Create the account tables if missing; safe at every start and from several processes.
+    On PostgreSQL they come with the store's migrations (hub/migrations_pg.py)."""
+    if is_postgres(db) or not migrations.pending(db):
         return
     apply_exclusively(db, migrations)
 
@@ -111,6 +113,11 @@ def ensure_schema(db: Database) -> None:
 def hash_token(token: str) -> str:
     """SHA-256 of a session or API token: what the database stores instead of it."""
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def hash_password(password: str) -> str:
+    """The argon2 hash stored for a password (for modules that set one, e.g. a reset)."""
+    return _hasher.hash(password)
 
 
 def _now(now: float | None) -> float:
@@ -142,12 +149,12 @@ def create_user(
     checked = _check_role(role)
     if db.execute("SELECT 1 FROM users WHERE username = ?", [username]).fetchone():
         raise ValueError(f"user {username!r} already exists")
-    cursor = db.execute(
+    return insert_id(
+        db,
         "INSERT INTO users (username, password_hash, role, created, must_change_password)"
         " VALUES (?, ?, ?, ?, ?)",
         [username, _hasher.hash(password), checked, _now(now), int(must_change_password)],
     )
-    return int(cast(int, cursor.lastrowid))
 
 
 def ensure_admin(db: Database, *, now: float | None = None) -> str | None:

@@ -20,6 +20,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from hub import __version__, accounts, ratelimit
 from hub.api.limits import BodySizeLimitMiddleware, request_is_https
 from hub.api.routes import (
+    admin_pages,
+    admin_people,
     agents,
     building_admin,
     building_pages,
@@ -40,7 +42,7 @@ from hub.api.routes import people_import as people_import_routes
 from hub.api.routes import privacy as privacy_routes
 from hub.config import HubSettings
 from hub.errors import ConfigError, DeskpulseError, NotFound
-from hub.store import SqliteStore
+from hub.store_protocol import Store
 
 log = logging.getLogger(__name__)
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
@@ -123,7 +125,7 @@ async def _deskpulse_error(request: Request, exc: Exception) -> JSONResponse:
 
 def create_app(
     settings: HubSettings,
-    store: SqliteStore,
+    store: Store,
     *,
     ingest_status: Callable[[], dict[str, Any]] | None = None,
 ) -> FastAPI:
@@ -157,6 +159,8 @@ def create_app(
     app.include_router(building_admin.router)
     app.include_router(floor_plans.router)
     app.include_router(building_pages.router)
+    app.include_router(admin_pages.router)
+    app.include_router(admin_people.router)
     app.mount("/static", StaticFiles(directory=str(WEB_DIR / "static")), name="static")
     _mount_swagger_assets(app)
     return app

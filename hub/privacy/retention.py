@@ -2,7 +2,8 @@
 
 A thread (started by ``hub.server.HubServer``) runs :meth:`RetentionJobs.tick` every
 ``retention_interval`` seconds and deletes identified check-ins, raw transitions, dead
-letters and audit entries older than their window, plus expired sessions.
+letters and audit entries older than their window, plus expired sessions. Each pass notes
+when it ran and what it removed (meta row ``retention_last_run``, shown on /admin/privacy).
 
 - Open check-ins are never purged; a finished one counts from its end.
 - Per desk, the newest transition before the cutoff is kept (it says what state the desk
@@ -12,19 +13,22 @@ letters and audit entries older than their window, plus expired sessions.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 from sqlite_utils import Database
 
 from hub.config import HubSettings
 from hub.privacy import audit
-from hub.store import SqliteStore
+from hub.store_protocol import Store
 
 log = logging.getLogger(__name__)
 DAY = 86400.0
+LAST_RUN_KEY = "retention_last_run"  # meta row: JSON {"at": time, "removed": {table: rows}}
 
 
 def purge_checkins(db: Database, cutoff: float) -> int:
@@ -53,7 +57,7 @@ def purge_sessions(db: Database, now: float) -> int:
     return max(db.execute("DELETE FROM sessions WHERE expires <= ?", [now]).rowcount, 0)
 
 
-def run(store: SqliteStore, settings: HubSettings, now: float) -> dict[str, int]:
+def run(store: Store, settings: HubSettings, now: float) -> dict[str, int]:
     """One pass over every retention window; the counts of rows removed."""
     with store.transaction() as db:
         counts = {
@@ -65,9 +69,24 @@ def run(store: SqliteStore, settings: HubSettings, now: float) -> dict[str, int]
             "audit_log": audit.purge_before(db, now - settings.retention_audit_days * DAY),
             "sessions": purge_sessions(db, now),
         }
+        db.execute("INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) "
+                   "DO UPDATE SET value = excluded.value",
+                   [LAST_RUN_KEY, json.dumps({"at": now, "removed": counts})])
     if any(counts.values()):
         log.info("retention purged %s", ", ".join(f"{k}={v}" for k, v in counts.items() if v))
     return counts
+
+
+def last_run(db: Database) -> dict[str, Any] | None:
+    """When retention last ran and what it removed (shown on /admin/privacy); None if never."""
+    row = db.execute("SELECT value FROM meta WHERE name = ?", [LAST_RUN_KEY]).fetchone()
+    if row is None:
+        return None
+    try:
+        value = json.loads(row[0])
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
 
 
 class RetentionJobs:
@@ -76,7 +95,7 @@ class RetentionJobs:
     def __init__(
         self,
         settings: HubSettings,
-        store: SqliteStore,
+        store: Store,
         *,
         interval: float | None = None,
         clock: Callable[[], float] = time.time,

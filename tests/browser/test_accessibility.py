@@ -1,0 +1,273 @@
+"""Every dashboard page checked with axe-core (vendored, tests/browser/vendor/axe.min.js) in
+a real headless Chromium against real uvicorn and SQLite: no "critical" violation anywhere.
+
+"serious" ones are listed in the failure message; every violation (any impact) is written,
+per page, to /tmp/accessibility/axe-results.json beside a full-page screenshot of each
+page, so they can be seen and fixed without failing the build. The pages are checked after their
+scripts have drawn them (desks, charts, tables), since that is what people use.
+
+Fixtures follow tests/browser/test_floor_constructor.py (copied: test modules do not
+share fixtures by import).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+
+from edge.protocol import Health, Status, Topic
+from hub import accounts, provision
+from hub.api.app import create_app
+from hub.checkin import labels, service
+from hub.config import HubSettings
+from hub.privacy import retention
+from hub.rollup import refresh_rollups
+from hub.store import Incoming, SqliteStore
+from tests.api.conftest import BUILDING, Desks
+
+sync_api = pytest.importorskip("playwright.sync_api")
+
+pytestmark = pytest.mark.browser
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+AXE = Path(__file__).resolve().parent / "vendor" / "axe.min.js"
+OUT = Path("/tmp/accessibility")
+USER, PASSWORD = "ada", "a long accessibility password"
+PEOPLE_CSV = b"name,email,department\nGrace Hopper,grace@example.org,R&D\n"
+
+
+@dataclass
+class Hub:
+    url: str
+    store: SqliteStore
+    desk_code: str
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _seed(store: SqliteStore, settings: HubSettings) -> str:
+    """Data on every page: desk states, an agent with a health report, a provisioned agent,
+    people, a check-in, a retention run. Returns the code of desk hq-d1's label."""
+    admin = accounts.create_user(store.db, USER, PASSWORD, "admin")
+    accounts.create_user(store.db, "mia", PASSWORD, "manager")
+    now = time.time()
+    store.apply([
+        Incoming(Topic("hq", "hq-agent-1", "status"), Status(online=True, boot=1,
+                                                             version="1.4.0"), now),
+        Incoming(Topic("hq", "hq-agent-1", "health"), Health(
+            agent="hq-agent-1", boot=1, sent=now, uptime=3600, outbox_depth=4, dropped=1,
+            sensor_faults=("hq-d3",)), now)])
+    Desks(store).send(("hq-d1", "occupied", now - 600), ("hq-d2", "vacant", now - 300))
+    refresh_rollups(store, time.time(), settings.bin_seconds)
+    with store.transaction() as db:
+        provision.record_added(db, "hq-agent-2", "hq")
+    service.check_in(store, admin, "hq-d2", via="phone")
+    retention.run(store, settings, now)
+    labels.issue_code(store, "hq-d1")
+    code = labels.active_code(store, "hq-d1")
+    assert code
+    return code
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
+    settings = HubSettings(data_dir=tmp_path_factory.mktemp("a11y-hub"),
+                           colleague_visibility=True)
+    store = SqliteStore(settings.database_path)
+    store.import_building(BUILDING)
+    code = _seed(store, settings)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(
+        create_app(settings, store), host="127.0.0.1", port=port, log_level="warning",
+        access_log=False, lifespan="off",
+    ))
+    thread = threading.Thread(target=server.run, name="a11y-test-http", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert server.started, "uvicorn did not start"
+    yield Hub(f"http://127.0.0.1:{port}", store, code)
+    server.should_exit = True
+    thread.join(10)
+    store.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Chromium not found at {CHROMIUM}: apt-get install -y chromium")
+    with sync_api.sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture(scope="module")
+def signed_in(browser: Any, hub: Hub) -> Iterator[Any]:
+    """One signed-in administrator context for every page (bypass_csp lets axe in; the
+    hub's CSP allows only its own scripts)."""
+    context = browser.new_context(viewport={"width": 1366, "height": 900}, bypass_csp=True)
+    page = context.new_page()
+    page.goto(hub.url + "/login")
+    page.fill("#username", USER)
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(hub.url + "/?site=hq")
+    page.close()
+    yield context
+    context.close()
+
+
+@pytest.fixture(scope="module")
+def results() -> Iterator[dict[str, Any]]:
+    """Every page's violations, written out at the end."""
+    OUT.mkdir(parents=True, exist_ok=True)
+    found: dict[str, Any] = {}
+    yield found
+    (OUT / "axe-results.json").write_text(json.dumps(found, indent=2, sort_keys=True))
+
+
+def run_axe(page: Any) -> list[dict[str, Any]]:
+    page.add_script_tag(path=str(AXE))
+    violations: list[dict[str, Any]] = page.evaluate(
+        """async () => {
+             const r = await axe.run(document, {resultTypes: ['violations']});
+             return r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+               nodes: v.nodes.slice(0, 5).map(n => n.target.join(' ')), count: v.nodes.length}));
+           }""")
+    return violations
+
+
+def describe(violations: list[dict[str, Any]]) -> str:
+    return "\n".join(f"  [{v['impact']}] {v['id']}: {v['help']} ({v['count']}x, e.g. "
+                     f"{'; '.join(v['nodes'][:3])})" for v in violations)
+
+
+# (name, path, selector that shows the page is drawn); {code} is desk hq-d1's label code.
+PAGES = [
+    ("dashboard", "/?site=hq", ".desk[data-state]"),
+    ("floor-map", "/floors/hq-f1?site=hq", ".map-desk[data-state], .desk[data-state]"),
+    ("analytics", "/analytics?site=hq", "body[data-loaded]"),
+    ("constructor", "/admin/floors/hq-f1?site=hq", "#desk-list li"),
+    ("colleagues", "/colleagues", "main"),
+    ("me-data", "/me/data", "#data-counts"),
+    ("me-privacy", "/me/privacy", "main"),
+    ("me-badges", "/me/badges", "main"),
+    ("me-qr", "/me/qr", "#qr:not([hidden])"),
+    ("password", "/account/password", "main"),
+    ("checkin-desk", "/d/{code}", "main"),
+    ("labels", "/admin/labels?site=hq", "#labels"),
+    ("people-import", "/admin/people/import", "#upload-form"),
+    ("admin", "/admin", "#admin-pages"),
+    ("admin-agents", "/admin/agents", "#agents"),
+    ("admin-provisioning", "/admin/provisioning", "#commands"),
+    ("admin-people", "/admin/people", "#people"),
+    ("admin-privacy", "/admin/privacy", "#retention-settings"),
+]
+
+
+def check(page: Any, name: str, results: dict[str, Any]) -> None:
+    """Run axe on the page as it is now; screenshot; fail on any critical violation."""
+    OUT.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(OUT / f"{name}.png"), full_page=True)
+    violations = run_axe(page)
+    results[name] = violations  # every impact, for the record
+    critical = [v for v in violations if v["impact"] == "critical"]
+    serious = [v for v in violations if v["impact"] == "serious"]
+    assert not critical, (f"{name}: critical accessibility violations:\n{describe(critical)}"
+                          f"\nserious ones too:\n{describe(serious) or '  none'}")
+
+
+@pytest.mark.parametrize(("name", "path", "ready"), PAGES, ids=[p[0] for p in PAGES])
+def test_page_has_no_critical_accessibility_violation(
+    signed_in: Any, hub: Hub, results: dict[str, Any], name: str, path: str, ready: str
+) -> None:
+    page = signed_in.new_page()
+    try:
+        response = page.goto(hub.url + path.replace("{code}", hub.desk_code))
+        assert response is not None and response.status == 200, f"{path}: {response}"
+        page.wait_for_selector(ready, state="attached", timeout=10_000)
+        check(page, name, results)
+    finally:
+        page.close()
+
+
+def test_sign_in_page_has_no_critical_accessibility_violation(
+    browser: Any, hub: Hub, results: dict[str, Any]
+) -> None:
+    context = browser.new_context(viewport={"width": 1366, "height": 900}, bypass_csp=True)
+    page = context.new_page()
+    try:
+        page.goto(hub.url + "/login")
+        page.wait_for_selector("#username")
+        check(page, "login", results)
+        page.fill("#username", USER)
+        page.fill("#password", "wrong password")
+        page.click("button[type=submit]")
+        page.wait_for_selector(".form-error")
+        check(page, "login-error", results)
+    finally:
+        context.close()
+
+
+def test_forms_after_submission_have_no_critical_accessibility_violation(
+    signed_in: Any, hub: Hub, results: dict[str, Any], tmp_path: Path
+) -> None:
+    """The import preview and a one-time password on the people page (states a GET never
+    shows)."""
+    page = signed_in.new_page()
+    try:
+        csv = tmp_path / "people.csv"
+        csv.write_bytes(PEOPLE_CSV)
+        page.goto(hub.url + "/admin/people/import")
+        page.set_input_files("#file", str(csv))
+        page.click("#upload-form button[type=submit]")
+        page.wait_for_load_state()
+        assert "Grace Hopper" in page.content()
+        check(page, "people-import-preview", results)
+
+        page.goto(hub.url + "/admin/people")
+        page.locator('tr[data-username="mia"] .reset-form button').click()
+        page.wait_for_selector("#one-time-password")
+        check(page, "admin-people-reset", results)
+    finally:
+        page.close()
+
+
+def test_the_check_fails_on_a_page_with_a_critical_violation(
+    signed_in: Any, hub: Hub, tmp_path: Path
+) -> None:
+    """The harness itself: an image without alt text and a nameless button (both critical
+    in axe) on a real page make :func:`check` fail, naming them."""
+    page = signed_in.new_page()
+    try:
+        page.goto(hub.url + "/admin")
+        page.evaluate("""() => {
+            const main = document.querySelector('main');
+            main.insertAdjacentHTML('beforeend',
+              '<img src="/static/favicon.svg"><button id="nameless"></button>');
+        }""")
+        with pytest.raises(AssertionError) as failed:
+            check(page, "self-check", {})
+        assert "[critical] image-alt" in str(failed.value)
+        assert "[critical] button-name" in str(failed.value)
+    finally:
+        page.close()
