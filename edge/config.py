@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -127,6 +127,22 @@ class AgentConfig:
         return cls.from_dict(data, base_dir=Path(path).parent, source=source)
 
 
+def check_desk_sensors(
+    desks: Sequence[tuple[str, Any]], *, source: str = ""
+) -> list[tuple[SensorConfig, ...]]:
+    """Check several desks' sensor lists exactly as the ``[[desks.sensors]]`` tables of one
+    edge.toml are checked: same types, keys, limits and messages, and a GPIO pin or I2C
+    address used twice across the desks refused. The hub checks the sensors recorded in the
+    building with it (one agent's desks at a time), so both sides agree on what loads.
+
+    ``desks`` pairs a label that names the list in messages (``desks[0].sensors`` here) with
+    the list of sensor tables. ``source`` starts each message (none when empty). Paths stay
+    relative. Raises :class:`ConfigError`.
+    """
+    parser = _Parser(source, None)
+    return [parser.sensors(value, label) for label, value in desks]
+
+
 class _Parser:
     """Walks the document; each check raises ConfigError naming ``source`` and the key."""
 
@@ -136,7 +152,7 @@ class _Parser:
         self.hardware: dict[str, str] = {}  # "gpio 17" / "i2c 1 0x69" -> first user
 
     def fail(self, text: str) -> ConfigError:
-        return ConfigError(f"{self.source}: {text}")
+        return ConfigError(f"{self.source}: {text}" if self.source else text)
 
     def table(
         self, data: Any, name: str, allowed: set[str], required: set[str]

@@ -3,8 +3,10 @@
 Shape: ``{"sites": [{"id", "name", "timezone", "headcount"?, "core_hours"?: {"days",
 "start", "end"},
 "floors": [{"id", "name", "level", "zones": [{"id", "name", "desks": [{"id", "name",
-"agent"?, "x"?, "y"?, "assigned"?}]}]}]}]}``. ``assigned: true`` marks a desk permanently
-assigned to one person (never who): its figures are only reported at zone level. Every
+"agent"?, "x"?, "y"?, "assigned"?, "sensors"?}]}]}]}]}``. ``assigned: true`` marks a desk
+permanently assigned to one person (never who): its figures are only reported at zone
+level. ``sensors`` lists the edge.toml ``[[desks.sensors]]`` tables that read the desk
+(hub/desk_sensors.py); left out, the desk has none recorded. Every
 problem is a :class:`ConfigError` naming where it is
 (``sites[0].floors[1].zones[0].desks[3].id``), so an installer can fix the file.
 """
@@ -18,6 +20,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from edge.protocol import is_id
+from hub import desk_sensors
 from hub.errors import ConfigError
 
 DEFAULT_CORE_HOURS: dict[str, Any] = {"days": [0, 1, 2, 3, 4], "start": "08:00", "end": "18:00"}
@@ -138,6 +141,16 @@ def _assigned(desk: dict[str, Any], where: str) -> int:
     return int(value)
 
 
+def _sensors(desk: dict[str, Any], where: str) -> str | None:
+    """The desk's sensors as stored (hub/desk_sensors.py), checked by the edge's rules; a
+    message reads ``sites[0]...desks[3]: sensors[1].pin: GPIO pin 17 is already used by
+    sensors[0].pin: ...``."""
+    try:
+        return desk_sensors.dumps(desk_sensors.check_sensors(desk.get("sensors")))
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
 def validate_building(data: object) -> BuildingRows:
     """Check a building description and flatten it into table rows."""
     root = _obj(data, "building")
@@ -188,5 +201,6 @@ def validate_building(data: object) -> BuildingRows:
                         "name": _name(desk, dw, desk_id), "agent": agent,
                         "x": _coordinate(desk, "x", dw), "y": _coordinate(desk, "y", dw),
                         "assigned": _assigned(desk, dw),
+                        "sensors": _sensors(desk, dw),
                     })
     return rows

@@ -1,23 +1,28 @@
 """The building as CSV, one row per desk: pure functions over text.
 
-Columns, in this order: ``site, floor, zone, desk, name, x, y, agent, assigned``. ``x`` and
-``y`` are fractions (0..1) of the floor plan, empty when the desk is not placed; ``agent``
-is empty when any agent of the site may report the desk; ``assigned`` is ``true`` or
-``false``. A cell that a spreadsheet would run as a formula (starting ``=``, ``+``, ``-``,
-``@``) is written with a leading ``'``, which the import removes again. Sites, floors and
-zones get their details (time zone, names, levels) from JSON or the constructor: a CSV row
-names them by id only.
+Columns, in this order: ``site, floor, zone, desk, name, x, y, agent, assigned, sensors``.
+``x`` and ``y`` are fractions (0..1) of the floor plan, empty when the desk is not placed;
+``agent`` is empty when any agent of the site may report the desk; ``assigned`` is ``true``
+or ``false``; ``sensors`` is the desk's sensors as a JSON list of edge.toml
+``[[desks.sensors]]`` tables (``[{"type": "pir", "pin": 17}]``), empty for none. A file
+without a ``sensors`` column leaves every desk's recorded sensors as they are. A cell that
+a spreadsheet would run as a formula (starting ``=``, ``+``, ``-``, ``@``) is written with a
+leading ``'``, which the import removes again. Sites, floors and zones get their details
+(time zone, names, levels) from JSON or the constructor: a CSV row names them by id only.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import json
 import math
 from dataclasses import dataclass
 from typing import Any
 
-COLUMNS = ("site", "floor", "zone", "desk", "name", "x", "y", "agent", "assigned")
+COLUMNS = ("site", "floor", "zone", "desk", "name", "x", "y", "agent", "assigned", "sensors")
+REQUIRED = COLUMNS[:-1]  # files written before sensors were recorded still import
+SENSORS_HINT = 'sensors must be a JSON list such as [{"type": "pir", "pin": 17}] or empty'
 MAX_CSV_BYTES = 5 * 1024 * 1024
 MAX_ROWS = 50_000
 _FORMULA = ("=", "+", "-", "@")
@@ -39,6 +44,7 @@ class CsvDesk:
     y: float | None
     agent: str | None
     assigned: bool
+    sensors: list[Any] | None = None  # None: the file has no sensors column
 
 
 def _safe(value: Any) -> str:
@@ -67,6 +73,7 @@ def building_to_csv(building: dict[str, Any]) -> str:
                         site["id"], floor["id"], zone["id"], desk["id"], _safe(desk["name"]),
                         _number(desk.get("x")), _number(desk.get("y")), desk.get("agent") or "",
                         "true" if desk.get("assigned") else "false",
+                        json.dumps(desk["sensors"]) if desk.get("sensors") else "",
                     ])
     return out.getvalue()
 
@@ -83,8 +90,21 @@ def _coordinate(text: str, column: str) -> float | None | str:
     return value
 
 
-def _row(line: int, record: dict[str, str]) -> CsvDesk | str:
+def _sensors(text: str) -> list[Any] | str:
+    if not text:
+        return []
+    try:
+        value = json.loads(_unsafe(text))
+    except (ValueError, RecursionError):
+        return SENSORS_HINT
+    return value if isinstance(value, list) else SENSORS_HINT
+
+
+def _row(line: int, record: dict[str, str], with_sensors: bool) -> CsvDesk | str:
     values = {k: (record.get(k) or "").strip() for k in COLUMNS}
+    sensors = _sensors(values["sensors"]) if with_sensors else None
+    if isinstance(sensors, str):
+        return sensors
     x = _coordinate(values["x"], "x")
     y = _coordinate(values["y"], "y")
     for problem in (x, y):
@@ -97,7 +117,7 @@ def _row(line: int, record: dict[str, str]) -> CsvDesk | str:
         line=line, site=values["site"], floor=values["floor"], zone=values["zone"],
         desk=values["desk"], name=_unsafe(values["name"]) or values["desk"],
         x=x, y=y,  # type: ignore[arg-type]
-        agent=values["agent"] or None, assigned=assigned in _TRUE,
+        agent=values["agent"] or None, assigned=assigned in _TRUE, sensors=sensors,
     )
 
 
@@ -116,10 +136,10 @@ def parse_building_csv(data: bytes) -> tuple[list[CsvDesk], list[tuple[int, str]
         header = [h.strip().lower() for h in (reader.fieldnames or [])]
     except csv.Error as exc:
         return [], [(1, f"unreadable CSV: {exc}")]
-    missing = [c for c in COLUMNS if c not in header]
+    missing = [c for c in REQUIRED if c not in header]
     extra = [h for h in header if h not in COLUMNS]
     if missing or extra:
-        return [], [(1, f"the header must be {','.join(COLUMNS)}"
+        return [], [(1, f"the header must be {','.join(COLUMNS)} (sensors may be left out)"
                         + (f"; missing: {', '.join(missing)}" if missing else "")
                         + (f"; unknown: {', '.join(extra[:5])}" if extra else ""))]
     reader.fieldnames = header
@@ -136,7 +156,7 @@ def parse_building_csv(data: bytes) -> tuple[list[CsvDesk], list[tuple[int, str]
                 continue
             if not any((v or "").strip() for v in record.values()):
                 continue
-            parsed = _row(line, record)
+            parsed = _row(line, record, "sensors" in header)
             if isinstance(parsed, str):
                 errors.append((line, parsed))
             else:

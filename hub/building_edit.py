@@ -18,10 +18,12 @@ from typing import Any
 from sqlite_utils import Database
 
 from edge.protocol import is_id
+from hub import desk_sensors
 from hub.building import check_core_hours, check_timezone
+from hub.dbcompat import insert_row, update_row, upsert_row
 from hub.errors import ConfigError, DeskpulseError, NotFound
 from hub.floor_plan import Plan
-from hub.store import SqliteStore
+from hub.store_protocol import Store
 
 MAX_NAME = 200
 
@@ -135,7 +137,7 @@ def check_agent(db: Database, site: str, agent: object) -> str | None:
 
 # -- sites -------------------------------------------------------------------------------------
 
-def create_site(store: SqliteStore, values: dict[str, Any]) -> None:
+def create_site(store: Store, values: dict[str, Any]) -> None:
     site = check_id(values.get("id"), "site")
     row = {"id": site, "name": check_name(values.get("name") or site, "site"),
            "timezone": _config(check_timezone, values.get("timezone"), "timezone"),
@@ -145,10 +147,10 @@ def create_site(store: SqliteStore, values: dict[str, Any]) -> None:
     with store.transaction() as db:
         if _count(db, "SELECT COUNT(*) FROM sites WHERE id = ?", [site]):
             raise BuildingConflict(f"site {site!r} already exists")
-        db.table("sites").insert(row)
+        insert_row(db, "sites", row)
 
 
-def update_site(store: SqliteStore, site: str, changes: dict[str, Any]) -> None:
+def update_site(store: Store, site: str, changes: dict[str, Any]) -> None:
     update: dict[str, Any] = {}
     if "name" in changes:
         update["name"] = check_name(changes["name"], "site")
@@ -159,16 +161,16 @@ def update_site(store: SqliteStore, site: str, changes: dict[str, Any]) -> None:
     with store.transaction() as db:
         site_row(db, site)
         if update:
-            db.table("sites").update(site, update)
+            update_row(db, "sites", {"id": site}, update)
 
 
-def delete_site(store: SqliteStore, site: str) -> None:
+def delete_site(store: Store, site: str) -> None:
     with store.transaction() as db:
         site_row(db, site)
         floors = _count(db, "SELECT COUNT(*) FROM floors WHERE site = ?", [site])
         agents = _count(db, "SELECT COUNT(*) FROM (SELECT id FROM agents WHERE site = ? UNION "
                             "SELECT name FROM provisioned_agents WHERE site = ? AND revoked IS "
-                            "NULL)", [site, site])
+                            "NULL) AS named", [site, site])
         history = sum(_count(db, f"SELECT COUNT(*) FROM {table} WHERE site = ?", [site])
                       for table in ("day_summaries", "zone_counts", "transitions"))
         if floors or agents or history:
@@ -187,7 +189,7 @@ def _level(value: object) -> int:
     return value
 
 
-def create_floor(store: SqliteStore, site: str, values: dict[str, Any]) -> None:
+def create_floor(store: Store, site: str, values: dict[str, Any]) -> None:
     floor = check_id(values.get("id"), "floor")
     with store.transaction() as db:
         site_row(db, site)
@@ -197,11 +199,11 @@ def create_floor(store: SqliteStore, site: str, values: dict[str, Any]) -> None:
         if level is None:
             level = _count(db, "SELECT COALESCE(MAX(level) + 1, 0) FROM floors WHERE site = ?",
                            [site])
-        db.table("floors").insert({"site": site, "id": floor, "level": _level(level),
-                                   "name": check_name(values.get("name") or floor, "floor")})
+        insert_row(db, "floors", {"site": site, "id": floor, "level": _level(level),
+                                  "name": check_name(values.get("name") or floor, "floor")})
 
 
-def update_floor(store: SqliteStore, site: str, floor: str, changes: dict[str, Any]) -> None:
+def update_floor(store: Store, site: str, floor: str, changes: dict[str, Any]) -> None:
     update: dict[str, Any] = {}
     if "name" in changes:
         update["name"] = check_name(changes["name"], "floor")
@@ -210,10 +212,10 @@ def update_floor(store: SqliteStore, site: str, floor: str, changes: dict[str, A
     with store.transaction() as db:
         floor_row(db, site, floor)
         if update:
-            db.table("floors").update((site, floor), update)
+            update_row(db, "floors", {"site": site, "id": floor}, update)
 
 
-def delete_floor(store: SqliteStore, site: str, floor: str) -> None:
+def delete_floor(store: Store, site: str, floor: str) -> None:
     """Only an empty floor goes; its plan image goes with it (the plan is not history)."""
     with store.transaction() as db:
         floor_row(db, site, floor)
@@ -230,25 +232,26 @@ def delete_floor(store: SqliteStore, site: str, floor: str) -> None:
 
 # -- zones -------------------------------------------------------------------------------------
 
-def create_zone(store: SqliteStore, site: str, values: dict[str, Any]) -> None:
+def create_zone(store: Store, site: str, values: dict[str, Any]) -> None:
     zone = check_id(values.get("id"), "zone")
     floor = check_id(values.get("floor"), "floor")
     with store.transaction() as db:
         floor_row(db, site, floor)
         if _count(db, "SELECT COUNT(*) FROM zones WHERE site = ? AND id = ?", [site, zone]):
             raise BuildingConflict(f"zone {zone!r} already exists in site {site!r}")
-        db.table("zones").insert({"site": site, "id": zone, "floor": floor,
-                                  "name": check_name(values.get("name") or zone, "zone")})
+        insert_row(db, "zones", {"site": site, "id": zone, "floor": floor,
+                                 "name": check_name(values.get("name") or zone, "zone")})
 
 
-def update_zone(store: SqliteStore, site: str, zone: str, changes: dict[str, Any]) -> None:
+def update_zone(store: Store, site: str, zone: str, changes: dict[str, Any]) -> None:
     with store.transaction() as db:
         zone_row(db, site, zone)
         if "name" in changes:
-            db.table("zones").update((site, zone), {"name": check_name(changes["name"], "zone")})
+            update_row(db, "zones", {"site": site, "id": zone},
+                       {"name": check_name(changes["name"], "zone")})
 
 
-def delete_zone(store: SqliteStore, site: str, zone: str) -> None:
+def delete_zone(store: Store, site: str, zone: str) -> None:
     with store.transaction() as db:
         zone_row(db, site, zone)
         desks = _count(db, "SELECT COUNT(*) FROM desks WHERE site = ? AND zone = ?", [site, zone])
@@ -280,7 +283,7 @@ def desk_history(db: Database, desk: str) -> dict[str, int]:
             for key, table, _ in DESK_HISTORY}
 
 
-def create_desk(store: SqliteStore, site: str, values: dict[str, Any]) -> None:
+def create_desk(store: Store, site: str, values: dict[str, Any]) -> None:
     desk = check_id(values.get("id"), "desk")
     zone = check_id(values.get("zone"), "zone")
     with store.transaction() as db:
@@ -289,7 +292,7 @@ def create_desk(store: SqliteStore, site: str, values: dict[str, Any]) -> None:
         if other is not None:
             raise BuildingConflict(f"desk {desk!r} already exists (in site {other!r}); desk ids "
                                    "are unique across sites")
-        db.table("desks").insert({
+        insert_row(db, "desks", {
             "id": desk, "site": site, "floor": floor, "zone": zone,
             "name": check_name(values.get("name") or desk, "desk"),
             "agent": check_agent(db, site, values.get("agent")),
@@ -298,7 +301,7 @@ def create_desk(store: SqliteStore, site: str, values: dict[str, Any]) -> None:
         })
 
 
-def update_desk(store: SqliteStore, site: str, desk: str, changes: dict[str, Any]) -> None:
+def update_desk(store: Store, site: str, desk: str, changes: dict[str, Any]) -> None:
     """Move (x, y), rename, re-zone (the floor follows the zone), assign an agent or mark
     the desk assigned to one person. Keys left out stay as they are; null clears."""
     update: dict[str, Any] = {}
@@ -318,11 +321,36 @@ def update_desk(store: SqliteStore, site: str, desk: str, changes: dict[str, Any
             update["zone"], update["floor"] = zone["id"], zone["floor"]
         if "agent" in changes:
             update["agent"] = check_agent(db, site, changes["agent"])
+            if update["agent"] is not None:  # the desk's sensors move to that agent's Pi
+                check_sensor_clash(db, update["agent"], desk, desk_sensors.loads(
+                    desk_row(db, site, desk).get("sensors")))
         if update:
-            db.table("desks").update(desk, update)
+            update_row(db, "desks", {"id": desk}, update)
 
 
-def delete_desk(store: SqliteStore, site: str, desk: str) -> None:
+def check_sensor_clash(db: Database, agent: str, desk: str, specs: list[dict[str, Any]]
+                       ) -> None:
+    """BuildingConflict if ``specs`` on ``desk`` would share a GPIO pin or I2C address with
+    another desk of the agent (one Pi reads them all)."""
+    try:
+        desk_sensors.check_agent(agent, [*desk_sensors.agent_sensors(db, agent, without=desk),
+                                         (desk, specs)])
+    except ConfigError as exc:
+        raise BuildingConflict(str(exc)) from None
+
+
+def set_desk_sensors(store: Store, site: str, desk: str, sensors: object) -> None:
+    """Replace the desk's sensors (a list of edge.toml ``[[desks.sensors]]`` tables; an
+    empty list clears them). Bad values 422, a pin or address clash on its agent 409."""
+    specs = _config(desk_sensors.check_sensors, sensors)
+    with store.transaction() as db:
+        agent = desk_row(db, site, desk)["agent"]
+        if agent is not None:
+            check_sensor_clash(db, agent, desk, specs)
+        db.execute("UPDATE desks SET sensors = ? WHERE id = ?", [desk_sensors.dumps(specs), desk])
+
+
+def delete_desk(store: Store, site: str, desk: str) -> None:
     with store.transaction() as db:
         desk_row(db, site, desk)
         found = desk_history(db, desk)
@@ -337,13 +365,13 @@ def delete_desk(store: SqliteStore, site: str, desk: str) -> None:
 
 # -- floor plans -------------------------------------------------------------------------------
 
-def save_plan(store: SqliteStore, site: str, floor: str, plan: Plan) -> dict[str, Any]:
+def save_plan(store: Store, site: str, floor: str, plan: Plan) -> dict[str, Any]:
     row = {"site": site, "floor": floor, "content_type": plan.content_type,
            "width": plan.width, "height": plan.height, "sha256": plan.sha256,
            "size": len(plan.data), "uploaded": time.time(), "data": plan.data}
     with store.transaction() as db:
         floor_row(db, site, floor)
-        db.table("floor_plans").upsert(row, pk=("site", "floor"))
+        upsert_row(db, "floor_plans", row, ("site", "floor"))
     return {k: v for k, v in row.items() if k != "data"}
 
 
@@ -362,7 +390,7 @@ def plans(db: Database, site: str) -> list[dict[str, Any]]:
         "WHERE site = ? ORDER BY floor", [site]))
 
 
-def delete_plan(store: SqliteStore, site: str, floor: str) -> None:
+def delete_plan(store: Store, site: str, floor: str) -> None:
     with store.transaction() as db:
         floor_row(db, site, floor)
         db.execute("DELETE FROM floor_plans WHERE site = ? AND floor = ?", [site, floor])

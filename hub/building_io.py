@@ -17,11 +17,12 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from hub import desk_sensors
 from hub.building import validate_building
 from hub.building_csv import CsvDesk
 from hub.building_edit import agent_site, site_row
 from hub.errors import ConfigError, NotFound
-from hub.store import SqliteStore
+from hub.store_protocol import Store
 
 _DESK_PATH = re.compile(r"^sites\[0\]\.floors\[0\]\.zones\[0\]\.desks\[0\]|^sites\[0\]"
                         r"\.floors\[0\]\.zones\[0\]|^sites\[0\]\.floors\[0\]|^sites\[0\]")
@@ -54,7 +55,7 @@ def export_building(db: Database, site: str) -> dict[str, Any]:
         out["core_hours"] = json.loads(row["core_hours"])
     zones = list(db.query("SELECT id, floor, name FROM zones WHERE site = ? ORDER BY id",
                           [site]))
-    desks = list(db.query("SELECT id, zone, name, agent, x, y, assigned FROM desks "
+    desks = list(db.query("SELECT id, zone, name, agent, x, y, assigned, sensors FROM desks "
                           "WHERE site = ? ORDER BY id", [site]))
     out["floors"] = []
     for floor in db.query("SELECT id, name, level FROM floors WHERE site = ? "
@@ -68,6 +69,8 @@ def export_building(db: Database, site: str) -> dict[str, Any]:
                     if desk[key] is not None:
                         item[key] = desk[key]
                 item["assigned"] = bool(desk["assigned"])
+                if desk["sensors"]:
+                    item["sensors"] = desk_sensors.loads(desk["sensors"])
                 zone_desks.append(item)
             floor_zones.append({"id": zone["id"], "name": zone["name"], "desks": zone_desks})
         out["floors"].append({"id": floor["id"], "name": floor["name"], "level": floor["level"],
@@ -173,6 +176,10 @@ def csv_to_building(db: Database, rows: list[CsvDesk], problems: list[Problem]
         for key in ("agent", "x", "y"):
             if getattr(row, key) is not None:
                 desk[key] = getattr(row, key)
+        sensors = row.sensors if row.sensors is not None else desk_sensors.loads(
+            _one_value(db, "SELECT sensors FROM desks WHERE id = ?", row.desk))
+        if sensors:  # no sensors column in the file: the desk keeps its recorded sensors
+            desk["sensors"] = sensors
         zone["desks"].append(desk)
         _check({"sites": [{"id": row.site, "timezone": "UTC", "floors": [{
             "id": row.floor, "zones": [{"id": row.zone, "desks": [desk]}]}]}]}, where, problems)
@@ -229,6 +236,7 @@ def plan_import(db: Database, building: dict[str, Any], problems: list[Problem])
             if agent_home is not None and agent_home != desk["site"]:
                 plan.problems.append(Problem(where, f"agent {desk['agent']!r} belongs to site "
                                                     f"{agent_home!r}, not {desk['site']!r}"))
+    plan.problems += sensor_clashes(db, rows.desks)
     existing = {r[0] for r in db.execute("SELECT id FROM desks")}
     plan.counts = {"sites": len(rows.sites), "floors": len(rows.floors),
                    "zones": len(rows.zones), "desks": len(rows.desks),
@@ -236,6 +244,30 @@ def plan_import(db: Database, building: dict[str, Any], problems: list[Problem])
     return plan
 
 
-def apply_import(store: SqliteStore, plan: ImportPlan) -> None:
-    """Insert or update everything in one transaction (SqliteStore.import_building)."""
+def _one_value(db: Database, sql: str, param: str) -> Any:
+    row = db.execute(sql, [param]).fetchone()
+    return None if row is None else row[0]
+
+
+def sensor_clashes(db: Database, desks: list[dict[str, Any]]) -> list[Problem]:
+    """A GPIO pin or I2C address used twice among one agent's desks, counting the agent's
+    desks in the database that the import leaves as they are."""
+    imported = {d["id"] for d in desks}
+    by_agent: dict[str, list[tuple[str, list[dict[str, Any]]]]] = {}
+    for desk in desks:
+        if desk["agent"] is not None and desk["sensors"]:
+            by_agent.setdefault(desk["agent"], []).append(
+                (desk["id"], desk_sensors.loads(desk["sensors"])))
+    out: list[Problem] = []
+    for agent, listed in sorted(by_agent.items()):
+        kept = [(d, s) for d, s in desk_sensors.agent_sensors(db, agent) if d not in imported]
+        try:
+            desk_sensors.check_agent(agent, kept + listed)
+        except ConfigError as exc:
+            out.append(Problem(f"agent {agent}", str(exc).removeprefix(f"agent {agent}: ")))
+    return out
+
+
+def apply_import(store: Store, plan: ImportPlan) -> None:
+    """Insert or update everything in one transaction (Store.import_building)."""
     store.import_building(plan.building)

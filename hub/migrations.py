@@ -323,3 +323,10 @@ CREATE TABLE floor_plans (  -- hub/building_edit.py: one checked PNG/SVG plan pe
 def m_h7a_floor_plans(db: Database) -> None:
     """Issue 7 item 2: floor-plan images for the floor constructor and the live map."""
     db.executescript(_M_FLOOR_PLANS)
+
+
+@migrations(name="m_h7b_desk_sensors")
+def m_h7b_desk_sensors(db: Database) -> None:
+    """Issue 7 item 2: which physical sensors read a desk (hub/desk_sensors.py), as a JSON
+    list of edge.toml ``[[desks.sensors]]`` tables; NULL when none are recorded."""
+    db.execute("ALTER TABLE desks ADD COLUMN sensors TEXT")

@@ -20,12 +20,14 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from sqlite_utils import Database
 
 from edge.protocol import EDGE_TO_HUB, HUB_TO_EDGE, TOPIC_ROOT, is_id
+from hub import desk_sensors
 from hub.errors import ConfigError, DeskpulseError
 
 log = logging.getLogger(__name__)
@@ -94,8 +96,10 @@ def _toml_str(value: str) -> str:
 def edge_toml(
     name: str, site: str, password: str, *, broker_host: str, broker_port: int, tls: bool,
     ca_file: str | Path | None, desks: Sequence[tuple[str, str]] = (),
+    sensors: Mapping[str, Sequence[dict[str, Any]]] | None = None,
 ) -> str:
-    """A complete edge.toml for the agent; ``desks`` are (desk id, zone) pairs."""
+    """A complete edge.toml for the agent; ``desks`` are (desk id, zone) pairs, ``sensors``
+    the sensors recorded in the building by desk id (hub/desk_sensors.py)."""
     lines = [
         f"# Deskpulse agent {name} of site {site}: made by `deskpulse hub agents add`.",
         "# It holds the agent's MQTT password: keep it owner-only (chmod 600).",
@@ -114,6 +118,7 @@ def edge_toml(
         lines.append(f"ca_file = {_toml_str(str(ca_file))}")
     for desk, zone in desks:
         lines += ["", "[[desks]]", f"id = {_toml_str(desk)}", f"zone = {_toml_str(zone)}"]
+        lines += desk_sensors.toml_tables((sensors or {}).get(desk, ()))
     if not desks:
         desk = "desk-1"
         lines += ["", "# No desks are assigned to this agent in the hub yet: replace this one.",
@@ -202,6 +207,7 @@ def add_agent(
     name: str, site: str, *, passwd_file: Path, acl_file: Path, broker_host: str,
     broker_port: int = 8883, tls: bool = True, ca_file: str | Path | None = None,
     desks: Sequence[tuple[str, str]] = (),
+    sensors: Mapping[str, Sequence[dict[str, Any]]] | None = None,
 ) -> tuple[str, str]:
     """Create the agent's account and ACL; returns (password, edge.toml text).
 
@@ -223,7 +229,8 @@ def add_agent(
             raise
     log.info("provisioned agent %s of site %s", name, site)
     return password, edge_toml(name, site, password, broker_host=broker_host,
-                               broker_port=broker_port, tls=tls, ca_file=ca_file, desks=desks)
+                               broker_port=broker_port, tls=tls, ca_file=ca_file, desks=desks,
+                               sensors=sensors)
 
 
 def revoke_agent(name: str, *, passwd_file: Path, acl_file: Path) -> bool:

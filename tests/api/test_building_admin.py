@@ -137,7 +137,7 @@ def test_build_a_floor_from_nothing_and_move_a_desk(
                                                               "name": "Window"})
     assert layout["desks"] == [{"id": "an-d1", "floor": "an-0", "zone": "an-z",
                                 "name": "Window", "agent": None, "x": 0.25, "y": 0.75,
-                                "assigned": False}]
+                                "assigned": False, "sensors": []}]
     call("PATCH", "/api/v1/sites/annex/floors/an-0", {"name": "Rez-de-chaussée", "level": 0})
     call("PATCH", "/api/v1/sites/annex/zones/an-z", {"name": "Open space"})
     call("PATCH", "/api/v1/sites/annex", {"name": "The annex"})
@@ -273,10 +273,10 @@ def test_csv_export_round_trip_moves_a_desk(
     assert exported.headers["content-type"] == "text/csv; charset=utf-8"
     rows = list(csv.DictReader(io.StringIO(exported.text)))
     assert list(rows[0]) == ["site", "floor", "zone", "desk", "name", "x", "y", "agent",
-                             "assigned"]
+                             "assigned", "sensors"]
     assert rows[0] == {"site": "hq", "floor": "hq-f1", "zone": "hq-north", "desk": "hq-d1",
                        "name": "Desk 1", "x": "0.1", "y": "0.5", "agent": "hq-agent-1",
-                       "assigned": "false"}
+                       "assigned": "false", "sensors": ""}
     assert len(rows) == 5
     text = exported.text.replace("hq-d1,Desk 1,0.1,0.5", "hq-d1,Desk 1,0.9,0.2")
     text += "hq,hq-f3,hq-west,hq-d6,=SUM(A1),,,,true\r\n"
@@ -473,7 +473,8 @@ def test_every_constructor_route_is_403_for_non_admins(
         assert match
         csrf = {"X-CSRF-Token": match.group(1)}
         for method, path in constructor_routes(app):
-            url = path.format(site="hq", floor="hq-f1", zone="hq-north", desk="hq-d1")
+            url = path.format(site="hq", floor="hq-f1", zone="hq-north", desk="hq-d1",
+                              agent="hq-agent-1")
             body = {"id": "x", "zone": "hq-north", "floor": "hq-f1", "timezone": "UTC"}
             for caller, headers in ((browser, csrf), (client, token)):
                 response = caller.request(method, url, json=body, headers=headers)

@@ -200,6 +200,29 @@ def test_build_a_floor_upload_a_plan_and_drag_a_desk_into_place(
         assert (moved["x"], moved["y"]) == pytest.approx(
             (saved["x"] + 0.02, saved["y"] + 0.01), abs=1e-6)
         expect(page.locator("#desk-x")).to_have_value(str(moved["x"]))
+
+        # Give the desk an agent and a PIR on GPIO 22, by keyboard; it survives a reload and
+        # is in the agent's edge.toml.
+        page.select_option("#desk-agent", "hq-agent-1")
+        page.click("#desk-edit button[type=submit]")
+        expect(page.locator("#notice")).to_have_text("Desk hq-d99 saved")
+        page.click("#sensor-add")
+        expect(page.locator("#sensor-1-type")).to_be_focused()
+        page.keyboard.press("Tab")
+        expect(page.locator("#sensor-1-pin")).to_be_focused()
+        page.keyboard.type("22")
+        page.keyboard.press("Enter")
+        expect(page.locator("#notice")).to_have_text("Sensors of desk hq-d99 saved")
+        assert desk_in_api(hub, "hq-d99")["sensors"][0]["pin"] == 22
+        page.reload()
+        page.click('#desk-list button[data-select="hq-d99"]')
+        expect(page.locator("#sensor-1-type")).to_have_value("pir")
+        expect(page.locator("#sensor-1-pin")).to_have_value("22")
+        download = page.locator("#edge-toml")
+        expect(download).to_have_text("Download edge.toml of agent hq-agent-1")
+        toml = page.request.get(hub.url + str(download.get_attribute("href"))).text()
+        assert '[[desks]]\nid = "hq-d99"\nzone = "hq-f9-bay"\n[[desks.sensors]]\ntype = ' \
+            '"pir"\npin = 22\n' in toml
         page.screenshot(path=str(SCREENSHOT), full_page=True)
 
         # The live floor map draws the plan and the desk at the same place on it.

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from edge.config import AgentConfig, DeskConfig, MqttConfig, SensorConfig
+from edge.config import AgentConfig, DeskConfig, MqttConfig, SensorConfig, check_desk_sensors
 from edge.errors import ConfigError
 
 FULL_TOML = """\
@@ -369,3 +369,20 @@ def test_two_thermopiles_share_a_bus_at_both_addresses() -> None:
     assert [(s.bus, s.address) for d in config.desks for s in d.sensors] == [
         (1, 0x68), (1, 0x69), (3, 0x69)
     ]
+
+
+def test_check_desk_sensors_is_the_loaders_own_check_without_a_file() -> None:
+    """The hub checks the sensors recorded in its building with this: same rules and the
+    same message as the file, with no file name when no source is given."""
+    lists = [("desks[0].sensors", [{"type": "pir", "pin": 17}]),
+             ("desks[1].sensors", [{"type": "contact", "pin": 17}])]
+    with pytest.raises(ConfigError) as err:
+        check_desk_sensors(lists)
+    assert str(err.value) == (
+        "desks[1].sensors[0].pin: GPIO pin 17 is already used by desks[0].sensors[0].pin: "
+        "give every sensor its own pin"
+    )
+    with pytest.raises(ConfigError, match=r"^agent a1: desks\[1\]"):
+        check_desk_sensors(lists, source="agent a1")
+    assert check_desk_sensors([("s", [{"type": "file", "path": "rel/x"}])]) == [
+        (SensorConfig("file", path=Path("rel/x")),)]

@@ -15,17 +15,18 @@ from contextlib import contextmanager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from hub import building_edit as edit
-from hub import building_io
+from hub import building_io, desk_sensors, edge_config
 from hub.accounts import Principal
 from hub.api.deps import CSRF_COOKIE, CurrentPrincipal, StoreDep, csrf_valid
 from hub.api.routes.building_models import (
     DeskAdmin,
     DeskCreate,
+    DeskSensors,
     DeskUpdate,
     FloorAdmin,
     FloorCreate,
@@ -35,6 +36,7 @@ from hub.api.routes.building_models import (
     ImportReport,
     Layout,
     PlanInfo,
+    SensorSpec,
     SiteAdmin,
     SiteCreate,
     SiteUpdate,
@@ -43,7 +45,7 @@ from hub.api.routes.building_models import (
     ZoneUpdate,
 )
 from hub.building_csv import MAX_CSV_BYTES, building_to_csv, parse_building_csv
-from hub.store import SqliteStore
+from hub.store_protocol import Store
 
 router = APIRouter(prefix="/api/v1", tags=["building"])
 ADMIN_ONLY = "this needs the admin role"
@@ -88,7 +90,7 @@ def http_errors() -> Iterator[None]:
         raise HTTPException(422, detail=str(exc)) from None
 
 
-def layout(store: SqliteStore, site: str) -> Layout:
+def layout(store: Store, site: str) -> Layout:
     db = store.db
     row = edit.site_row(db, site)
     plans = {p["floor"]: PlanInfo(**{k: v for k, v in p.items() if k != "floor"})
@@ -102,7 +104,8 @@ def layout(store: SqliteStore, site: str) -> Layout:
         floors=[FloorAdmin(**f, plan=plans.get(f["id"])) for f in store.floors(site)],
         zones=[ZoneAdmin(**z) for z in store.zones(site)],
         desks=[DeskAdmin(id=d["id"], floor=d["floor"], zone=d["zone"], name=d["name"],
-                         agent=d["agent"], x=d["x"], y=d["y"], assigned=bool(d["assigned"]))
+                         agent=d["agent"], x=d["x"], y=d["y"], assigned=bool(d["assigned"]),
+                         sensors=[SensorSpec(**s) for s in desk_sensors.loads(d["sensors"])])
                for d in db.query("SELECT * FROM desks WHERE site = ? ORDER BY id", [site])],
         agents=agents,
     )
@@ -211,6 +214,37 @@ def update_desk(store: StoreDep, principal: AdminChangeDep, site: Id, desk: Id,
     return layout(store, site)
 
 
+@router.put("/sites/{site}/desks/{desk}/sensors", response_model=Layout, responses=REFUSALS)
+def set_desk_sensors(store: StoreDep, principal: AdminChangeDep, site: Id, desk: Id,
+                     body: DeskSensors) -> Layout:
+    """Replace the sensors that read the desk (edge.toml ``[[desks.sensors]]`` tables; an
+    empty list clears them). 422 with the edge's own message for a value an agent would
+    refuse; 409 when a GPIO pin or I2C address is already used by another desk of the
+    desk's agent."""
+    with http_errors():
+        edit.set_desk_sensors(store, site, desk,
+                              [s.model_dump(exclude_none=True) for s in body.sensors])
+    return layout(store, site)
+
+
+EDGE_TOML_ANSWERS: dict[int | str, dict[str, Any]] = {
+    **REFUSALS, 409: {"description": "the agent has no desks (or too many) in the building"},
+    200: {"description": "the agent's edge.toml: site, desks, zones and sensors; no secret",
+          "content": {"text/plain": {"schema": {"type": "string"}}}}}
+
+
+@router.get("/sites/{site}/agents/{agent}/edge.toml", response_class=PlainTextResponse,
+            responses=EDGE_TOML_ANSWERS)
+def agent_edge_toml(store: StoreDep, principal: AdminDep, site: Id, agent: Id
+                    ) -> PlainTextResponse:
+    """The edge.toml `deskpulse hub agents edge-config` prints, as a download."""
+    if edit.agent_site(store.db, agent) != site:
+        raise HTTPException(404, detail=f"agent {agent!r} not found in site {site!r}")
+    with http_errors():
+        text = edge_config.agent_edge_toml(store.db, agent)
+    return PlainTextResponse(text, headers=_download(f"{agent}-edge.toml"))
+
+
 @router.delete("/sites/{site}/desks/{desk}", response_model=Layout, responses=REFUSALS)
 def delete_desk(store: StoreDep, principal: AdminChangeDep, site: Id, desk: Id) -> Layout:
     """Only a desk that never reported, was never checked in to and has no QR label can go
@@ -242,7 +276,7 @@ def export_csv(store: StoreDep, principal: AdminDep, site: Id) -> Response:
                     headers=_download(f"{site}-building.csv"))
 
 
-def _parse(store: SqliteStore, data: bytes, content_type: str
+def _parse(store: Store, data: bytes, content_type: str
            ) -> tuple[dict[str, Any], list[building_io.Problem]]:
     problems: list[building_io.Problem] = []
     head = data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]

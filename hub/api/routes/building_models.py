@@ -72,6 +72,33 @@ class DeskUpdate(_In):
     assigned: bool | None = None
 
 
+class SensorSpec(BaseModel):
+    """One sensor of a desk: an edge.toml ``[[desks.sensors]]`` table (docs/sensors.md).
+
+    ``type`` is pir, contact, pressure, thermopile or file. ``pin``: BCM GPIO 4..27 (pir,
+    contact, pressure); ``bus`` (0..31, default 1) and ``address`` (0x68 = 104 or 0x69 =
+    105, the default) for a thermopile; ``path`` for a file sensor. The edge's own checks
+    apply (hub/desk_sensors.py); a key the type does not take is refused.
+    """
+
+    model_config = {"extra": "forbid", "strict": True}
+
+    type: str = Field(max_length=32)
+    pin: int | None = None
+    pull_up: bool | None = None
+    bus: int | None = None
+    address: int | None = None
+    path: str | None = Field(default=None, max_length=1024)
+    hold_seconds: float | None = None
+    debounce_seconds: float | None = None
+
+
+class DeskSensors(_In):
+    """The desk's sensors, replacing those recorded (an empty list clears them)."""
+
+    sensors: list[SensorSpec] = Field(max_length=16)
+
+
 class PlanInfo(BaseModel):
     content_type: str
     width: float
@@ -103,6 +130,7 @@ class DeskAdmin(BaseModel):
     x: float | None
     y: float | None
     assigned: bool
+    sensors: list[SensorSpec] = []
 
 
 class SiteAdmin(BaseModel):

@@ -22,6 +22,10 @@
     deskNone: $("desk-none"), problems: $("import-problems"),
   };
   const csrf = el.main.dataset.csrf;
+  // The desk's sensors (constructor_sensors.js); saving replaces the whole list.
+  const sensors = window.DeskpulseSensorEditor($("desk-sensors"), (id, list) => change(
+    api("PUT", siteUrl(`/desks/${enc(id)}/sensors`), { sensors: list }),
+    `Sensors of desk ${id} saved`));
 
   const state = {
     sites: [], site: null, layout: null, floor: null,
@@ -361,6 +365,7 @@
     const desk = state.layout.desks.find((d) => d.id === state.selected);
     el.deskEdit.hidden = !desk;
     el.deskNone.hidden = Boolean(desk);
+    if (!desk) sensors.show(null);
     $("desk-edit-title").textContent = desk ? `Desk ${desk.id}` : "Desk";
     if (!desk) return;
     $("desk-name").value = desk.name;
@@ -370,6 +375,13 @@
       "any agent of the site");
     $("desk-assigned").checked = desk.assigned;
     fillDeskForm(desk);
+    sensors.show(desk);
+    const download = $("edge-toml");
+    download.hidden = !desk.agent;
+    if (desk.agent) {
+      download.href = siteUrl(`/agents/${enc(desk.agent)}/edge.toml`);
+      download.textContent = `Download edge.toml of agent ${desk.agent}`;
+    }
   }
 
   function renderLists() {
