@@ -61,7 +61,7 @@ faults: $(STAMP) ensure-mosquitto
 fuzz: $(STAMP)
 	DESKPULSE_FUZZ=long $(BIN)/pytest tests/fuzz -q -p no:cacheprovider --timeout=0
 
-bench: $(STAMP) ensure-mosquitto
+bench: $(STAMP) ensure-mosquitto ensure-postgresql
 	$(BIN)/python -m bench.run --out bench/results.json
 
 clean:

@@ -55,6 +55,9 @@ def _call(module: str, function: str, **kwargs: Any) -> Callable[[], dict[str, A
 SECTIONS: dict[str, Callable[[], dict[str, Any]]] = {
     "ingest": _ingest,
     "load": _load,
+    # 1 vs 3 ingest workers on PostgreSQL with a kill -9 (issue 11; its own broker and
+    # PostgreSQL cluster; about 3 minutes)
+    "scale": _call("bench.scale", "bench_scale"),
     "aggregation": _call("bench.aggregation", "bench_aggregation", n_intervals=1_000_000),
 }
 # Sections added by later issues; each is skipped (and says so) until its module exists.

@@ -89,10 +89,10 @@ def _hub_import(args: argparse.Namespace) -> int:
 
 def _hub_token(args: argparse.Namespace) -> int:
     from hub.accounts import create_api_token
-    from hub.store import SqliteStore
+    from hub.store_protocol import open_store
 
     settings = _hub_settings(args)
-    store = SqliteStore(settings.database_path)
+    store = open_store(settings.store_url)
     token = create_api_token(store.db, args.name, role=args.role)
     store.close()
     print(f"API token ({args.role}) for {args.name}: {token}")
@@ -110,12 +110,12 @@ def _hub_badge_key(args: argparse.Namespace) -> int:
 
 def _hub_labels(args: argparse.Namespace) -> int:
     from hub.checkin import labels
-    from hub.store import SqliteStore
+    from hub.store_protocol import open_store
 
     settings = _hub_settings(args)
     base = args.base_url or settings.public_url or (
         f"http://{settings.http_host}:{settings.http_port}")
-    store = SqliteStore(settings.database_path)
+    store = open_store(settings.store_url)
     try:
         sheet = labels.site_labels(store, args.site, base)
     finally:
@@ -133,18 +133,19 @@ def _hub_labels(args: argparse.Namespace) -> int:
 def _hub_agents_add(args: argparse.Namespace) -> int:
     import os
 
-    from hub import provision
-    from hub.store import SqliteStore
+    from hub import desk_sensors, provision
+    from hub.store_protocol import open_store
 
     settings = _hub_settings(args)
-    store = SqliteStore(settings.database_path)
+    store = open_store(settings.store_url)
     try:
         provision.check_name(args.name, args.site)
         desks = provision.agent_desks(store.db, args.name, args.site)
         password, text = provision.add_agent(
             args.name, args.site, passwd_file=args.passwd_file, acl_file=args.acl_file,
             broker_host=args.broker_host, broker_port=args.broker_port, tls=not args.no_tls,
-            ca_file=args.ca_file, desks=desks)
+            ca_file=args.ca_file, desks=desks,
+            sensors=dict(desk_sensors.agent_sensors(store.db, args.name)))
         with store.transaction() as db:
             provision.record_added(db, args.name, args.site)
     finally:
@@ -165,11 +166,11 @@ def _hub_agents_add(args: argparse.Namespace) -> int:
 
 def _hub_agents_revoke(args: argparse.Namespace) -> int:
     from hub import provision
-    from hub.store import SqliteStore
+    from hub.store_protocol import open_store
 
     known = provision.revoke_agent(args.name, passwd_file=args.passwd_file,
                                    acl_file=args.acl_file)
-    store = SqliteStore(_hub_settings(args).database_path)
+    store = open_store(_hub_settings(args).store_url)
     try:
         with store.transaction() as db:
             provision.record_revoked(db, args.name)
@@ -177,6 +178,27 @@ def _hub_agents_revoke(args: argparse.Namespace) -> int:
         store.close()
     print(f"Revoked {args.name}; reload the broker (SIGHUP) to refuse it."
           if known else f"{args.name} had no broker credentials; nothing to revoke.")
+    return 0
+
+
+def _hub_agents_edge_config(args: argparse.Namespace) -> int:
+    """The agent's edge.toml from the building, with its desks' sensors (no secret)."""
+    from hub import edge_config
+    from hub.store_protocol import open_store
+
+    store = open_store(_hub_settings(args).store_url)
+    try:
+        text = edge_config.agent_edge_toml(
+            store.db, args.name, broker_host=args.broker_host, broker_port=args.broker_port,
+            tls=not args.no_tls, ca_file=args.ca_file)
+    finally:
+        store.close()
+    if args.out is None:
+        print(text, end="")
+    else:
+        args.out.write_text(text)
+        print(f"Wrote {args.out}: copy it to the agent as its edge.toml, then add the MQTT "
+              "password.")
     return 0
 
 
@@ -202,10 +224,10 @@ def _hub_privacy(args: argparse.Namespace) -> int:
         print(f"Wrote {docs.write(args.out or docs.DOC_PATH)}")
         return 0
     from hub.privacy import audit, rights
-    from hub.store import SqliteStore
+    from hub.store_protocol import open_store
 
     settings = _hub_settings(args)
-    store = SqliteStore(settings.database_path)
+    store = open_store(settings.store_url)
     try:
         if args.privacy_command == "verify-audit":
             verdict = audit.verify(store.db)
@@ -235,7 +257,8 @@ def _add_privacy_parser(hub: argparse._SubParsersAction) -> None:  # type: ignor
 
 
 def _add_agents_parser(hub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """`deskpulse hub agents add|revoke|hub-account` (hub/provision.py)."""
+    """`deskpulse hub agents add|revoke|hub-account|edge-config` (hub/provision.py,
+    hub/edge_config.py)."""
     agents = hub.add_parser("agents", help="per-agent MQTT credentials and broker ACL")
     sub = agents.add_subparsers(dest="agents_command", required=True)
     add = sub.add_parser("add", help="create an agent's credentials and its edge.toml")
@@ -254,6 +277,18 @@ def _add_agents_parser(hub: argparse._SubParsersAction) -> None:  # type: ignore
     rev.set_defaults(func=_hub_agents_revoke)
     acc = sub.add_parser("hub-account", help="create the hub's own broker account once")
     acc.set_defaults(func=_hub_agents_hub_account)
+    cfg = sub.add_parser("edge-config", help="print an agent's edge.toml from the building "
+                                             "(desks, zones, sensors; no password)")
+    cfg.add_argument("name", help="agent id")
+    cfg.add_argument("--out", type=Path, default=None, help="write edge.toml here")
+    cfg.add_argument("--broker-host", default="broker.example.internal",
+                     help="broker name the agent connects to (default: a placeholder)")
+    cfg.add_argument("--broker-port", type=int, default=8883)
+    cfg.add_argument("--no-tls", action="store_true", help="plain MQTT (not recommended)")
+    cfg.add_argument("--ca-file", default="/etc/deskpulse/ca.crt",
+                     help="path of the private CA certificate on the agent")
+    cfg.add_argument("--config", type=Path, default=None, help="hub.toml")
+    cfg.set_defaults(func=_hub_agents_edge_config)
     for cmd in (add, rev, acc):
         cmd.add_argument("--config", type=Path, default=None, help="hub.toml")
         cmd.add_argument("--passwd-file", type=Path,

@@ -55,8 +55,11 @@ class PgDb:
     It offers what the hub's portable code calls on a sqlite-utils Database and on its
     sqlite3 connection: ``execute``, ``executemany``, ``query``, ``conn`` and
     ``in_transaction``. Statements run with a parameter sequence always, even an empty one,
-    so the ``%%`` escapes of the translation are read.
+    so the ``%%`` escapes of the translation are read. ``dialect`` tells hub/dbcompat.py
+    which engine it is.
     """
+
+    dialect = "postgresql"
 
     def __init__(self, raw: psycopg.Connection) -> None:
         self.raw = raw

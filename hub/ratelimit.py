@@ -1,7 +1,8 @@
 """A sliding-window rate limit kept in the hub database, so it holds across hub processes.
 
 Each allowed action is one row ``(key, at)``; the count and the insert happen in one
-``BEGIN IMMEDIATE`` transaction, so two processes cannot both take the last slot.
+``BEGIN IMMEDIATE`` transaction (on PostgreSQL: under a per-key advisory lock,
+hub/dbcompat.py), so two processes cannot both take the last slot.
 Rows older than the window are deleted as new ones arrive.
 """
 
@@ -9,7 +10,8 @@ from __future__ import annotations
 
 import time
 
-from hub.store import SqliteStore
+from hub.dbcompat import is_postgres, take_turn
+from hub.store_protocol import Store
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS rate_events (
@@ -20,19 +22,22 @@ CREATE INDEX IF NOT EXISTS rate_events_key_at ON rate_events (key, at);
 """
 
 
-def ensure_schema(store: SqliteStore) -> None:
-    """Create the table if missing (idempotent, safe from several processes)."""
-    store.db.executescript(_SCHEMA)
+def ensure_schema(store: Store) -> None:
+    """Create the table if missing (idempotent, safe from several processes); on
+    PostgreSQL it comes with the store's migrations (hub/migrations_pg.py)."""
+    if not is_postgres(store.db):
+        store.db.executescript(_SCHEMA)
 
 
 def take(
-    store: SqliteStore, key: str, *, limit: int, window: float, now: float | None = None
+    store: Store, key: str, *, limit: int, window: float, now: float | None = None
 ) -> float | None:
     """Record one action for ``key`` if fewer than ``limit`` happened in the last ``window``
     seconds and return None; otherwise record nothing and return the seconds to wait."""
     at = time.time() if now is None else now
     since = at - window
     with store.transaction() as db:
+        take_turn(db, f"rate:{key}")
         db.execute("DELETE FROM rate_events WHERE key = ? AND at <= ?", [key, since])
         rows = db.execute(
             "SELECT at FROM rate_events WHERE key = ? AND at > ? ORDER BY at LIMIT ?",

@@ -36,8 +36,8 @@ import numpy as np
 from hub import presence
 from hub.aggregate import OCCUPIED, FloatArray, IntArray, intervals_from_transitions
 from hub.checkin.figures import Stay, compute
-from hub.store import SqliteStore
 from hub.store_presence import zone_counts
+from hub.store_protocol import Store
 
 WALK_IN_MAX_DAYS = 7
 
@@ -144,7 +144,7 @@ def checkin_groups(
     return out
 
 
-def read_stays(store: SqliteStore, site: str, start: float, until: float) -> list[Stay]:
+def read_stays(store: Store, site: str, start: float, until: float) -> list[Stay]:
     """The site's check-ins overlapping [start, until), clipped to it (open ones end now)."""
     rows = store.db.execute(
         'SELECT person_id, desk, start, "end" FROM checkins WHERE site = ? AND start < ? '
@@ -156,7 +156,7 @@ def read_stays(store: SqliteStore, site: str, start: float, until: float) -> lis
 
 
 def read_occupied(
-    store: SqliteStore, desks: list[str], start: float, until: float
+    store: Store, desks: list[str], start: float, until: float
 ) -> tuple[IntArray, FloatArray, FloatArray]:
     """(desk index, start, end) of the desks' occupied intervals clipped to [start, until)."""
     empty = (np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0))
@@ -171,7 +171,7 @@ def read_occupied(
 
 
 def zone_counts_in_window(
-    store: SqliteStore, site: dict[str, Any], zones: Sequence[str], start: float, end: float,
+    store: Store, site: dict[str, Any], zones: Sequence[str], start: float, end: float,
     now: float, bin_seconds: int,
 ) -> dict[str, list[tuple[int, int]]]:
     return presence.window_counts(

@@ -23,12 +23,10 @@ from hub import accounts
 from hub.api.app import create_app
 from hub.checkin.jobs import CheckinJobs
 from hub.config import HubSettings
-from hub.errors import ConfigError
 from hub.ingest import Ingestor
 from hub.liveness import LivenessJob
 from hub.privacy.retention import RetentionJobs
 from hub.rollup import Rollupper
-from hub.store import SqliteStore
 from hub.store_protocol import Store, open_store
 
 log = logging.getLogger(__name__)
@@ -48,19 +46,10 @@ class HubServer:
         self.settings = settings
         self.role = role
         self.store: Store = store or open_store(settings.store_url)
-        # On PostgreSQL only ingest and rollups run for now (docs/scale.md, "PostgreSQL
-        # store"): the API, check-in and privacy modules still use SQLite-only helpers.
-        lite = self.store if isinstance(self.store, SqliteStore) else None
-        if lite is None and role in ("all", "api"):
-            self.store.close()
-            raise ConfigError(
-                f"role '{role}' needs the SQLite store for now (the API, accounts, check-in "
-                "and privacy); on PostgreSQL run --role ingest and --role aggregate"
-            )
         # Retention purges expired sessions: an aggregator that starts before any API
-        # process on a new database needs the account tables too (SQLite only for now).
-        if lite is not None:
-            accounts.ensure_schema(lite.db)
+        # process on a new database needs the account tables too (on PostgreSQL the
+        # store's migrations have made them already).
+        accounts.ensure_schema(self.store.db)
         self.ingestor: Ingestor | None = None
         self.liveness: LivenessJob | None = None
         self.rollupper: Rollupper | None = None
@@ -75,18 +64,13 @@ class HubServer:
         if role in ("all", "aggregate"):
             self.rollupper = Rollupper(settings, self.store, ingestor=self.ingestor,
                                        expire_agents=role == "all")
-            if lite is not None:
-                self.checkin_jobs = CheckinJobs(settings, lite)
-                self.retention = RetentionJobs(settings, lite)
-            else:
-                log.warning("PostgreSQL store: automatic check-out and retention do not run "
-                            "(SQLite only for now; docs/scale.md)")
+            self.checkin_jobs = CheckinJobs(settings, self.store)
+            self.retention = RetentionJobs(settings, self.store)
         if role in ("all", "api"):
             self._http = self._make_http()
 
     def _make_http(self) -> uvicorn.Server:
         settings = self.settings
-        assert isinstance(self.store, SqliteStore)  # refused in __init__ otherwise
         self.app = create_app(settings, self.store, ingest_status=self.ingest_status)
         config = uvicorn.Config(
             self.app,

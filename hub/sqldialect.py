@@ -13,8 +13,8 @@ SQLite constructs the hub uses, and nothing more:
 - ``group_concat(x)`` -> ``string_agg((x)::text, ',')``.
 
 String literals keep their text. Anything else SQLite-only (PRAGMA, ``executescript``
-of SQLite DDL, sqlite-utils table helpers) is not translated: those modules stay on
-SQLite (docs/scale.md, "PostgreSQL store").
+of SQLite DDL, sqlite-utils table helpers) is not translated: the hub's modules avoid it
+on PostgreSQL through hub/dbcompat.py (docs/scale.md, "PostgreSQL store").
 """
 
 from __future__ import annotations

@@ -7,10 +7,10 @@ store class; it takes the store and uses the calling thread's connection.
 from __future__ import annotations
 
 from hub.presence import ZoneCountRow
-from hub.store import SqliteStore
+from hub.store_protocol import Store
 
 
-def zone_counts(store: SqliteStore, site: str, start: float, end: float) -> list[ZoneCountRow]:
+def zone_counts(store: Store, site: str, start: float, end: float) -> list[ZoneCountRow]:
     """``(zone, bin, agent, devices)`` of the site's counts with ``start <= bin < end``,
     ordered by zone, bin and agent."""
     rows = store.db.execute(

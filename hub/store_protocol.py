@@ -3,10 +3,9 @@
 Two implementations: :class:`hub.store.SqliteStore` (one file, one hub process) and
 :class:`hub.pgstore.PostgresStore` (several hub workers). Both take the same SQL
 (:class:`hub.store.StoreQueries`); ``db`` is this thread's connection for the modules
-that still run their own SQL in SQLite's dialect (hub/report_rollup.py, hub/rollup.py,
-hub/store_presence.py), which PostgreSQL also takes through hub/sqldialect.py. Modules
-using sqlite-utils helpers (accounts, check-in, privacy) need the SQLite store
-(docs/scale.md, "PostgreSQL store").
+that run their own SQL in SQLite's dialect (reports, accounts, check-in, privacy, ...),
+which PostgreSQL also takes through hub/sqldialect.py; what the engines do differently
+beyond the SQL text is in hub/dbcompat.py (docs/scale.md, "PostgreSQL store").
 """
 
 from __future__ import annotations

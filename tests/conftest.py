@@ -1,4 +1,11 @@
-"""Shared fixtures: real Mosquitto brokers and a throw-away PostgreSQL on free ports."""
+"""Shared fixtures: real Mosquitto brokers and a throw-away PostgreSQL on free ports.
+
+The functional suites (tests/api, tests/checkin, tests/privacy) run on both store engines:
+a test whose fixtures reach ``engine`` (through ``settings``/``store``) runs once on SQLite
+and once on a PostgreSQL database of its own. ``@pytest.mark.sqlite_only`` keeps a test on
+SQLite; say why next to it (it opens the SQLite file itself, or nothing in it touches the
+database).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +16,33 @@ import pytest
 
 from tests.broker import Mosquitto
 from tests.pg import PostgresCluster
+
+ENGINES = ("sqlite", "postgres")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "engine" in metafunc.fixturenames:
+        only_sqlite = metafunc.definition.get_closest_marker("sqlite_only") is not None
+        metafunc.parametrize("engine", ["sqlite"] if only_sqlite else list(ENGINES))
+
+
+@pytest.fixture
+def engine() -> str:
+    """The store engine of this test; parametrised by pytest_generate_tests above."""
+    return "sqlite"
+
+
+@pytest.fixture
+def database_url(engine: str, request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """None on SQLite (the settings' file); on PostgreSQL a new database of this test's own
+    with the hub schema, dropped after the test."""
+    if engine != "postgres":
+        yield None
+        return
+    cluster: PostgresCluster = request.getfixturevalue("postgres")
+    url = cluster.create_hub_database()
+    yield url
+    cluster.drop_database(url)
 
 
 @pytest.fixture(scope="session")

@@ -18,6 +18,7 @@ import signal
 import subprocess
 import tempfile
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import psycopg
@@ -40,13 +41,21 @@ def pg_bin(name: str) -> str:
 class PostgresCluster:
     """One postgres server on 127.0.0.1:``port`` with its data in a private temp dir."""
 
-    def __init__(self) -> None:
+    def __init__(self, settings: dict[str, str] | None = None) -> None:
+        """``settings``: extra ``postgres -c name=value`` options (the bench turns on
+        ``track_commit_timestamp`` to time commits)."""
+        self.settings = dict(settings or {})
         self.port = free_port()
         self.workdir = Path(tempfile.mkdtemp(prefix="deskpulse-pg-"))
         self.data = self.workdir / "data"
         self.log = self.workdir / "postgres.log"
         self.proc: subprocess.Popen[bytes] | None = None
         self._names = itertools.count(1)
+        self._hub_template: str | None = None
+        # The next hub database, copied while the current test runs (the server works on
+        # the other core): a test then waits for none.
+        self._copier = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pg-copy")
+        self._next_hub: Future[str] | None = None
         self._as: list[str] = []
         if os.geteuid() == 0:
             user = pwd.getpwnam("postgres")
@@ -69,7 +78,8 @@ class PostgresCluster:
             [*self._as, pg_bin("postgres"), "-D", str(self.data), "-p", str(self.port),
              "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={self.workdir}",
              "-c", "fsync=off", "-c", "full_page_writes=off", "-c", "synchronous_commit=off",
-             "-c", "max_connections=200", "-c", "shared_buffers=32MB"],
+             "-c", "max_connections=200", "-c", "shared_buffers=32MB",
+             *(arg for name, value in self.settings.items() for arg in ("-c", f"{name}={value}"))],
             stdout=log, stderr=log,
         )
         log.close()
@@ -84,15 +94,47 @@ class PostgresCluster:
                     raise
                 time.sleep(0.05)
 
-    def create_database(self) -> str:
-        """A new empty database; returns its URL."""
+    def create_database(self, template: str | None = None) -> str:
+        """A new empty database (or a copy of ``template``); returns its URL."""
         name = f"test_{os.getpid()}_{next(self._names)}"
+        sql = f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")
+        deadline = time.monotonic() + 10
         with psycopg.connect(self.admin_url(), autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
+            while True:
+                try:
+                    conn.execute(sql)
+                    break
+                except psycopg.errors.ObjectInUse:  # the template's last backend is exiting
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.05)
         return self.admin_url(name)
+
+    def drop_database(self, url: str) -> None:
+        """Drop a test's database (ending any connection still open to it): each one takes
+        about 7 MB, and a few hundred of them made the cluster's deletion take 40 s."""
+        name = url.rsplit("/", 1)[1]
+        with psycopg.connect(self.admin_url(), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def create_hub_database(self) -> str:
+        """A new database that already has the hub schema: a copy of one migrated once per
+        cluster (about 0.25 s instead of 0.8 s for creating and migrating each one), made
+        in the background while the previous test ran."""
+        if self._hub_template is None:
+            from hub.pgstore import PostgresStore
+
+            url = self.create_database()
+            PostgresStore(url).close()
+            self._hub_template = url.rsplit("/", 1)[1]
+        template = self._hub_template
+        ready = self._next_hub or self._copier.submit(self.create_database, template)
+        self._next_hub = self._copier.submit(self.create_database, template)
+        return ready.result()
 
     def stop(self) -> None:
         """Fast shutdown (SIGINT), then kill; remove the data directory."""
+        self._copier.shutdown(wait=True, cancel_futures=True)
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGINT)
             try:

@@ -153,10 +153,7 @@ def test_compose_has_broker_database_three_workers_and_an_aggregator() -> None:
     roles = {name: cmd[cmd.index("--role") + 1] for name, cmd in commands.items()}
     ingest = [name for name, role in roles.items() if role == "ingest"]
     assert len(ingest) == 3 and list(roles.values()).count("aggregate") == 1
-    # The default layout runs on PostgreSQL, where the hub refuses `api` and `all` for now
-    # (hub/server.py); the API service waits behind a profile.
-    assert set(roles.values()) == {"ingest", "aggregate"}, roles
-    assert hubs["api"]["profiles"] == ["api"]
+    assert set(roles.values()) == {"ingest", "aggregate", "api"}, roles
     workers = [commands[name][commands[name].index("--worker") + 1] for name in ingest]
     assert len(set(workers)) == 3, "two workers with one name would share one broker session"
     for name, svc in hubs.items():

@@ -20,7 +20,7 @@ from hub.accounts import Principal
 from hub.api.limits import request_is_https
 from hub.config import HubSettings
 from hub.errors import NotFound
-from hub.store import SqliteStore
+from hub.store_protocol import Store
 
 SESSION_COOKIE = "deskpulse_session"
 CSRF_COOKIE = "deskpulse_csrf"
@@ -38,8 +38,8 @@ def get_settings(request: Request) -> HubSettings:
     return settings
 
 
-def get_store(request: Request) -> SqliteStore:
-    store: SqliteStore = request.app.state.store
+def get_store(request: Request) -> Store:
+    store: Store = request.app.state.store
     return store
 
 
@@ -49,7 +49,7 @@ def get_ingest_status(request: Request) -> Callable[[], dict[str, Any]] | None:
 
 
 SettingsDep = Annotated[HubSettings, Depends(get_settings)]
-StoreDep = Annotated[SqliteStore, Depends(get_store)]
+StoreDep = Annotated[Store, Depends(get_store)]
 IngestStatusDep = Annotated[Callable[[], dict[str, Any]] | None, Depends(get_ingest_status)]
 
 
@@ -59,7 +59,7 @@ def _unauthorized(detail: str) -> HTTPException:
     )
 
 
-def session_principal(store: SqliteStore, token: str | None) -> Principal | None:
+def session_principal(store: Store, token: str | None) -> Principal | None:
     """The signed-in user for a session cookie value, if it is live."""
     return accounts.resolve_session(store.db, token) if token else None
 

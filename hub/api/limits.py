@@ -15,7 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hub import ratelimit
 from hub.config import HubSettings
-from hub.store import SqliteStore
+from hub.store_protocol import Store
 
 CHECKIN_WINDOW_SECONDS = 60.0
 
@@ -98,7 +98,7 @@ class BodySizeLimitMiddleware:
             await self._refuse(send, exc.status_code, str(exc.detail))
 
 
-def limit_checkins(store: SqliteStore, settings: HubSettings, who: str) -> None:
+def limit_checkins(store: Store, settings: HubSettings, who: str) -> None:
     """429 with a detail and ``Retry-After`` once ``who`` used up this minute's check-ins."""
     wait = ratelimit.take(store, f"checkin:{who}", limit=settings.checkin_rate_per_minute,
                           window=CHECKIN_WINDOW_SECONDS)

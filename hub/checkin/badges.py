@@ -20,7 +20,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-import sqlite3
 import struct
 import time
 import uuid
@@ -30,9 +29,10 @@ from typing import Any
 
 from edge.protocol import DELIVERY, MAX_ITEMS, Config, DeskAssignment, encode, topic_for
 from hub.config import HubSettings
+from hub.dbcompat import IntegrityError, insert_id
 from hub.errors import DeskpulseError, NotFound
 from hub.privacy import consent
-from hub.store import SqliteStore
+from hub.store_protocol import Store
 
 log = logging.getLogger(__name__)
 
@@ -82,10 +82,10 @@ def edge_key_hex(settings: HubSettings) -> str:
 def _bump(db: Any) -> None:
     db.execute(
         "INSERT INTO meta (name, value) VALUES (?, '1') ON CONFLICT(name) DO UPDATE "
-        "SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)", [_GENERATION])
+        "SET value = CAST(CAST(meta.value AS INTEGER) + 1 AS TEXT)", [_GENERATION])
 
 
-def generation(store: SqliteStore) -> int:
+def generation(store: Store) -> int:
     """Changes with every enrolment and withdrawal (ingest republishes configs then)."""
     row = store.db.execute("SELECT value FROM meta WHERE name = ?", [_GENERATION]).fetchone()
     return int(row[0]) if row else 0
@@ -96,7 +96,7 @@ def _badge(row: tuple[Any, ...]) -> Badge:
 
 
 def enrol(
-    store: SqliteStore,
+    store: Store,
     settings: HubSettings,
     person_id: int,
     beacon_uuid: uuid.UUID,
@@ -112,19 +112,19 @@ def enrol(
     value = badge_hash(derive_key(settings.ensure_secret_key()), beacon_uuid, major, minor)
     with store.transaction() as db:
         try:
-            cursor = db.execute(
-                "INSERT INTO badges (person_id, hash, hint, enrolled, withdrawn) "
-                "VALUES (?, ?, ?, ?, NULL)", [person_id, value, value[:8], at])
-        except sqlite3.IntegrityError:
+            with db.atomic():  # a savepoint: a refusal must not end the transaction
+                badge_id = insert_id(
+                    db, "INSERT INTO badges (person_id, hash, hint, enrolled, withdrawn) "
+                    "VALUES (?, ?, ?, ?, NULL)", [person_id, value, value[:8], at])
+        except IntegrityError:
             raise BadgeTaken("this badge is already enrolled") from None
         _bump(db)
-        badge_id = int(cursor.lastrowid or 0)
     consent.give(store.db, person_id, "badge_enrolment", now=at)
     log.info("badge %d enrolled", badge_id)
     return own(store, person_id, badge_id)
 
 
-def own(store: SqliteStore, person_id: int, badge_id: int) -> Badge:
+def own(store: Store, person_id: int, badge_id: int) -> Badge:
     """One of the person's badges; NotFound for anyone else's (no existence leak)."""
     row = store.db.execute(
         "SELECT id, hint, enrolled, withdrawn FROM badges WHERE id = ? AND person_id = ?",
@@ -134,7 +134,7 @@ def own(store: SqliteStore, person_id: int, badge_id: int) -> Badge:
     return _badge(row)
 
 
-def mine(store: SqliteStore, person_id: int) -> list[Badge]:
+def mine(store: Store, person_id: int) -> list[Badge]:
     """The person's enrolments, newest first, withdrawn ones included."""
     rows = store.db.execute(
         "SELECT id, hint, enrolled, withdrawn FROM badges WHERE person_id = ? "
@@ -143,7 +143,7 @@ def mine(store: SqliteStore, person_id: int) -> list[Badge]:
 
 
 def withdraw(
-    store: SqliteStore, person_id: int, badge_id: int, *, now: float | None = None
+    store: Store, person_id: int, badge_id: int, *, now: float | None = None
 ) -> Badge:
     """Withdraw one of the person's badges at once; the hash is erased. Idempotent."""
     at = time.time() if now is None else now
@@ -159,7 +159,7 @@ def withdraw(
     return own(store, person_id, badge_id)
 
 
-def mine_active(store: SqliteStore, person_id: int) -> bool:
+def mine_active(store: Store, person_id: int) -> bool:
     """Whether the person still has an enrolled (not withdrawn) badge."""
     row = store.db.execute(
         "SELECT 1 FROM badges WHERE person_id = ? AND withdrawn IS NULL LIMIT 1", [person_id]
@@ -167,7 +167,7 @@ def mine_active(store: SqliteStore, person_id: int) -> bool:
     return row is not None
 
 
-def person_for_token(store: SqliteStore, token: str) -> int | None:
+def person_for_token(store: Store, token: str) -> int | None:
     """The person whose enrolled (not withdrawn) badge a ``bcn1.<hash>`` token names."""
     if not token.startswith(SCAN_PREFIX):
         return None
@@ -180,7 +180,7 @@ def person_for_token(store: SqliteStore, token: str) -> int | None:
     return None if row is None else int(row[0])
 
 
-def enrolled_hashes(store: SqliteStore) -> list[str]:
+def enrolled_hashes(store: Store) -> list[str]:
     """Every active badge hash, oldest enrolment first (at most the protocol's limit)."""
     rows = store.db.execute(
         "SELECT hash FROM badges WHERE withdrawn IS NULL ORDER BY enrolled, id LIMIT ?",
@@ -191,7 +191,7 @@ def enrolled_hashes(store: SqliteStore) -> list[str]:
     return [str(row[0]) for row in rows[:MAX_ITEMS]]
 
 
-def agent_config(store: SqliteStore, site: str, agent: str, *, now: float) -> Config:
+def agent_config(store: Store, site: str, agent: str, *, now: float) -> Config:
     """The retained ``config`` for one agent: its desks, the badge hashes, the key epoch."""
     desks = store.db.execute(
         "SELECT id, zone FROM desks WHERE site = ? AND agent = ? ORDER BY id LIMIT ?",
@@ -201,7 +201,7 @@ def agent_config(store: SqliteStore, site: str, agent: str, *, now: float) -> Co
                   badges=tuple(enrolled_hashes(store)))
 
 
-def known_agents(store: SqliteStore) -> list[tuple[str, str]]:
+def known_agents(store: Store) -> list[tuple[str, str]]:
     """(site, agent) of every agent that was provisioned or has spoken."""
     rows = store.db.execute(
         "SELECT site, id FROM agents UNION SELECT site, name FROM provisioned_agents "
@@ -210,7 +210,7 @@ def known_agents(store: SqliteStore) -> list[tuple[str, str]]:
 
 
 def publish_configs(
-    store: SqliteStore, publish: Publish, agents: list[tuple[str, str]], *, now: float
+    store: Store, publish: Publish, agents: list[tuple[str, str]], *, now: float
 ) -> int:
     """Publish each agent's config, retained, as the protocol says; returns how many."""
     qos, retain = DELIVERY["config"]
@@ -232,7 +232,7 @@ class ConfigPublisher:
     ``reset`` may be called from anywhere and makes the next poll publish to everyone.
     """
 
-    def __init__(self, store: SqliteStore, publish: Publish, *, interval: float = 1.0) -> None:
+    def __init__(self, store: Store, publish: Publish, *, interval: float = 1.0) -> None:
         self.store = store
         self.publish = publish
         self.interval = interval

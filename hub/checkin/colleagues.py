@@ -12,10 +12,10 @@ from typing import Any
 
 from hub.checkin.service import pseudonym_for
 from hub.privacy import consent
-from hub.store import SqliteStore
+from hub.store_protocol import Store
 
 
-def is_visible(store: SqliteStore, person_id: int) -> bool:
+def is_visible(store: Store, person_id: int) -> bool:
     """The person's own choice (False unless they opted in under the current notice)."""
     row = store.db.execute(
         "SELECT visible FROM checkin_people WHERE person_id = ?", [person_id]
@@ -24,7 +24,7 @@ def is_visible(store: SqliteStore, person_id: int) -> bool:
                                                      "colleague_visibility")
 
 
-def set_visible(store: SqliteStore, person_id: int, visible: bool) -> None:
+def set_visible(store: Store, person_id: int, visible: bool) -> None:
     pseudonym_for(store, person_id)  # makes the person's row if needed
     with store.transaction() as db:
         db.execute("UPDATE checkin_people SET visible = ? WHERE person_id = ?",
@@ -35,7 +35,7 @@ def set_visible(store: SqliteStore, person_id: int, visible: bool) -> None:
             consent.withdraw(db, person_id, "colleague_visibility")
 
 
-def findable(store: SqliteStore, *, policy: bool) -> list[dict[str, Any]]:
+def findable(store: Store, *, policy: bool) -> list[dict[str, Any]]:
     """Opted-in people checked in right now: name, desk, floor, site, since.
 
     Empty whenever the company policy is off, whatever anyone chose.

@@ -23,7 +23,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from hub.store import SqliteStore
+from hub.store_protocol import Store
 
 SPEC_VERSION = "11.1"
 Interval = tuple[float, float]
@@ -111,7 +111,7 @@ def compute(
 
 
 def _occupied_intervals(
-    store: SqliteStore, desks: list[str], start: float, end: float
+    store: Store, desks: list[str], start: float, end: float
 ) -> dict[str, list[Interval]]:
     frame = store.transitions(desks, start, end)
     out: dict[str, list[Interval]] = defaultdict(list)
@@ -128,7 +128,7 @@ def _occupied_intervals(
 
 
 def site_figures(
-    store: SqliteStore, site: str, start: float, end: float, *, k: int,
+    store: Store, site: str, start: float, end: float, *, k: int,
     now: float | None = None,
 ) -> dict[str, Any]:
     """Metric 11 for ``site`` over ``[start, min(end, now))``."""

@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 from hub.building import check_core_hours, clock_seconds
 from hub.checkin.service import purge_used_tokens
 from hub.config import HubSettings
-from hub.store import SqliteStore
+from hub.store_protocol import Store
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ def core_end_after(start: float, timezone: str, core_hours: Mapping[str, Any] | 
     return core_end if start < core_end else _local_time(day, 86400, zone)
 
 
-def checkout_vacant(store: SqliteStore, now: float, after: float) -> int:
+def checkout_vacant(store: Store, now: float, after: float) -> int:
     """End check-ins whose desk has been vacant for ``after`` seconds (see module doc)."""
     with store.transaction() as db:
         cursor = db.execute(
@@ -58,7 +58,7 @@ def checkout_vacant(store: SqliteStore, now: float, after: float) -> int:
     return max(cursor.rowcount, 0)
 
 
-def checkout_core_end(store: SqliteStore, now: float) -> int:
+def checkout_core_end(store: Store, now: float) -> int:
     """End open check-ins whose core-hours cutoff (see :func:`core_end_after`) has passed."""
     sites = {row["id"]: row for row in store.db.query(
         "SELECT id, timezone, core_hours FROM sites")}
@@ -88,7 +88,7 @@ class CheckinJobs:
     def __init__(
         self,
         settings: HubSettings,
-        store: SqliteStore,
+        store: Store,
         *,
         interval: float | None = None,
         clock: Callable[[], float] = time.time,

@@ -21,7 +21,7 @@ import qrcode.image.svg
 from PIL import Image, ImageDraw, ImageFont
 
 from hub.errors import NotFound
-from hub.store import SqliteStore
+from hub.store_protocol import Store
 
 CODE_PATTERN = re.compile(r"[A-Za-z0-9_-]{12,64}")
 # A4 at 150 dpi; 3 x 4 labels per page.
@@ -49,7 +49,7 @@ def label_url(base_url: str, code: str) -> str:
 
 # -- codes in the store ----------------------------------------------------------------------
 
-def active_code(store: SqliteStore, desk: str) -> str | None:
+def active_code(store: Store, desk: str) -> str | None:
     row = store.db.execute(
         "SELECT code FROM desk_codes WHERE desk = ? AND revoked IS NULL "
         "ORDER BY created DESC LIMIT 1", [desk],
@@ -57,7 +57,7 @@ def active_code(store: SqliteStore, desk: str) -> str | None:
     return None if row is None else str(row[0])
 
 
-def issue_code(store: SqliteStore, desk: str, *, now: float | None = None) -> str:
+def issue_code(store: Store, desk: str, *, now: float | None = None) -> str:
     """A new code for ``desk``; every earlier code of the desk is revoked (reprint)."""
     at = time.time() if now is None else now
     code = new_code()
@@ -71,7 +71,7 @@ def issue_code(store: SqliteStore, desk: str, *, now: float | None = None) -> st
     return code
 
 
-def revoke_codes(store: SqliteStore, desk: str, *, now: float | None = None) -> int:
+def revoke_codes(store: Store, desk: str, *, now: float | None = None) -> int:
     """Revoke the desk's codes without issuing a new one (the label stops working)."""
     with store.transaction() as db:
         cursor = db.execute(
@@ -81,7 +81,7 @@ def revoke_codes(store: SqliteStore, desk: str, *, now: float | None = None) -> 
     return max(cursor.rowcount, 0)
 
 
-def resolve_code(store: SqliteStore, code: str) -> str | None:
+def resolve_code(store: Store, code: str) -> str | None:
     """The desk a live (not revoked) code names, else None."""
     if not CODE_PATTERN.fullmatch(code):
         return None
@@ -91,7 +91,7 @@ def resolve_code(store: SqliteStore, code: str) -> str | None:
     return None if row is None else str(row[0])
 
 
-def site_labels(store: SqliteStore, site: str, base_url: str) -> list[Label]:
+def site_labels(store: Store, site: str, base_url: str) -> list[Label]:
     """A label for every desk of ``site``, issuing codes for desks that have none."""
     desks = list(store.db.query(
         "SELECT d.id, d.name, f.name AS floor FROM desks d JOIN floors f "

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -22,8 +21,9 @@ from hub.checkin import badges, tokens
 from hub.checkin.badges import BadgeNotEnrolled
 from hub.checkin.tokens import TokenExpired, TokenReplayed, TokenTampered, WrongDesk
 from hub.config import HubSettings
+from hub.dbcompat import IntegrityError, insert_id, take_turn
 from hub.errors import DeskpulseError, NotFound
-from hub.store import SqliteStore
+from hub.store_protocol import Store
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ def token_key(settings: HubSettings) -> bytes:
 
 # -- people and their pseudonyms ----------------------------------------------------------
 
-def pseudonym_for(store: SqliteStore, person_id: int) -> str:
+def pseudonym_for(store: Store, person_id: int) -> str:
     """The person's check-in pseudonym (random, made on first use): what tokens carry."""
     with store.transaction() as db:
         row = db.execute(
@@ -83,7 +83,7 @@ def pseudonym_for(store: SqliteStore, person_id: int) -> str:
         return pseudonym
 
 
-def person_for(store: SqliteStore, pseudonym: str) -> int | None:
+def person_for(store: Store, pseudonym: str) -> int | None:
     row = store.db.execute(
         "SELECT person_id FROM checkin_people WHERE pseudonym = ?", [pseudonym]
     ).fetchone()
@@ -91,7 +91,7 @@ def person_for(store: SqliteStore, pseudonym: str) -> int | None:
 
 
 def issue_token(
-    store: SqliteStore,
+    store: Store,
     settings: HubSettings,
     person_id: int,
     *,
@@ -108,7 +108,7 @@ def issue_token(
 
 # -- desks --------------------------------------------------------------------------------
 
-def desk_row(store: SqliteStore, desk: str) -> dict[str, Any] | None:
+def desk_row(store: Store, desk: str) -> dict[str, Any] | None:
     """id, name, site, floor (name), zone, agent of a desk, or None."""
     return next(store.db.query(
         "SELECT d.id, d.name, d.site, d.zone, d.agent, f.name AS floor FROM desks d "
@@ -116,7 +116,7 @@ def desk_row(store: SqliteStore, desk: str) -> dict[str, Any] | None:
     ), None)
 
 
-def occupant(store: SqliteStore, desk: str, person_id: int | None) -> Occupant:
+def occupant(store: Store, desk: str, person_id: int | None) -> Occupant:
     """Whether the desk is free, checked in by this person, or by someone else."""
     row = store.db.execute(
         'SELECT person_id FROM checkins WHERE desk = ? AND "end" IS NULL', [desk]
@@ -128,14 +128,14 @@ def occupant(store: SqliteStore, desk: str, person_id: int | None) -> Occupant:
 
 # -- check-in and check-out -----------------------------------------------------------------
 
-def current(store: SqliteStore, person_id: int) -> Checkin | None:
+def current(store: Store, person_id: int) -> Checkin | None:
     """The person's open check-in, if any."""
     return _checkin(store.db.execute(
         f'SELECT {_COLUMNS} FROM checkins WHERE person_id = ? AND "end" IS NULL', [person_id]
     ).fetchone())
 
 
-def own(store: SqliteStore, person_id: int, checkin_id: int) -> Checkin:
+def own(store: Store, person_id: int, checkin_id: int) -> Checkin:
     """One of the person's own check-ins; NotFound for anyone else's (no existence leak)."""
     found = _checkin(store.db.execute(
         f"SELECT {_COLUMNS} FROM checkins WHERE id = ? AND person_id = ?",
@@ -146,7 +146,7 @@ def own(store: SqliteStore, person_id: int, checkin_id: int) -> Checkin:
     return found
 
 
-def history(store: SqliteStore, person_id: int, limit: int = 100) -> list[Checkin]:
+def history(store: Store, person_id: int, limit: int = 100) -> list[Checkin]:
     rows = store.db.execute(
         f"SELECT {_COLUMNS} FROM checkins WHERE person_id = ? ORDER BY start DESC, id DESC "
         "LIMIT ?", [person_id, limit],
@@ -155,7 +155,7 @@ def history(store: SqliteStore, person_id: int, limit: int = 100) -> list[Checki
 
 
 def check_in(
-    store: SqliteStore, person_id: int, desk: str, *, via: Via, now: float | None = None
+    store: Store, person_id: int, desk: str, *, via: Via, now: float | None = None
 ) -> Checkin:
     """Check the person in at ``desk``, ending their check-in elsewhere ("moved").
 
@@ -164,6 +164,7 @@ def check_in(
     """
     at = time.time() if now is None else now
     with store.transaction() as db:
+        take_turn(db, f"person:{person_id}")  # one change per person at a time
         row = db.execute("SELECT site FROM desks WHERE id = ?", [desk]).fetchone()
         if row is None:
             raise NotFound(f"no desk '{desk}'")
@@ -175,18 +176,19 @@ def check_in(
         if mine is not None:
             _end(db.conn, mine, at, "moved")
         try:
-            cursor = db.execute(
-                'INSERT INTO checkins (person_id, desk, site, via, start, "end", end_reason) '
-                "VALUES (?, ?, ?, ?, ?, NULL, NULL)", [person_id, desk, row[0], via, at],
-            )
-        except sqlite3.IntegrityError:
+            with db.atomic():  # a savepoint: a refusal must not end the transaction
+                checkin_id = insert_id(
+                    db, 'INSERT INTO checkins (person_id, desk, site, via, start, "end", '
+                    "end_reason) VALUES (?, ?, ?, ?, ?, NULL, NULL)",
+                    [person_id, desk, row[0], via, at],
+                )
+        except IntegrityError:
             raise DeskTaken("this desk is already checked in by someone else") from None
-        checkin_id = int(cursor.lastrowid or 0)
     log.info("check-in via %s at desk %s", via, desk)
     return own(store, person_id, checkin_id)
 
 
-def _end(conn: sqlite3.Connection, checkin: Checkin, at: float, reason: str) -> None:
+def _end(conn: Any, checkin: Checkin, at: float, reason: str) -> None:
     conn.execute(
         'UPDATE checkins SET "end" = ?, end_reason = ? WHERE id = ? AND "end" IS NULL',
         (max(at, checkin.start), reason, checkin.id),
@@ -194,7 +196,7 @@ def _end(conn: sqlite3.Connection, checkin: Checkin, at: float, reason: str) -> 
 
 
 def check_out(
-    store: SqliteStore,
+    store: Store,
     person_id: int,
     *,
     now: float | None = None,
@@ -204,6 +206,7 @@ def check_out(
     """End the person's open check-in (or the named one, if it is theirs and open)."""
     at = time.time() if now is None else now
     with store.transaction() as db:
+        take_turn(db, f"person:{person_id}")  # one change per person at a time
         mine = current(store, person_id)
         if mine is None or (checkin_id is not None and mine.id != checkin_id):
             if checkin_id is not None:
@@ -220,7 +223,7 @@ Outcome = Literal["checked_in", "checked_out", "already_recorded"]
 
 
 def redeem(
-    store: SqliteStore,
+    store: Store,
     settings: HubSettings,
     token: str,
     desk: str,
@@ -242,12 +245,14 @@ def redeem(
     if person is None:
         raise TokenTampered("token is not valid")
     with store.transaction() as db:
+        take_turn(db, f"person:{person}")  # one change per person at a time
         if db.execute("SELECT 1 FROM desks WHERE id = ?", [desk]).fetchone() is None:
             raise NotFound(f"no desk '{desk}'")
         try:
-            db.execute("INSERT INTO used_tokens (token_id, used_at, source) VALUES (?, ?, ?)",
-                       [claims.token_id, time.time(), source])
-        except sqlite3.IntegrityError:
+            with db.atomic():
+                db.execute("INSERT INTO used_tokens (token_id, used_at, source) "
+                           "VALUES (?, ?, ?)", [claims.token_id, time.time(), source])
+        except IntegrityError:
             used = db.execute("SELECT source FROM used_tokens WHERE token_id = ?",
                               [claims.token_id]).fetchone()
             if source is not None and used is not None and used[0] == source:
@@ -260,7 +265,7 @@ def redeem(
 
 
 def redeem_badge(
-    store: SqliteStore, token: str, desk: str, *, now: float, source: str | None = None
+    store: Store, token: str, desk: str, *, now: float, source: str | None = None
 ) -> tuple[Outcome, Checkin | None]:
     """Check in the person whose enrolled badge ``token`` (``bcn1.<hash>``) names.
 
@@ -271,18 +276,20 @@ def redeem_badge(
     if person is None:
         raise BadgeNotEnrolled("badge not enrolled")
     with store.transaction() as db:
+        take_turn(db, f"person:{person}")  # one change per person at a time
         if db.execute("SELECT 1 FROM desks WHERE id = ?", [desk]).fetchone() is None:
             raise NotFound(f"no desk '{desk}'")
         if source is not None:
             try:
-                db.execute("INSERT INTO used_tokens (token_id, used_at, source) "
-                           "VALUES (?, ?, ?)", [f"beacon:{source}", time.time(), source])
-            except sqlite3.IntegrityError:
+                with db.atomic():
+                    db.execute("INSERT INTO used_tokens (token_id, used_at, source) "
+                               "VALUES (?, ?, ?)", [f"beacon:{source}", time.time(), source])
+            except IntegrityError:
                 return "already_recorded", current(store, person)
         return "checked_in", check_in(store, person, desk, via="beacon", now=now)
 
 
-def purge_used_tokens(store: SqliteStore, now: float) -> int:
+def purge_used_tokens(store: Store, now: float) -> int:
     """Forget used token ids whose tokens have expired anyway (they cannot come back)."""
     horizon = now - USED_TOKEN_MEMORY_SECONDS
     with store.transaction() as db:
@@ -305,13 +312,13 @@ _ACCEPTED = {"checked_in": "checked in", "checked_out": "checked out",
              "already_recorded": "already recorded"}
 
 
-def _scan_desk_ok(store: SqliteStore, topic: Topic, desk: str) -> bool:
+def _scan_desk_ok(store: Store, topic: Topic, desk: str) -> bool:
     row = desk_row(store, desk)
     return row is not None and row["site"] == topic.site and row["agent"] in (None, topic.agent)
 
 
 def handle_scans(
-    store: SqliteStore,
+    store: Store,
     settings: HubSettings,
     topic: Topic,
     message: CheckinsMessage,

@@ -19,6 +19,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from hub.accounts import Principal
+from hub.dbcompat import take_turn
 
 GENESIS = "0" * 64
 ANCHOR_KEY = "audit_anchor"  # meta row "id:hash" of the last purged entry
@@ -62,6 +63,7 @@ def append(
 ) -> str:
     """Add one entry (inside the caller's transaction, if any) and return its hash."""
     with db.atomic():
+        take_turn(db, "audit_log")  # one chain: appends take turns on PostgreSQL too
         last = db.execute("SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1").fetchone()
         if last is None:
             prev_id, prev_hash = _anchor(db)

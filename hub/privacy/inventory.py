@@ -10,9 +10,10 @@ table cannot slip past the export and the deletion.
 from __future__ import annotations
 
 import re
-import sqlite3
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
+
+from hub.dbcompat import is_postgres
 
 OnDelete = Literal["delete", "retain", "unlinked"]
 
@@ -197,6 +198,16 @@ NOT_PERSONAL: dict[tuple[str, str], str] = {
 }
 
 
+# The PostgreSQL store keeps its migrations in schema_migrations (hub/migrations_pg.py),
+# where SQLite has sqlite-utils' _sqlite_migrations: each engine has only its own.
+_POSTGRES_NOT_PERSONAL = {("schema_migrations", "name"): "a migration's name"}
+
+
+def not_personal_on(conn: Any) -> dict[tuple[str, str], str]:
+    """:data:`NOT_PERSONAL` plus the bookkeeping of the engine behind ``conn``."""
+    return {**NOT_PERSONAL, **_POSTGRES_NOT_PERSONAL} if is_postgres(conn) else NOT_PERSONAL
+
+
 def table(name: str) -> Table:
     for entry in INVENTORY:
         if entry.name == name:
@@ -204,8 +215,17 @@ def table(name: str) -> Table:
     raise KeyError(name)
 
 
-def live_schema(conn: sqlite3.Connection) -> dict[str, list[str]]:
-    """Every table of a database and its columns (from sqlite_master)."""
+def live_schema(conn: Any) -> dict[str, list[str]]:
+    """Every table of a database and its columns (from sqlite_master, or on PostgreSQL
+    from information_schema)."""
+    if is_postgres(conn):
+        schema: dict[str, list[str]] = {}
+        for name, column in conn.execute(
+            "SELECT table_name, column_name FROM information_schema.columns "
+            "WHERE table_schema = current_schema() ORDER BY table_name, ordinal_position"
+        ).fetchall():
+            schema.setdefault(str(name), []).append(str(column))
+        return schema
     names = [row[0] for row in conn.execute(
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
         "ORDER BY name")]
@@ -213,9 +233,10 @@ def live_schema(conn: sqlite3.Connection) -> dict[str, list[str]]:
         "SELECT name FROM pragma_table_info(?)", [name])] for name in names}
 
 
-def schema_problems(conn: sqlite3.Connection) -> list[str]:
+def schema_problems(conn: Any) -> list[str]:
     """Where the inventory and the live schema disagree; empty when they agree."""
     schema = live_schema(conn)
+    not_personal = not_personal_on(conn)
     declared = {entry.name: entry for entry in INVENTORY}
     problems = []
     for entry in INVENTORY:
@@ -228,13 +249,15 @@ def schema_problems(conn: sqlite3.Connection) -> list[str]:
         for column in sorted(set(schema[entry.name]) - set(names)):
             problems.append(f"personal table {entry.name} has undeclared column {column}")
     for (name, column) in sorted(NOT_PERSONAL):
+        if name == "_sqlite_migrations" and is_postgres(conn):
+            continue  # sqlite-utils' bookkeeping; PostgreSQL has schema_migrations instead
         if column not in schema.get(name, []):
             problems.append(f"NOT_PERSONAL names {name}.{column}, which does not exist")
     for name, columns in schema.items():
         if name in declared:
             continue
         for column in columns:
-            if PERSON_REFERENCE.search(column) and (name, column) not in NOT_PERSONAL:
+            if PERSON_REFERENCE.search(column) and (name, column) not in not_personal:
                 problems.append(
                     f"{name}.{column} looks like a person reference but is not declared in "
                     "hub/privacy/inventory.py (INVENTORY or NOT_PERSONAL)"

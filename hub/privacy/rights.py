@@ -133,6 +133,7 @@ def correct(
 
 
 def _append_log(path: Path, record: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)  # on PostgreSQL nothing else made data_dir
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     try:
         os.write(fd, (json.dumps(record, sort_keys=True) + "\n").encode())

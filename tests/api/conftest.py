@@ -17,7 +17,8 @@ from edge.protocol import DeskEvent, DesksMessage, Topic
 from hub import accounts
 from hub.api.app import create_app
 from hub.config import HubSettings
-from hub.store import Incoming, SqliteStore
+from hub.store import Incoming
+from hub.store_protocol import Store, open_store
 
 SITE = "hq"
 AGENT = "hq-agent-1"
@@ -49,9 +50,9 @@ BUILDING: dict[str, Any] = {"sites": [
 
 
 class Desks:
-    """Writes desk events through the store's real ingest path (``SqliteStore.apply``)."""
+    """Writes desk events through the store's real ingest path (``Store.apply``)."""
 
-    def __init__(self, store: SqliteStore, site: str = SITE, agent: str = AGENT) -> None:
+    def __init__(self, store: Store, site: str = SITE, agent: str = AGENT) -> None:
         self.store, self.site, self.agent = store, site, agent
         self._seq = itertools.count(1)
 
@@ -67,20 +68,21 @@ class Desks:
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> HubSettings:
-    return HubSettings(data_dir=tmp_path / "hub")
+def settings(tmp_path: Path, database_url: str | None) -> HubSettings:
+    return HubSettings(data_dir=tmp_path / "hub", database_url=database_url)
 
 
 @pytest.fixture
-def store(settings: HubSettings) -> Iterator[SqliteStore]:
-    store = SqliteStore(settings.database_path)
+def store(settings: HubSettings) -> Iterator[Store]:
+    """The hub store on this test's engine (tests/conftest.py ``engine``)."""
+    store = open_store(settings.store_url)
     store.import_building(BUILDING)
     yield store
     store.close()
 
 
 @pytest.fixture
-def desks(store: SqliteStore) -> Desks:
+def desks(store: Store) -> Desks:
     return Desks(store)
 
 
@@ -91,7 +93,7 @@ def broker_state() -> dict[str, Any]:
 
 
 @pytest.fixture
-def app(settings: HubSettings, store: SqliteStore, broker_state: dict[str, Any]) -> FastAPI:
+def app(settings: HubSettings, store: Store, broker_state: dict[str, Any]) -> FastAPI:
     return create_app(settings, store, ingest_status=lambda: dict(broker_state))
 
 
@@ -102,7 +104,7 @@ def client(app: FastAPI) -> Iterator[TestClient]:
 
 
 @pytest.fixture
-def token(store: SqliteStore) -> str:
+def token(store: Store) -> str:
     return accounts.create_api_token(store.db, "tests", role="manager")
 
 
@@ -121,7 +123,7 @@ def csrf_from(html: str) -> str:
 
 
 @pytest.fixture
-def manager(store: SqliteStore) -> tuple[str, str]:
+def manager(store: Store) -> tuple[str, str]:
     """A manager account: (username, password)."""
     accounts.create_user(store.db, "mia", "correct horse battery", "manager")
     return "mia", "correct horse battery"

@@ -1,4 +1,5 @@
-"""Accounts over a real SQLite file: hashing, sessions, tokens and the login rate limit."""
+"""Accounts over a real store (SQLite file or PostgreSQL database): hashing, sessions, tokens
+and the login rate limit."""
 
 from __future__ import annotations
 
@@ -9,19 +10,20 @@ import pytest
 from sqlite_utils import Database
 
 from hub import accounts
+from hub.privacy.inventory import live_schema
+from hub.store_protocol import Store
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Database:
-    database = Database(tmp_path / "accounts.db")
-    accounts.ensure_schema(database)
-    return database
+def db(store: Store) -> Database:
+    accounts.ensure_schema(store.db)
+    return store.db
 
 
 def test_ensure_schema_is_idempotent(db: Database) -> None:
     accounts.ensure_schema(db)
     accounts.ensure_schema(db)
-    assert {"users", "sessions", "api_tokens", "login_failures"} <= set(db.table_names())
+    assert {"users", "sessions", "api_tokens", "login_failures"} <= set(live_schema(db.conn))
 
 
 def test_ensure_admin_creates_once_with_a_hashed_one_time_password(db: Database) -> None:
@@ -82,7 +84,7 @@ def test_sessions_expire_and_can_be_deleted(db: Database) -> None:
     assert accounts.resolve_session(db, token, now=1059.0) is not None
     assert accounts.resolve_session(db, token, now=1060.0) is None
     fresh = accounts.create_session(db, uid, now=2000.0)  # also purges the expired one
-    assert db["sessions"].count == 1
+    assert db.execute("SELECT COUNT(*) FROM sessions").fetchone()[0] == 1
     accounts.delete_session(db, fresh)
     assert accounts.resolve_session(db, fresh, now=2001.0) is None
 

@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 
 from hub.building import validate_building
 from hub.errors import ConfigError
+from hub.privacy.inventory import live_schema
 from hub.rollup import refresh_rollups
 from hub.store import SqliteStore
 from tests.api.conftest import BUILDING, SITE, Desks
@@ -61,7 +62,7 @@ def test_import_validates_and_stores_the_flag_but_never_a_person(store: SqliteSt
     bad["sites"][0]["floors"][0]["zones"][0]["desks"][0]["assigned"] = "mia"
     with pytest.raises(ConfigError, match=r"zones\[0\]\.desks\[0\]\.assigned must be true"):
         validate_building(bad)
-    columns = {row[1] for row in store.db.execute("PRAGMA table_info(desks)")}
+    columns = set(live_schema(store.db.conn)["desks"])
     assert "assigned" in columns and not columns & {"person", "person_id", "user", "owner"}
 
 

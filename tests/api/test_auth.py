@@ -143,7 +143,7 @@ def test_logout_needs_csrf_and_ends_the_session(
     assert client.get("/api/v1/sites").status_code == 200
     response = client.post("/logout", data={"csrf_token": csrf_from(page.text)})
     assert response.status_code == 303 and response.headers["location"] == "/login"
-    assert store.db["sessions"].count == 0
+    assert store.db.execute("SELECT COUNT(*) FROM sessions").fetchone()[0] == 0
     client.cookies.clear()
     assert client.get("/api/v1/sites").status_code == 401
 

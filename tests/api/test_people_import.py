@@ -86,8 +86,7 @@ def test_file_level_problems() -> None:
     assert reasons(HEADER + b'A,"a@example.org,X\n')[0][1].startswith("malformed CSV")
 
 
-def test_apply_creates_then_updates_and_is_idempotent(tmp_path: object) -> None:
-    store = SqliteStore(HubSettings(data_dir=tmp_path).database_path)  # type: ignore[arg-type]
+def test_apply_creates_then_updates_and_is_idempotent(store: SqliteStore) -> None:
     preview = parse_employees_csv(GOOD)
     with store.transaction() as db:
         first = people_import.apply_import(db, preview, now=1000.0)

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from hub import accounts
 from hub.api.app import create_app
 from hub.config import HubSettings
-from hub.store import SqliteStore
+from hub.store_protocol import Store, open_store
 from tests.api.conftest import BUILDING, csrf_from
 
 SECRET = "checkin-tests-secret-0123456789"
@@ -28,13 +28,14 @@ def cheap_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> HubSettings:
-    return HubSettings(data_dir=tmp_path / "hub", secret_key=SECRET)
+def settings(tmp_path: Path, database_url: str | None) -> HubSettings:
+    return HubSettings(data_dir=tmp_path / "hub", secret_key=SECRET, database_url=database_url)
 
 
 @pytest.fixture
-def store(settings: HubSettings) -> Iterator[SqliteStore]:
-    store = SqliteStore(settings.database_path)
+def store(settings: HubSettings) -> Iterator[Store]:
+    """The hub store on this test's engine (tests/conftest.py ``engine``)."""
+    store = open_store(settings.store_url)
     store.import_building(BUILDING)
     accounts.ensure_schema(store.db)
     yield store
@@ -42,19 +43,19 @@ def store(settings: HubSettings) -> Iterator[SqliteStore]:
 
 
 @pytest.fixture
-def ann(store: SqliteStore) -> int:
+def ann(store: Store) -> int:
     """An employee."""
     return accounts.create_user(store.db, "ann", PASSWORD, "employee")
 
 
 @pytest.fixture
-def bob(store: SqliteStore) -> int:
+def bob(store: Store) -> int:
     """Another employee."""
     return accounts.create_user(store.db, "bob", PASSWORD, "employee")
 
 
 @pytest.fixture
-def app(settings: HubSettings, store: SqliteStore) -> FastAPI:
+def app(settings: HubSettings, store: Store) -> FastAPI:
     return create_app(settings, store)
 
 
@@ -65,7 +66,7 @@ def client(app: FastAPI) -> Iterator[TestClient]:
 
 
 @pytest.fixture
-def manager_auth(store: SqliteStore) -> dict[str, str]:
+def manager_auth(store: Store) -> dict[str, str]:
     token = accounts.create_api_token(store.db, "camera-tests", role="manager")
     return {"Authorization": f"Bearer {token}"}
 

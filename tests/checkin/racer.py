@@ -9,15 +9,17 @@ from hub.checkin import service
 from hub.checkin.tokens import TokenReplayed
 from hub.config import HubSettings
 from hub.errors import DeskpulseError
-from hub.store import SqliteStore
+from hub.store_protocol import open_store
 
 
 def redeem_all(
-    data_dir: str, secret: str, token_list: list[str], barrier: Any, results: Any
+    data_dir: str, secret: str, token_list: list[str], barrier: Any, results: Any,
+    database_url: str | None = None,
 ) -> None:
-    """One 'hub worker': its own process, its own connections, the same database file."""
-    settings = HubSettings(data_dir=Path(data_dir), secret_key=secret)
-    store = SqliteStore(settings.database_path)
+    """One 'hub worker': its own process, its own connections, the same database (the
+    SQLite file, or the PostgreSQL database at ``database_url``)."""
+    settings = HubSettings(data_dir=Path(data_dir), secret_key=secret, database_url=database_url)
+    store = open_store(settings.store_url)
     outcomes: dict[str, str] = {}
     barrier.wait(30)
     for token in token_list:

@@ -9,6 +9,7 @@ import time
 import uuid
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 
 from edge.ble import badges as edge_badges
@@ -153,6 +154,7 @@ def test_the_page_enrols_and_withdraws_with_csrf_and_no_inline_script(
     assert badges.mine(store, ann)[0].withdrawn is not None
 
 
+@pytest.mark.sqlite_only  # reads the SQLite file's bytes and dump; the SQL is the same on both
 def test_the_raw_identifiers_never_reach_the_database(
     settings: HubSettings, store: SqliteStore, ann: int,
 ) -> None:

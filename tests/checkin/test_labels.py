@@ -84,7 +84,8 @@ def test_cli_writes_the_sheet_and_per_desk_images(
 ) -> None:
     config = tmp_path / "hub.toml"
     config.write_text(f'data_dir = "{settings.data_dir}"\nsecret_key = "{settings.secret_key}"\n'
-                      f'public_url = "{BASE}"\n')
+                      f'public_url = "{BASE}"\n' + (f'database_url = "{settings.database_url}"\n'
+                                                     if settings.database_url else ""))
     out, per_desk = tmp_path / "labels.pdf", tmp_path / "desks"
     code = main(["hub", "labels", "--site", "hq", "--out", str(out), "--config", str(config),
                  "--per-desk", str(per_desk)])

@@ -1,4 +1,5 @@
-"""Single use holds across hub processes: two real processes race on one SQLite file."""
+"""Single use holds across hub processes: two real processes race on one database (a
+SQLite file, or one PostgreSQL database)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import time
 
 from hub.checkin import service
 from hub.config import HubSettings
-from hub.store import SqliteStore
+from hub.store_protocol import Store
 from tests.checkin.conftest import SECRET
 from tests.checkin.racer import redeem_all
 
@@ -15,7 +16,7 @@ TOKENS = 40
 
 
 def test_each_token_is_accepted_by_exactly_one_of_two_processes(
-    settings: HubSettings, store: SqliteStore, ann: int,
+    settings: HubSettings, store: Store, ann: int,
 ) -> None:
     now = time.time()
     issued = [service.issue_token(store, settings, ann, now=now)[0] for _ in range(TOKENS)]
@@ -23,7 +24,8 @@ def test_each_token_is_accepted_by_exactly_one_of_two_processes(
     barrier, results = ctx.Barrier(2), ctx.Queue()
     procs = [
         ctx.Process(target=redeem_all,
-                    args=(str(settings.data_dir), SECRET, order, barrier, results))
+                    args=(str(settings.data_dir), SECRET, order, barrier, results,
+                          settings.database_url))
         for order in (issued, issued[::-1])
     ]
     for proc in procs:

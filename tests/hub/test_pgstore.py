@@ -6,18 +6,22 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import paho.mqtt.client as mqtt
 import psycopg
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from edge.protocol import DeskEvent, DesksMessage, encode, parse_topic, topic_for
+from hub import accounts, ratelimit
+from hub.accounts import Principal
 from hub.config import HubSettings
 from hub.errors import ConfigError, StoreError
 from hub.pgstore import PostgresStore, redact
+from hub.privacy import audit
 from hub.rollup import Rollupper
 from hub.server import HubServer
 from hub.sqldialect import to_postgres
@@ -66,10 +70,13 @@ def test_translated_json_each_keys_are_zero_based(pg_url: str) -> None:
 def test_the_postgresql_schema_has_every_sqlite_table_and_column(
     tmp_path: Path, pg_url: str
 ) -> None:
-    """A SQLite migration without its twin in hub/migrations_pg.py fails here."""
+    """A SQLite migration without its twin in hub/migrations_pg.py fails here (the
+    accounts' and rate limits' tables, which those modules create on SQLite, included)."""
     lite = SqliteStore(tmp_path / "hub.db")
     pg = PostgresStore(pg_url)
     try:
+        accounts.ensure_schema(lite.db)
+        ratelimit.ensure_schema(lite)
         sqlite_tables = {
             name: {row[1] for row in lite.db.execute(f"PRAGMA table_info({name})")}
             for (name,) in lite.db.execute(
@@ -250,7 +257,8 @@ def test_ingest_and_aggregate_roles_run_on_postgresql(
     tmp_path: Path, pg_url: str, broker: Mosquitto
 ) -> None:
     """`hub serve --role ingest` and `--role aggregate` with ``database_url``: a published
-    desk event reaches PostgreSQL through one, and the other rolls it up."""
+    desk event reaches PostgreSQL through one, and the other rolls it up (and runs the
+    check-in and retention jobs, as on SQLite)."""
     site, agent = f"pg-{uuid.uuid4().hex[:8]}", f"pa-{uuid.uuid4().hex[:8]}"
     settings = HubSettings(data_dir=tmp_path, database_url=pg_url, mqtt_port=broker.port,
                            rollup_interval=0.1, worker_name="w1")
@@ -261,7 +269,8 @@ def test_ingest_and_aggregate_roles_run_on_postgresql(
                                                        "agent": agent}]}]}]}]})
     ingest = HubServer(settings, role="ingest")
     aggregate = HubServer(settings, role="aggregate")
-    assert isinstance(ingest.store, PostgresStore) and aggregate.checkin_jobs is None
+    assert isinstance(ingest.store, PostgresStore)
+    assert aggregate.checkin_jobs is not None and aggregate.retention is not None
     ingest.start()
     aggregate.start()
     try:
@@ -291,11 +300,84 @@ def test_ingest_and_aggregate_roles_run_on_postgresql(
         setup.close()
 
 
-def test_roles_with_the_api_refuse_postgresql_for_now(tmp_path: Path, pg_url: str) -> None:
-    settings = HubSettings(data_dir=tmp_path, database_url=pg_url)
-    for role in ("api", "all"):
-        with pytest.raises(ConfigError, match=f"role '{role}' needs the SQLite store for now"):
-            HubServer(settings, role=role)  # type: ignore[arg-type]
+@pytest.mark.broker
+def test_the_api_role_serves_from_postgresql(tmp_path: Path, pg_url: str) -> None:
+    """`--role api` on PostgreSQL: an account made through another process's store signs
+    in over HTTP, and the API reads the building from the same database."""
+    from tests.broker import free_port
+
+    settings = HubSettings(data_dir=tmp_path, database_url=pg_url, http_port=free_port(),
+                           mqtt_port=free_port())
+    server = HubServer(settings, role="api")
+    server.start()
+    setup = PostgresStore(pg_url)
+    try:
+        setup.import_building(building())
+        token = accounts.create_api_token(setup.db, "pg-api-test", role="manager")
+        health = httpx.get(f"{server.url}healthz", timeout=5.0).json()
+        assert (health["status"], health["database"]) == ("ok", "ok")
+        sites = httpx.get(f"{server.url}api/v1/sites", timeout=5.0,
+                          headers={"Authorization": f"Bearer {token}"})
+        assert sites.status_code == 200
+        assert {s["id"] for s in sites.json()} == {"s1", "s2"}
+        assert httpx.get(f"{server.url}api/v1/sites", timeout=5.0).status_code == 401
+    finally:
+        setup.close()
+        server.stop()
+
+
+def _race(*jobs: Callable[[], object]) -> list[BaseException]:
+    """Run the jobs in threads released together; the exceptions they raised."""
+    barrier, errors = threading.Barrier(len(jobs)), []
+
+    def run(job: Callable[[], object]) -> None:
+        try:
+            barrier.wait(10)
+            job()
+        except BaseException as exc:  # pragma: no cover - reported by the caller
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(job,)) for job in jobs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    return errors
+
+
+def test_two_workers_appending_to_the_audit_trail_keep_one_chain(
+    workers: tuple[PostgresStore, PostgresStore],
+) -> None:
+    """Each append reads the last entry and writes the next: without taking turns
+    (hub/dbcompat.py) two API processes would both write the same next id."""
+    actor = Principal(kind="token", name="dpo", role="admin")
+
+    def append(store: PostgresStore) -> None:
+        for i in range(40):
+            with store.transaction() as db:
+                audit.append(db, actor, "read", None, f"entry {i}")
+
+    a, b = workers
+    assert _race(lambda: append(a), lambda: append(b)) == []
+    assert audit.verify(a.db) == audit.Verdict(True, 80)
+
+
+def test_a_rate_limit_holds_across_two_workers(
+    workers: tuple[PostgresStore, PostgresStore],
+) -> None:
+    """Two processes asking for the last slot of a key at the same moment: one gets it."""
+    rounds, together = 30, threading.Barrier(2)
+    allowed: list[str] = []
+
+    def take(store: PostgresStore) -> None:
+        for r in range(rounds):
+            together.wait(10)
+            if ratelimit.take(store, f"login:{r}", limit=1, window=600.0) is None:
+                allowed.append(f"login:{r}")
+
+    a, b = workers
+    assert _race(lambda: take(a), lambda: take(b)) == []
+    assert sorted(allowed) == sorted(f"login:{r}" for r in range(rounds))
 
 
 def test_workers_applying_several_agents_in_opposite_orders_do_not_deadlock(

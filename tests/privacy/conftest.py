@@ -18,7 +18,7 @@ from hub.checkin import colleagues
 from hub.checkin.service import pseudonym_for
 from hub.config import HubSettings
 from hub.privacy import audit
-from hub.store import SqliteStore
+from hub.store_protocol import Store, open_store
 from tests.api.conftest import BUILDING, csrf_from
 
 SECRET = "privacy-tests-secret-0123456789"
@@ -33,13 +33,14 @@ def cheap_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> HubSettings:
-    return HubSettings(data_dir=tmp_path / "hub", secret_key=SECRET)
+def settings(tmp_path: Path, database_url: str | None) -> HubSettings:
+    return HubSettings(data_dir=tmp_path / "hub", secret_key=SECRET, database_url=database_url)
 
 
 @pytest.fixture
-def store(settings: HubSettings) -> Iterator[SqliteStore]:
-    store = SqliteStore(settings.database_path)
+def store(settings: HubSettings) -> Iterator[Store]:
+    """The hub store on this test's engine (tests/conftest.py ``engine``)."""
+    store = open_store(settings.store_url)
     store.import_building(BUILDING)
     accounts.ensure_schema(store.db)
     yield store
@@ -47,7 +48,7 @@ def store(settings: HubSettings) -> Iterator[SqliteStore]:
 
 
 @pytest.fixture
-def app(settings: HubSettings, store: SqliteStore) -> FastAPI:
+def app(settings: HubSettings, store: Store) -> FastAPI:
     return create_app(settings, store)
 
 
@@ -65,26 +66,26 @@ def sign_in(client: TestClient, username: str) -> None:
     assert response.status_code == 303, response.text
 
 
-def _seed_checkins(store: SqliteStore, person: int, desk: str) -> None:
+def _seed_checkins(store: Store, person: int, desk: str) -> None:
     now = time.time()
     store.db.execute(
         'INSERT INTO checkins (person_id, desk, site, via, start, "end", end_reason) '
         "VALUES (?, ?, 'hq', 'phone', ?, ?, 'checkout')", [person, desk, now - 3600, now - 60])
 
 
-def _seed_badges(store: SqliteStore, person: int, desk: str) -> None:
+def _seed_badges(store: Store, person: int, desk: str) -> None:
     digest = f"{person:064x}"
     store.db.execute("INSERT INTO badges (person_id, hash, hint, enrolled) VALUES (?, ?, ?, ?)",
                      [person, digest, digest[:8], time.time()])
 
 
-def _seed_audit(store: SqliteStore, person: int, desk: str) -> None:
+def _seed_audit(store: Store, person: int, desk: str) -> None:
     admin = Principal(kind="token", name="auditor", role="admin")
     with store.transaction() as db:
         audit.append(db, admin, "read", audit.subject_for(db, SECRET, person), "read checkins")
 
 
-def _seed_login_failures(store: SqliteStore, person: int, desk: str) -> None:
+def _seed_login_failures(store: Store, person: int, desk: str) -> None:
     name = store.db.execute("SELECT username FROM users WHERE id = ?", [person]).fetchone()[0]
     store.db.execute("INSERT INTO login_failures (username, at) VALUES (?, ?)",
                      [name, time.time()])
@@ -92,7 +93,7 @@ def _seed_login_failures(store: SqliteStore, person: int, desk: str) -> None:
 
 # How the tests put one linked row into each personal table. A new table with a person
 # reference needs a seeder here, or test_export_covers_every_table... fails and says so.
-SEEDERS: dict[str, Callable[[SqliteStore, int, str], object]] = {
+SEEDERS: dict[str, Callable[[Store, int, str], object]] = {
     "users": lambda store, person, desk: None,  # made by create_user
     "sessions": lambda store, person, desk: accounts.create_session(store.db, person),
     "login_failures": _seed_login_failures,
@@ -104,7 +105,7 @@ SEEDERS: dict[str, Callable[[SqliteStore, int, str], object]] = {
 }
 
 
-def make_person(store: SqliteStore, username: str, desk: str, role: str = "employee") -> int:
+def make_person(store: Store, username: str, desk: str, role: str = "employee") -> int:
     """An account with one row in every personal table the seeders know."""
     person = accounts.create_user(store.db, username, PASSWORD, role)
     for seed in SEEDERS.values():
@@ -113,10 +114,10 @@ def make_person(store: SqliteStore, username: str, desk: str, role: str = "emplo
 
 
 @pytest.fixture
-def ann(store: SqliteStore) -> int:
+def ann(store: Store) -> int:
     return make_person(store, "ann", "hq-d1")
 
 
 @pytest.fixture
-def bob(store: SqliteStore) -> int:
+def bob(store: Store) -> int:
     return make_person(store, "bob", "hq-d2")

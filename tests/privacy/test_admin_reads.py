@@ -14,7 +14,8 @@ from hub.store import SqliteStore
 from tests.privacy.conftest import SECRET
 
 MARKERS = ("Zyxwvut Privacyperson", "zyxwvut@example.org")
-FILL = {"site": "hq", "desk": "hq-d1", "fmt": "svg"}
+FILL = {"site": "hq", "desk": "hq-d1", "fmt": "svg", "floor": "hq-f1", "zone": "hq-north",
+        "agent": "hq-agent-1"}  # path parameters of the routes walked below
 
 
 def _get_paths(app: FastAPI) -> list[str]:

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import Any
 
+import psycopg
 import pytest
 
 from hub.accounts import Principal
 from hub.cli import main
 from hub.config import HubSettings
+from hub.dbcompat import DatabaseError
+from hub.pgstore import PgDb
 from hub.privacy import audit
 from hub.store import SqliteStore
 from tests.privacy.conftest import SECRET
@@ -24,11 +28,20 @@ def _fill(store: SqliteStore, count: int, *, start: float = 1000.0) -> None:
                          now=start + i)
 
 
-def _raw(settings: HubSettings) -> sqlite3.Connection:
-    """What an attacker with the database file can do: drop the trigger and edit rows."""
-    conn = sqlite3.connect(settings.database_path, isolation_level=None)
-    conn.execute("DROP TRIGGER audit_log_no_update")
-    return conn
+class _RawPg(PgDb):
+    def close(self) -> None:
+        self.raw.close()
+
+
+def _raw(settings: HubSettings) -> Any:
+    """What an attacker with the database can do: switch the trigger off and edit rows."""
+    if settings.database_url is not None:
+        conn = _RawPg(psycopg.connect(settings.database_url, autocommit=True))
+        conn.execute("ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update")
+        return conn
+    raw = sqlite3.connect(settings.database_path, isolation_level=None)
+    raw.execute("DROP TRIGGER audit_log_no_update")
+    return raw
 
 
 def test_chain_verifies(store: SqliteStore) -> None:
@@ -41,7 +54,7 @@ def test_chain_verifies(store: SqliteStore) -> None:
 
 def test_updates_are_refused(store: SqliteStore) -> None:
     _fill(store, 2)
-    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+    with pytest.raises(DatabaseError, match="append-only"):
         store.db.execute("UPDATE audit_log SET actor = 'someone else' WHERE id = 1")
 
 
@@ -62,7 +75,9 @@ def test_verify_detects_tampering(
     verdict = audit.verify(store.db)
     assert not verdict.ok and verdict.problem == problem
     config = tmp_path / "hub.toml"
-    config.write_text(f'data_dir = "{settings.data_dir}"\nsecret_key = "{SECRET}"\n')
+    config.write_text(f'data_dir = "{settings.data_dir}"\nsecret_key = "{SECRET}"\n'
+                      + (f'database_url = "{settings.database_url}"\n'
+                         if settings.database_url else ""))
     assert main(["hub", "privacy", "verify-audit", "--config", str(config)]) == 1
 
 

@@ -24,7 +24,7 @@ from hub.api.deps import SESSION_COOKIE
 from hub.checkin import colleagues, labels, service
 from hub.config import HubSettings
 from hub.errors import ConfigError
-from hub.store import SqliteStore
+from hub.store_protocol import Store, open_store
 from tests.api.conftest import BUILDING, csrf_from
 
 SECRET = "hardening-tests-secret-0123456789"
@@ -51,13 +51,14 @@ def make_settings(tmp_path: Path, **values: Any) -> HubSettings:
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> HubSettings:
-    return make_settings(tmp_path, checkin_rate_per_minute=3)
+def settings(tmp_path: Path, database_url: str | None) -> HubSettings:
+    return make_settings(tmp_path, checkin_rate_per_minute=3, database_url=database_url)
 
 
 @pytest.fixture
-def store(settings: HubSettings) -> Iterator[SqliteStore]:
-    store = SqliteStore(settings.database_path)
+def store(settings: HubSettings) -> Iterator[Store]:
+    """The hub store on this test's engine (tests/conftest.py ``engine``)."""
+    store = open_store(settings.store_url)
     store.import_building(BUILDING)
     accounts.ensure_schema(store.db)
     yield store
@@ -65,7 +66,7 @@ def store(settings: HubSettings) -> Iterator[SqliteStore]:
 
 
 @pytest.fixture
-def app(settings: HubSettings, store: SqliteStore) -> FastAPI:
+def app(settings: HubSettings, store: Store) -> FastAPI:
     return create_app(settings, store)
 
 
@@ -75,7 +76,7 @@ def client(app: FastAPI) -> Iterator[TestClient]:
         yield test_client
 
 
-def signed_in(app: FastAPI, store: SqliteStore, user_id: int) -> TestClient:
+def signed_in(app: FastAPI, store: Store, user_id: int) -> TestClient:
     client = TestClient(app, follow_redirects=False)
     client.cookies.set(SESSION_COOKIE, accounts.create_session(store.db, user_id))
     return client
@@ -143,7 +144,7 @@ def test_a_revoked_or_made_up_bearer_token_is_401_everywhere(
 # -- employees and managers never see other people ------------------------------------------------
 
 @pytest.fixture
-def people(store: SqliteStore) -> dict[str, int]:
+def people(store: Store) -> dict[str, int]:
     ids = {name: accounts.create_user(store.db, name, PASSWORD, role) for name, role in
            [("ann", "employee"), ("bob-the-hidden", "employee"), ("mia", "manager"),
             ("cleo-visible", "employee")]}
@@ -154,7 +155,7 @@ def people(store: SqliteStore) -> dict[str, int]:
     return ids
 
 
-def bobs_checkin(store: SqliteStore, people: dict[str, int]) -> int:
+def bobs_checkin(store: Store, people: dict[str, int]) -> int:
     mine = service.current(store, people["bob-the-hidden"])
     assert mine is not None
     return mine.id
@@ -163,7 +164,7 @@ def bobs_checkin(store: SqliteStore, people: dict[str, int]) -> int:
 @pytest.mark.parametrize("policy", [False, True])
 @pytest.mark.parametrize("who", ["ann", "mia"])
 def test_no_get_route_shows_a_person_who_did_not_opt_in(
-    tmp_path: Path, store: SqliteStore, people: dict[str, int], who: str, policy: bool
+    tmp_path: Path, store: Store, people: dict[str, int], who: str, policy: bool
 ) -> None:
     """Walk every GET route as an employee and as a manager, with every path filled with a
     real object (bob's own check-in id included): bob's name never appears."""
@@ -188,7 +189,7 @@ def test_no_get_route_shows_a_person_who_did_not_opt_in(
 
 @pytest.mark.parametrize("who", ["ann", "mia"])
 def test_another_persons_checkin_is_404_for_employees_and_managers(
-    app: FastAPI, store: SqliteStore, people: dict[str, int], who: str
+    app: FastAPI, store: Store, people: dict[str, int], who: str
 ) -> None:
     bobs = bobs_checkin(store, people)
     with signed_in(app, store, people[who]) as client:
@@ -199,7 +200,7 @@ def test_another_persons_checkin_is_404_for_employees_and_managers(
 
 
 def test_employees_get_403_on_manager_routes_and_managers_get_aggregates(
-    app: FastAPI, store: SqliteStore, people: dict[str, int]
+    app: FastAPI, store: Store, people: dict[str, int]
 ) -> None:
     with signed_in(app, store, people["ann"]) as client:
         for url in ["/api/v1/checkins/figures?site=hq", "/api/v1/sites/hq/labels.pdf",
@@ -215,7 +216,7 @@ def test_employees_get_403_on_manager_routes_and_managers_get_aggregates(
 
 # -- check-in rate limit -------------------------------------------------------------------------
 
-def test_the_rate_limit_window_slides(store: SqliteStore) -> None:
+def test_the_rate_limit_window_slides(store: Store) -> None:
     ratelimit.ensure_schema(store)
     take = ratelimit.take
     assert [take(store, "k", limit=2, window=60, now=t) for t in (0, 10)] == [None, None]
@@ -225,9 +226,9 @@ def test_the_rate_limit_window_slides(store: SqliteStore) -> None:
 
 
 def test_token_scans_over_the_limit_get_429_in_every_process(
-    tmp_path: Path, settings: HubSettings, app: FastAPI, store: SqliteStore
+    tmp_path: Path, settings: HubSettings, app: FastAPI, store: Store
 ) -> None:
-    """A second app over its own connection to the same file shares the count."""
+    """A second app over its own connection to the same database shares the count."""
     token = accounts.create_api_token(store.db, "camera", role="manager")
     headers = {"Authorization": f"Bearer {token}"}
     scan = {"token": "not-a-token", "desk": "hq-d1"}
@@ -235,7 +236,7 @@ def test_token_scans_over_the_limit_get_429_in_every_process(
         codes = [first.post("/api/v1/checkins/token-scan", json=scan, headers=headers)
                  .status_code for _ in range(3)]
     assert codes == [401, 401, 401]
-    other_store = SqliteStore(settings.database_path)
+    other_store = open_store(settings.store_url)
     try:
         with TestClient(create_app(settings, other_store)) as second:
             refused = second.post("/api/v1/checkins/token-scan", json=scan, headers=headers)
@@ -247,7 +248,7 @@ def test_token_scans_over_the_limit_get_429_in_every_process(
 
 
 def test_phone_checkins_are_limited_per_person(
-    app: FastAPI, store: SqliteStore, people: dict[str, int]
+    app: FastAPI, store: Store, people: dict[str, int]
 ) -> None:
     code = labels.issue_code(store, "hq-d4")
     with signed_in(app, store, people["ann"]) as ann, signed_in(app, store, people["mia"]) as mia:
@@ -271,7 +272,7 @@ def test_phone_checkins_are_limited_per_person(
     (True, "http://hub", None, False),
 ])
 def test_hsts_only_when_the_browser_used_tls(
-    tmp_path: Path, store: SqliteStore, trust_proxy: bool, base: str, forwarded: str | None,
+    tmp_path: Path, store: Store, trust_proxy: bool, base: str, forwarded: str | None,
     hsts: bool,
 ) -> None:
     app = create_app(make_settings(tmp_path, trust_proxy=trust_proxy), store)
@@ -288,7 +289,7 @@ def test_hsts_only_when_the_browser_used_tls(
 # -- body size -------------------------------------------------------------------------------
 
 def test_bodies_over_the_limit_get_413_declared_or_streamed(
-    tmp_path: Path, store: SqliteStore
+    tmp_path: Path, store: Store
 ) -> None:
     app = create_app(make_settings(tmp_path, max_body_bytes=4096), store)
     detail = "request body is larger than the limit of 4096 bytes"

@@ -23,7 +23,7 @@ from hub.checkin import badges
 from hub.checkin.badges import Badge, BadgeTaken
 from hub.config import HubSettings
 from hub.errors import NotFound
-from hub.store import SqliteStore
+from hub.store_protocol import Store
 
 pages = APIRouter(tags=["checkin"], include_in_schema=False)
 api = APIRouter(prefix="/api/v1", tags=["checkin"])
@@ -52,7 +52,7 @@ class BadgePublic(BaseModel):
                    withdrawn=badge.withdrawn, active=badge.withdrawn is None)
 
 
-def _enrol(store: SqliteStore, settings: HubSettings, person: int, body: BadgeCreate) -> Badge:
+def _enrol(store: Store, settings: HubSettings, person: int, body: BadgeCreate) -> Badge:
     try:
         return badges.enrol(store, settings, person, body.uuid, body.major, body.minor)
     except BadgeTaken as exc:
@@ -84,7 +84,7 @@ def withdraw_badge(store: StoreDep, person: PersonDep, badge_id: _ID) -> BadgePu
 # -- the page ---------------------------------------------------------------------------------
 
 def _page(
-    request: Request, store: SqliteStore, person: int, name: str, *,
+    request: Request, store: Store, person: int, name: str, *,
     error: str | None = None, status_code: int = 200,
 ) -> Response:
     rows = [{"id": b.id, "hint": b.hint, "active": b.withdrawn is None,
@@ -106,7 +106,7 @@ def badges_page(request: Request, store: StoreDep) -> Response:
     return _page(request, store, principal.user_id, principal.name)
 
 
-def _form_person(request: Request, store: SqliteStore, csrf_token: str) -> tuple[int, str]:
+def _form_person(request: Request, store: Store, csrf_token: str) -> tuple[int, str]:
     if not _csrf_ok(request, csrf_token):
         raise HTTPException(status.HTTP_403_FORBIDDEN, detail=CSRF_FAILED)
     principal = _signed_in(request, store)

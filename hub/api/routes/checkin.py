@@ -34,7 +34,7 @@ from hub.checkin import figures, labels, service, tokens
 from hub.checkin.service import Checkin, DeskTaken
 from hub.config import HubSettings
 from hub.errors import NotFound
-from hub.store import SqliteStore
+from hub.store_protocol import Store
 
 log = logging.getLogger(__name__)
 pages = APIRouter(tags=["checkin"], include_in_schema=False)
@@ -56,14 +56,14 @@ def base_url(request: Request, settings: HubSettings) -> str:
 
 # -- the phone page behind a desk label -------------------------------------------------------
 
-def _desk_for(store: SqliteStore, code: str) -> dict[str, Any] | None:
+def _desk_for(store: Store, code: str) -> dict[str, Any] | None:
     desk = labels.resolve_code(store, code)
     return None if desk is None else service.desk_row(store, desk)
 
 
 def _desk_page(
     request: Request,
-    store: SqliteStore,
+    store: Store,
     code: str,
     *,
     message: str | None = None,
@@ -133,7 +133,7 @@ def desk_login(
     return response
 
 
-def _person_or_back(request: Request, store: SqliteStore, csrf_token: str) -> Principal:
+def _person_or_back(request: Request, store: Store, csrf_token: str) -> Principal:
     if not _csrf_ok(request, csrf_token):
         raise HTTPException(status.HTTP_403_FORBIDDEN, detail=CSRF_FAILED)
     principal = _signed_in(request, store)
@@ -339,7 +339,7 @@ def reissue_label(store: StoreDep, caller: ManagerPrincipal, desk: str) -> dict[
     return {"desk": desk, "status": "reissued"}
 
 
-def _manager_page(request: Request, store: SqliteStore) -> Principal | Response:
+def _manager_page(request: Request, store: Store) -> Principal | Response:
     principal = _signed_in(request, store)
     if principal is None:
         return RedirectResponse("/login", status_code=status.HTTP_303_SEE_OTHER)

@@ -21,7 +21,7 @@ from fastapi.responses import StreamingResponse
 
 from hub.api.deps import CurrentPrincipal, SiteDep, StoreDep
 from hub.errors import StoreError
-from hub.store import SqliteStore
+from hub.store_protocol import Store
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1/desks", tags=["desks"])
@@ -58,12 +58,12 @@ def event(name: str, body: dict[str, Any]) -> bytes:
     return f"event: {name}\ndata: {json.dumps(body, separators=(',', ':'))}\n\n".encode()
 
 
-def _read(store: SqliteStore, site: str) -> dict[str, dict[str, Any]]:
+def _read(store: Store, site: str) -> dict[str, dict[str, Any]]:
     return {row["id"]: public_desk(row) for row in store.desks(site)}
 
 
 async def desk_events(
-    request: Request, store: SqliteStore, site: str, *, poll: float = POLL_SECONDS,
+    request: Request, store: Store, site: str, *, poll: float = POLL_SECONDS,
     lifetime: float = MAX_STREAM_SECONDS,
 ) -> AsyncIterator[bytes]:
     """`snapshot` with every desk, then `desks` with the changed ones; stops on disconnect."""

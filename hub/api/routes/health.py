@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import logging
-import sqlite3
 
 from fastapi import APIRouter, Response, status
 
 from hub import __version__
 from hub.api.deps import IngestStatusDep, StoreDep
 from hub.api.models import BrokerState, HealthPublic
+from hub.dbcompat import DatabaseError
+from hub.errors import StoreError
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["health"])
+_DOWN: tuple[type[Exception], ...] = (*DatabaseError, StoreError)  # either engine, or no pool
 
 
 @router.get("/healthz", response_model=HealthPublic)
@@ -21,7 +23,7 @@ def healthz(store: StoreDep, ingest_status: IngestStatusDep, response: Response)
     try:
         store.db.execute("SELECT 1").fetchone()
         database = "ok"
-    except sqlite3.Error as exc:
+    except _DOWN as exc:
         log.warning("health check: database error: %s", exc)
         database = "error"
     broker: BrokerState = "unknown"

@@ -10,10 +10,10 @@ from fastapi import Depends, HTTPException, status
 
 from hub.api.deps import CurrentPrincipal
 from hub.errors import NotFound
-from hub.store import SqliteStore
+from hub.store_protocol import Store
 
 
-def local_hhmm(store: SqliteStore, site: str, at: float | None) -> str:
+def local_hhmm(store: Store, site: str, at: float | None) -> str:
     if at is None:
         return ""
     try:

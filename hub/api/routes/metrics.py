@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from fastapi import APIRouter, Response
 
 from hub.api.deps import ManagerPrincipal, StoreDep
-from hub.store import SqliteStore
+from hub.store_protocol import Store
 
 router = APIRouter(tags=["operations"])
 
@@ -72,7 +72,7 @@ class MetricsSnapshot:
     rollup_lag_seconds: float = 0.0
 
 
-def read_snapshot(store: SqliteStore, now: float) -> MetricsSnapshot:
+def read_snapshot(store: Store, now: float) -> MetricsSnapshot:
     """Counters, per-agent gauges and rollup lag, read from the store at ``now``."""
     agents = [
         AgentGauge(row["site"], row["id"], bool(row["online"]), row["outbox_depth"],

@@ -21,7 +21,7 @@ from hub.accounts import Principal
 from hub.api.deps import CurrentPrincipal, StoreDep
 from hub.api.routes.web import CSRF_FAILED, _csrf_ok, _render, _signed_in
 from hub.privacy import audit
-from hub.store import SqliteStore
+from hub.store_protocol import Store
 
 api = APIRouter(prefix="/api/v1", tags=["people"])
 pages = APIRouter(tags=["people"], include_in_schema=False)
@@ -60,7 +60,7 @@ def _audit(db: Any, principal: Principal, result: people_import.ImportResult,
                  f"{preview.error_count} lines rejected")
 
 
-def _run(store: SqliteStore, principal: Principal, preview: people_import.ImportPreview
+def _run(store: Store, principal: Principal, preview: people_import.ImportPreview
          ) -> people_import.ImportResult:
     with store.transaction() as db:
         result = people_import.apply_import(db, preview, now=time.time())
@@ -100,7 +100,7 @@ async def import_people(
 
 # -- pages -----------------------------------------------------------------------------------
 
-def _admin_page(request: Request, store: SqliteStore) -> Principal | Response:
+def _admin_page(request: Request, store: Store) -> Principal | Response:
     principal = _signed_in(request, store)
     if principal is None:
         return RedirectResponse("/login", status_code=status.HTTP_303_SEE_OTHER)

@@ -18,8 +18,8 @@ from hub import metrics, presence
 from hub.api.deps import CurrentPrincipal, SettingsDep, SiteDep, StoreDep
 from hub.api.routes.utilisation import resolve_window
 from hub.errors import ConfigError
-from hub.store import SqliteStore
 from hub.store_presence import zone_counts
+from hub.store_protocol import Store
 
 router = APIRouter(prefix="/api/v1/zones", tags=["presence"])
 _INSTANT_HELP = "ISO date, ISO datetime or Unix seconds"
@@ -76,7 +76,7 @@ class LivePublic(_Public):
     zones: list[LiveZonePublic]
 
 
-def _site_zones(store: SqliteStore, site: str) -> list[dict[str, Any]]:
+def _site_zones(store: Store, site: str) -> list[dict[str, Any]]:
     """The site's zones ordered by floor level, then id."""
     level = {f["id"]: (f["level"], f["id"]) for f in store.floors(site)}
     return sorted(store.zones(site), key=lambda z: (level.get(z["floor"], (0, "")), z["id"]))

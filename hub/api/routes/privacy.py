@@ -20,7 +20,7 @@ from hub.api.routes.me import PersonDep
 from hub.api.routes.web import CSRF_FAILED, _csrf_ok, _render, _signed_in
 from hub.config import HubSettings
 from hub.privacy import audit, rights
-from hub.store import SqliteStore
+from hub.store_protocol import Store
 
 api = APIRouter(prefix="/api/v1", tags=["privacy"])
 pages = APIRouter(tags=["privacy"], include_in_schema=False)
@@ -114,14 +114,14 @@ def person_data(
 
 # -- the "My data" page ----------------------------------------------------------------------
 
-def _person_page(request: Request, store: SqliteStore) -> Principal | Response:
+def _person_page(request: Request, store: Store) -> Principal | Response:
     principal = _signed_in(request, store)
     if principal is None or principal.user_id is None:
         return RedirectResponse("/login", status_code=status.HTTP_303_SEE_OTHER)
     return principal
 
 
-def _page(request: Request, store: SqliteStore, principal: Principal, *,
+def _page(request: Request, store: Store, principal: Principal, *,
           error: str | None = None, code: int = 200) -> Response:
     assert principal.user_id is not None
     data = rights.export(store.db, _secret(request), principal.user_id)

@@ -26,7 +26,7 @@ from hub.api.models import Group
 from hub.api.routes.utilisation_models import ReportPublic
 from hub.config import HubSettings
 from hub.errors import ConfigError
-from hub.store import SqliteStore
+from hub.store_protocol import Store
 
 router = APIRouter(prefix="/api/v1/utilisation", tags=["utilisation"])
 MAX_SPAN_SECONDS = 366 * 86_400
@@ -156,7 +156,7 @@ class Prepared:
 
 
 def prepare(
-    store: SqliteStore, settings: HubSettings, site: dict[str, Any], group: str,
+    store: Store, settings: HubSettings, site: dict[str, Any], group: str,
     start: str | None, end: str | None, thresholds: metrics_days.Thresholds,
 ) -> Prepared:
     tz = _site_zone(site)
@@ -182,7 +182,7 @@ def _notes(group: str, assigned: set[str]) -> dict[str, str]:
 
 
 def _grouping(
-    store: SqliteStore, site: dict[str, Any], group: str, layout: report_rollup.SiteLayout,
+    store: Store, site: dict[str, Any], group: str, layout: report_rollup.SiteLayout,
     assigned: set[str] | None = None, k: int = 5,
 ) -> tuple[metrics_report.Grouping, dict[str, str]]:
     """Group keys in display order, each desk's and each zone's group, and the names.
@@ -274,7 +274,7 @@ def utilisation(
 
 
 def _people(
-    store: SqliteStore, settings: HubSettings, site: dict[str, Any], group: str, p: Prepared
+    store: Store, settings: HubSettings, site: dict[str, Any], group: str, p: Prepared
 ) -> list[dict[str, Any]]:
     """Metrics 10 and 11 per group (``None`` for desk groups)."""
     keys = p.grouping.keys
