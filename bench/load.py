@@ -90,6 +90,12 @@ class Hub:
             time.sleep(0.05)
         raise RuntimeError(f"the hub did not subscribe within {timeout} s; see {self.log}")
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system, all threads) the hub process has used so far."""
+        assert self.proc is not None
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
@@ -258,7 +264,9 @@ def bench_load(port: int, workdir: Path, *, agents: int = 1000, desks: int = 16,
         bare = _bare_drain(port, n1)
         _bare_session(port, clean=True)
         hub.start()
+        cpu = hub.cpu_seconds()
         poller.wait_for(n1, 300)
+        cpu = hub.cpu_seconds() - cpu
         hub_rate, _, _ = poller.rate(0, n1)
         out["capacity"] = {
             "messages": n1, "events": e1, "events_per_message": round(e1 / n1, 2),
@@ -266,6 +274,9 @@ def bench_load(port: int, workdir: Path, *, agents: int = 1000, desks: int = 16,
             "hub_messages_per_second": round(hub_rate),
             "hub_events_per_second": round(hub_rate * e1 / n1),
             "hub_to_bare_ratio": round(hub_rate / bare, 3),
+            # CPU the hub spent per message while draining (all its threads): with one
+            # interpreter lock, 1 / this is about its ceiling on a free core.
+            "hub_cpu_us_per_message": round(cpu / n1 * 1e6),
         }
         # 2. full rate, live
         reports.append(_publish(port, workdir, phase=2, agents=agents, desks=desks,

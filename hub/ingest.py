@@ -15,24 +15,27 @@ import queue
 import ssl
 import threading
 import time
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, NamedTuple
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from edge.protocol import CheckinsMessage, decode, parse_topic, subscription_for_hub
+from edge.protocol import (
+    CheckinsMessage,
+    Topic,
+    decode,
+    parse_topic,
+    subscription_for_hub,
+)
 from hub.apply import ClockPolicy, safe_topic
 from hub.checkin.badges import ConfigPublisher
 from hub.checkin.service import handle_scans
 from hub.config import HubSettings
 from hub.errors import ConfigError, ProtocolError
 from hub.fast_decode import decode_desks
+from hub.mqtt_client import HubClient
 from hub.store import Incoming
 from hub.store_protocol import Store, is_transient
-
-if TYPE_CHECKING:
-    from hub.store import SqliteStore
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +46,7 @@ RETRY_SECONDS = 0.25
 MAX_RETRY_SECONDS = 10.0
 
 
-@dataclass(frozen=True)
-class _Received:
+class _Received(NamedTuple):  # a tuple: made for every message on the network thread
     topic: str
     payload: bytes
     mid: int
@@ -52,6 +54,21 @@ class _Received:
     received: float
     session: int  # connection number: an ack belongs to the connection that delivered it
     attempts: int = 0
+
+
+_TOPICS_CACHED = 65_536
+_topics: dict[str, Topic] = {}  # topic strings parse to the same Topic every time
+
+
+def _parse_topic(topic: str) -> Topic:
+    """:func:`edge.protocol.parse_topic`, remembered (a bad topic raises every time)."""
+    parsed = _topics.get(topic)
+    if parsed is None:
+        parsed = parse_topic(topic)
+        if len(_topics) >= _TOPICS_CACHED:
+            _topics.clear()
+        _topics[topic] = parsed
+    return parsed
 
 
 class Ingestor:
@@ -78,10 +95,10 @@ class Ingestor:
         self._client = self._make_client()
         # Retained per-agent configs (badge hashes): on connect and whenever they change.
         # (Portable SQL: it runs on PostgreSQL too, though typed for the SQLite store.)
-        self.configs = ConfigPublisher(cast("SqliteStore", store), self._client.publish)
+        self.configs = ConfigPublisher(store, self._client.publish)
 
-    def _make_client(self) -> mqtt.Client:
-        client = mqtt.Client(
+    def _make_client(self) -> HubClient:
+        client = HubClient(
             CallbackAPIVersion.VERSION2,
             client_id=self.client_id,
             clean_session=False,
@@ -101,6 +118,7 @@ class Ingestor:
         client.on_disconnect = self._on_disconnect
         client.on_subscribe = self._on_subscribe
         client.on_message = self._on_message
+        client.on_publish_raw = self._on_publish
         return client
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -207,12 +225,13 @@ class Ingestor:
             log.warning("disconnected from the broker (%s); reconnecting", reason)
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        self._on_publish(message.topic, bytes(message.payload), message.mid, message.qos)
+
+    def _on_publish(self, topic: str, payload: bytes, mid: int, qos: int) -> None:
+        now = time.time()
         self._delivered += 1
         self._last_message = time.monotonic()
-        self._queue.put(_Received(
-            message.topic, bytes(message.payload), message.mid, message.qos, time.time(),
-            self._session,
-        ))
+        self._queue.put(_Received(topic, payload, mid, qos, now, self._session))
 
     # -- writer thread ---------------------------------------------------------------------
 
@@ -281,7 +300,7 @@ class Ingestor:
             attempts = item.attempts + (0 if transient else 1)
             if attempts < MAX_ATTEMPTS:
                 delay = min(RETRY_SECONDS * 2 ** (attempts + 1), MAX_RETRY_SECONDS)
-                self._retries.append((time.monotonic() + delay, replace(item, attempts=attempts)))
+                self._retries.append((time.monotonic() + delay, item._replace(attempts=attempts)))
                 continue
             try:
                 self.store.dead_letter(
@@ -302,7 +321,7 @@ class Ingestor:
         with self.store.transaction():
             for item in batch:
                 try:
-                    topic = parse_topic(item.topic)
+                    topic = _parse_topic(item.topic)
                     message = decode_desks(topic, item.payload, now=item.received) or decode(
                         topic, item.payload, now=item.received,
                         bin_seconds=self.settings.bin_seconds,
@@ -332,19 +351,18 @@ class Ingestor:
         """
         for item in valid:
             if isinstance(item.message, CheckinsMessage):
-                if self.store.dialect != "sqlite":  # docs/scale.md, "PostgreSQL store"
-                    log.warning("check-in scans from %s not handled: check-in needs the "
-                                "SQLite store for now", safe_topic(str(item.topic)))
-                    continue
                 try:
-                    handle_scans(cast("SqliteStore", self.store), self.settings, item.topic,
+                    handle_scans(self.store, self.settings, item.topic,
                                  item.message, self._client.publish)
                 except Exception:
                     log.exception("check-in scans from %s failed", safe_topic(str(item.topic)))
 
     def _ack(self, batch: list[_Received]) -> None:
+        session = self._session
+        self._client.ack_all(item.mid for item in batch
+                             if item.qos == 1 and item.session == session)
         for item in batch:
-            if item.qos and item.session == self._session:
+            if item.qos == 2 and item.session == session:  # the hub subscribes with QoS 1
                 self._client.ack(item.mid, item.qos)
         self._handled += len(batch)
         self._last_message = time.monotonic()

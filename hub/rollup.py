@@ -1,12 +1,20 @@
 """Keeping the per-desk bin rollups current: reports read rollups, never raw transitions.
 
-Each refresh recomputes, for every desk the hub has seen, the bins from the earliest one
-that may have changed up to ``now``: from the bin of the oldest new (possibly late)
-event for desks marked dirty, else from the desk's newest rollup bin (the open bin, which
-keeps accruing time in the desk's current state). The computation is the numpy kernels
-in :mod:`hub.aggregate` over the desks' transitions plus the one before; the whole
-refresh is one transaction, so ingest can neither slip an event in between reading the
-dirty marks and clearing them nor see half-written rollups.
+Each refresh does work in proportion to what changed, in short transactions
+(:mod:`hub.rollup_scan` reads one slice of desks at a time), so the ingest writer never
+waits long for the database's write lock:
+
+- Desks marked dirty (new or late events) are recomputed from the bin of their oldest
+  new event (or their newest rollup bin, if earlier) up to ``now`` with the numpy kernels
+  of :mod:`hub.aggregate` over their transitions plus the one before. A slice reads its
+  marks, writes the bins and clears the marks in one transaction, so ingest can never
+  slip an event in between reading a mark and clearing it.
+- Every other seen desk only has its open bin (and any bins since) extended in its live
+  state, from its newest rollup row and ``desk_state``, without reading transitions:
+  the same figures the kernels would give, at a fraction of the cost.
+
+A report that runs during a refresh may see some desks' open bins already extended to
+``now`` and others still at the previous refresh (at most ``rollup_interval`` behind).
 
 The bin rollups are the first layer; reports over whole past days read the second, one
 :class:`hub.metrics_days.DaySummary` per site and local day (:mod:`hub.report_rollup`).
@@ -25,7 +33,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from hub import report_rollup
+from hub import report_rollup, rollup_scan
 from hub.aggregate import bin_state_seconds
 from hub.config import HubSettings
 from hub.store_protocol import Store
@@ -36,33 +44,90 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+DIRTY_SLICE = 500  # desks per transaction: each one holds the write lock for a few ms
+IDLE_SLICE = 2000
+_PAUSE = 0.001  # between slices: the ingest writer, if waiting, takes the lock first
+
+
 def refresh_rollups(
     store: Store, now: float, bin_seconds: int, sites: Sequence[str] | None = None
 ) -> int:
     """Bring every seen desk's rollups (of ``sites``, default all) up to ``now``; returns
     the rows written."""
     bs = int(bin_seconds)
+    store.claim_bin_seconds(bs)
     written = 0
-    with store.transaction():
-        store.claim_bin_seconds(bs)
-        starts = store.rollup_starts(sites)
-        if not starts:
-            return 0
-        desks = [row[0] for row in starts]
-        tip = np.array([np.nan if r[1] is None else r[1] for r in starts], dtype=np.float64)
-        dirty = np.array([np.nan if r[2] is None else r[2] for r in starts], dtype=np.float64)
-        first = np.array([np.nan if r[3] is None else r[3] for r in starts], dtype=np.float64)
-        start = np.fmin(np.fmin(tip, np.floor(dirty / bs) * bs), np.floor(first / bs) * bs)
-        is_dirty = ~np.isnan(dirty)
-        # Two groups so that one desk with a week-old late event does not widen the grid of
-        # all the desks that only need their open bin extended.
-        for group in (is_dirty, ~is_dirty & ~np.isnan(start)):
-            index = np.flatnonzero(group)
-            if len(index):
-                written += _recompute([desks[i] for i in index], start[index], now, bs, store)
-        _invalidate_summaries(store, [desks[i] for i in np.flatnonzero(is_dirty)])
-        store.clear_dirty(desks[i] for i in np.flatnonzero(is_dirty))
+    after = ""
+    while True:  # desks with new or late events: recomputed from their transitions
+        with store.transaction():
+            marks = rollup_scan.dirty_slice(store, sites, after, DIRTY_SLICE)
+            if not marks:
+                break
+            desks = [m[0] for m in marks]
+            tip = np.array([np.nan if m[1] is None else m[1] for m in marks], dtype=np.float64)
+            dirty = np.array([m[2] for m in marks], dtype=np.float64)
+            written += _recompute(desks, np.fmin(tip, np.floor(dirty / bs) * bs), now, bs,
+                                  store)
+            _invalidate_summaries(store, desks)
+            store.clear_dirty(desks)
+        after = desks[-1]
+        time.sleep(_PAUSE)
+    after = ""
+    while True:  # the others: their bins extended in their current state
+        with store.transaction():
+            idle = rollup_scan.idle_slice(store, sites, after, IDLE_SLICE)
+            if not idle:
+                break
+            written += _extend(idle, now, bs, store)
+        after = idle[-1][0]
+        time.sleep(_PAUSE)
     return written
+
+
+def _extend(idle: list[rollup_scan.IdleRow], now: float, bs: int, store: Store) -> int:
+    """Extend the bins of desks without new events from their newest rollup up to ``now``.
+
+    Every event of such a desk is older than the time its newest rollup covers (bin
+    start + span), so from there on the desk stays in its live state: each bin from the
+    newest one up to ``now`` gains ``clip(now - bin, 0, bs)`` minus what it already
+    covered, in the column of that state (vacant time is span minus the other two). A
+    desk without a rollup, or with an event beyond what its rollups cover (a future
+    time stamp cut off earlier), is recomputed from its transitions instead.
+    """
+    desks = np.array([row[0] for row in idle], dtype=object)
+    state = np.array([row[1] for row in idle], dtype=object)
+    last = np.array([row[2] for row in idle], dtype=np.float64)
+    tip, occupied, unknown, span = (
+        np.array([np.nan if row[k] is None else row[k] for row in idle], dtype=np.float64)
+        for k in (3, 4, 5, 6))
+    covered = tip + span
+    fast = ~np.isnan(tip) & (last <= covered) & (covered < now)
+    slow = ~np.isnan(tip) & ~(last <= covered) & (covered < now)
+    written = 0
+    if slow.any():
+        written += _recompute(desks[slow].tolist(), tip[slow], now, bs, store)
+    missing = np.isnan(tip)
+    if missing.any():
+        first = rollup_scan.first_events(store, desks[missing].tolist())
+        known = {d: at for d, at in first.items() if at is not None}
+        if known:
+            starts = np.floor(np.array(list(known.values()), dtype=np.float64) / bs) * bs
+            written += _recompute(list(known), starts, now, bs, store)
+    index = np.flatnonzero(fast)
+    if not len(index):
+        return written
+    # One row per (desk, bin) from the desk's newest bin to the bin holding ``now``.
+    count = (np.ceil((now - tip[index]) / bs)).astype(np.int64)
+    d = np.repeat(index, count)
+    step = np.arange(len(d)) - np.repeat(np.cumsum(count) - count, count)
+    bins = tip[d] + step * bs
+    new_span = np.clip(now - bins, 0.0, float(bs))
+    gained = new_span - np.where(step == 0, span[d], 0.0)
+    occ = np.where(step == 0, occupied[d], 0.0) + np.where(state[d] == "occupied", gained, 0.0)
+    unk = np.where(step == 0, unknown[d], 0.0) + np.where(state[d] == "unknown", gained, 0.0)
+    rows = zip(desks[d].tolist(), bins.astype(np.int64).tolist(), occ.tolist(), unk.tolist(),
+               new_span.tolist(), strict=True)
+    return written + store.write_rollups(rows)
 
 
 def _invalidate_summaries(store: Store, desks: list[str]) -> None:

@@ -320,6 +320,10 @@ class SqliteStore(StoreQueries):
         self._local = threading.local()
         self._connections: list[tuple[threading.Thread, sqlite3.Connection]] = []
         self._registry = threading.Lock()
+        # This process's threads queue here for the write lock, in turn, instead of polling
+        # SQLite's busy handler (which sleeps up to 100 ms a try, so a thread writing in
+        # quick short transactions, like the rollups, could starve the ingest writer).
+        self._writer = threading.Lock()
         self._closed = False
         self.db.enable_wal()
         migrations.apply(self.db)
@@ -362,22 +366,30 @@ class SqliteStore(StoreQueries):
             with db.atomic():
                 yield db
             return
-        db.conn.execute("BEGIN IMMEDIATE")
+        if not self._writer.acquire(timeout=self.busy_timeout):
+            raise sqlite3.OperationalError("database is locked (by this hub's other writer)")
         try:
-            yield db
-        except BaseException:
-            if db.conn.in_transaction:
-                db.conn.execute("ROLLBACK")
-            raise
-        db.conn.execute("COMMIT")
+            db.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                if db.conn.in_transaction:
+                    db.conn.execute("ROLLBACK")
+                raise
+            db.conn.execute("COMMIT")
+        finally:
+            self._writer.release()
 
     def apply(
         self, batch: Sequence[Incoming], clock: ClockPolicy | None = None
     ) -> ApplyResult:
         """As :meth:`StoreQueries.apply`, with plain desks messages applied set-wise
         (hub/apply_set.py: same rules, far fewer statements)."""
+        cache = getattr(self._local, "apply_cache", None)
+        if cache is None:
+            cache = self._local.apply_cache = apply_set.Cache()
         with self.transaction() as db:
-            return apply_set.apply_batch(db.conn, batch, clock)
+            return apply_set.apply_batch(db.conn, batch, clock, cache)
 
     def try_site_lock(self, purpose: str, site: str) -> bool:
         """Always True: one SQLite file has one hub process doing its rollups."""
