@@ -363,7 +363,8 @@ def desks_unknown(
     """
     rows = conn.execute(
         "SELECT d.id, d.site, MAX(s.last_at, ?) FROM desks d JOIN desk_state s ON s.desk = d.id "
-        "WHERE (d.agent = ? OR (d.agent IS NULL AND s.agent = ?)) AND s.state != 'unknown'",
+        "WHERE (d.agent = ? OR (d.agent IS NULL AND s.agent = ?)) AND s.state != 'unknown' "
+        "ORDER BY d.id",  # desk order, not the rows' storage order: ids the same on replay
         (at, agent, agent),
     ).fetchall()
     _write_transitions(conn, (

@@ -20,7 +20,8 @@ while every rule stays exactly that of :func:`hub.apply.apply_batch`:
   the same. Dirty marks keep their minimum and agent touches their maximum boot and last
   seen, so one write per desk or agent gives the same row as one per message.
 
-PostgreSQL keeps the per-message path (several workers there need its row locks).
+PostgreSQL has its own set-wise path, hub/apply_set_pg.py: several workers write there
+at once, so it dedups and locks rows in the database instead of reading ahead.
 """
 
 from __future__ import annotations

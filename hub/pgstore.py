@@ -1,8 +1,9 @@
 """The hub store on PostgreSQL (psycopg 3 with a connection pool), for several hub workers.
 
 The reads and writes are :class:`hub.store.StoreQueries`, the very SQL the SQLite store
-runs, translated by :func:`hub.sqldialect.to_postgres`; only the connection layer is
-PostgreSQL's own:
+runs, translated by :func:`hub.sqldialect.to_postgres` (plain desks messages are applied
+set-wise by hub/apply_set_pg.py, the same rules in PostgreSQL's array statements); only
+the connection layer is PostgreSQL's own:
 
 - Each thread holds one pooled connection (autocommit outside ``transaction()``), as each
   thread of the SQLite store has its own connection: a request thread can never join or
@@ -36,7 +37,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 from sqlite_utils import Database
 
-from hub import migrations_pg
+from hub import apply_set_pg, migrations_pg
 from hub.apply import ApplyResult, ClockPolicy, Incoming
 from hub.errors import StoreError
 from hub.sqldialect import to_postgres
@@ -210,10 +211,14 @@ class PostgresStore(StoreQueries):
     def apply(
         self, batch: Sequence[Incoming], clock: ClockPolicy | None = None
     ) -> ApplyResult:
-        """As the SQLite store, with the batch's messages grouped by agent (stable, so each
-        agent's own order is kept): two workers' transactions then lock the agents' rows in
-        the same order and cannot deadlock on them. SQLite has one writer and needs no order."""
-        return super().apply(sorted(batch, key=lambda item: item.topic.agent), clock)
+        """As the SQLite store, plain desks messages set-wise (hub/apply_set_pg.py: the
+        rules of hub.apply in a few array statements, safe beside other workers), with the
+        batch's messages grouped by agent (stable, so each agent's own order is kept): two
+        workers' transactions then lock the agents' rows in the same order and cannot
+        deadlock on them. SQLite has one writer and needs no order."""
+        ordered = sorted(batch, key=lambda item: item.topic.agent)
+        with self.transaction() as db:
+            return apply_set_pg.apply_batch(cast(PgDb, db.conn), ordered, clock)
 
     def rollup_starts(
         self, sites: Sequence[str] | None = None
