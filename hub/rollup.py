@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
@@ -36,6 +35,7 @@ import numpy as np
 from hub import report_rollup, rollup_scan
 from hub.aggregate import bin_state_seconds
 from hub.config import HubSettings
+from hub.periodic import PeriodicJob
 from hub.store_protocol import Store
 
 if TYPE_CHECKING:
@@ -168,8 +168,11 @@ def _recompute(
     return store.write_rollups(rows)
 
 
-class Rollupper:
+class Rollupper(PeriodicJob):
     """A thread that expires silent agents and refreshes rollups every ``rollup_interval``."""
+
+    thread_name = "rollup"
+    failure = "rollup refresh failed"
 
     def __init__(
         self,
@@ -180,6 +183,7 @@ class Rollupper:
         clock: Callable[[], float] = time.time,
         expire_agents: bool = True,
     ) -> None:
+        super().__init__(settings.rollup_interval)
         self.settings = settings
         self.store = store
         self.ingestor = ingestor
@@ -188,21 +192,6 @@ class Rollupper:
         self.expire_agents = expire_agents
         self.clock = clock
         self.ticks = 0
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        if self._thread is not None:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="rollup", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(30)
-            self._thread = None
 
     def tick(self) -> int:
         """One round: agents without heartbeat -> offline, then rollups up to now."""
@@ -231,14 +220,7 @@ class Rollupper:
         return [site["id"] for site in self.store.sites()
                 if self.store.try_site_lock("rollup", site["id"])]
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.tick()
-            except Exception:
-                log.exception("rollup refresh failed; retrying in %.1f s",
-                              self.settings.rollup_interval)
-            self._stop.wait(self.settings.rollup_interval)
+    def finished(self) -> None:
         try:  # hand this worker's sites over at once, not when its connection ends
             self.store.release_site_locks()
         except Exception:

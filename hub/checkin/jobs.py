@@ -11,8 +11,6 @@
 from __future__ import annotations
 
 import json
-import logging
-import threading
 import time
 from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta
@@ -22,9 +20,8 @@ from zoneinfo import ZoneInfo
 from hub.building import check_core_hours, clock_seconds
 from hub.checkin.service import purge_used_tokens
 from hub.config import HubSettings
+from hub.periodic import PeriodicJob
 from hub.store_protocol import Store
-
-log = logging.getLogger(__name__)
 
 
 def _local_time(day: date, seconds: int, zone: ZoneInfo) -> float:
@@ -82,8 +79,11 @@ def checkout_core_end(store: Store, now: float) -> int:
     return len(due)
 
 
-class CheckinJobs:
+class CheckinJobs(PeriodicJob):
     """A thread that runs :meth:`tick` every ``interval`` seconds until stopped."""
+
+    thread_name = "checkin-jobs"
+    failure = "automatic check-out failed"
 
     def __init__(
         self,
@@ -93,12 +93,10 @@ class CheckinJobs:
         interval: float | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        super().__init__(settings.rollup_interval if interval is None else interval)
         self.settings = settings
         self.store = store
-        self.interval = settings.rollup_interval if interval is None else interval
         self.clock = clock
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     def tick(self) -> dict[str, int]:
         now = self.clock()
@@ -109,23 +107,3 @@ class CheckinJobs:
             "tokens_forgotten": purge_used_tokens(self.store, now),
         }
 
-    def start(self) -> None:
-        if self._thread is not None:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="checkin-jobs", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(30)
-            self._thread = None
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.tick()
-            except Exception:
-                log.exception("automatic check-out failed; retrying in %.1f s", self.interval)
-            self._stop.wait(self.interval)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -23,6 +22,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from hub.config import HubSettings
+from hub.periodic import PeriodicJob
 from hub.privacy import audit
 from hub.store_protocol import Store
 
@@ -89,8 +89,11 @@ def last_run(db: Database) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-class RetentionJobs:
+class RetentionJobs(PeriodicJob):
     """A thread that runs :func:`run` every ``retention_interval`` seconds until stopped."""
+
+    thread_name = "retention"
+    failure = "retention pass failed"
 
     def __init__(
         self,
@@ -100,33 +103,11 @@ class RetentionJobs:
         interval: float | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        super().__init__(settings.retention_interval if interval is None else interval)
         self.settings = settings
         self.store = store
-        self.interval = settings.retention_interval if interval is None else interval
         self.clock = clock
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     def tick(self) -> dict[str, int]:
         return run(self.store, self.settings, self.clock())
 
-    def start(self) -> None:
-        if self._thread is not None:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="retention", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(30)
-            self._thread = None
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.tick()
-            except Exception:
-                log.exception("retention pass failed; retrying in %.0f s", self.interval)
-            self._stop.wait(self.interval)
