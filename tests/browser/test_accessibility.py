@@ -6,14 +6,13 @@ per page, to /tmp/accessibility/axe-results.json beside a full-page screenshot o
 page, so they can be seen and fixed without failing the build. The pages are checked after their
 scripts have drawn them (desks, charts, tables), since that is what people use.
 
-Fixtures follow tests/browser/test_floor_constructor.py (copied: test modules do not
-share fixtures by import).
+The hub fixture follows tests/browser/test_floor_constructor.py; Chromium comes from
+conftest.py.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
 import socket
 import threading
 import time
@@ -38,10 +37,6 @@ from tests.api.conftest import BUILDING, Desks
 sync_api = pytest.importorskip("playwright.sync_api")
 
 pytestmark = pytest.mark.browser
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 AXE = Path(__file__).resolve().parent / "vendor" / "axe.min.js"
 OUT = Path("/tmp/accessibility")
 USER, PASSWORD = "ada", "a long accessibility password"
@@ -108,16 +103,6 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
     server.should_exit = True
     thread.join(10)
     store.close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"Chromium not found at {CHROMIUM}: apt-get install -y chromium")
-    with sync_api.sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield instance
-        instance.close()
 
 
 @pytest.fixture(scope="module")

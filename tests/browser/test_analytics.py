@@ -1,14 +1,13 @@
 """The analytics page in a real headless Chromium against real uvicorn and a real SQLite store.
 
-Fixtures follow tests/browser/test_dashboard.py (copied: test modules do not share fixtures
-by import). Three days of desk history go through the real ingest path and rollups; the
+The hub fixture follows tests/browser/test_dashboard.py; Chromium comes from conftest.py.
+Three days of desk history go through the real ingest path and rollups; the
 page's figures must equal what the JSON API answers for the same window.
 """
 
 from __future__ import annotations
 
 import math
-import shutil
 import socket
 import threading
 import time
@@ -30,10 +29,6 @@ from tests.api.conftest import BUILDING, Desks
 sync_api = pytest.importorskip("playwright.sync_api")
 
 pytestmark = pytest.mark.browser
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 USER, PASSWORD = "ana", "a long analytics password"
 SCREENSHOT = Path("/tmp/analytics.png")
 PRINT_SCREENSHOT = Path("/tmp/analytics_print.png")
@@ -81,16 +76,6 @@ def hub_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     server.should_exit = True
     thread.join(10)
     store.close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"Chromium not found at {CHROMIUM}: apt-get install -y chromium")
-    with sync_api.sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield instance
-        instance.close()
 
 
 def percent(value: float | None) -> str:

@@ -21,7 +21,8 @@ from hub.checkin import labels, service
 from hub.config import HubSettings
 from hub.store import SqliteStore
 from tests.api.conftest import BUILDING
-from tests.browser.test_dashboard import CHROMIUM, CHROMIUM_ARGS, Console, free_port
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.browser.test_dashboard import Console, free_port
 
 sync_api = pytest.importorskip("playwright.sync_api")
 

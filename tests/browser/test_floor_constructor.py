@@ -3,14 +3,12 @@ administrator creates a floor, uploads a plan, adds a desk, drags it with the mo
 with the keyboard, and the position survives a reload, is what the API says, and is where
 the live floor map draws it.
 
-Fixtures follow tests/browser/test_floor_map.py (copied: test modules do not share
-fixtures by import).
+The hub fixture follows tests/browser/test_floor_map.py; Chromium comes from conftest.py.
 """
 
 from __future__ import annotations
 
 import io
-import shutil
 import socket
 import threading
 import time
@@ -33,10 +31,6 @@ from tests.api.conftest import BUILDING
 sync_api = pytest.importorskip("playwright.sync_api")
 
 pytestmark = pytest.mark.browser
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 USER, PASSWORD = "ada", "a long constructor password"
 SCREENSHOT = Path("/tmp/floor_constructor.png")
 MAP_SCREENSHOT = Path("/tmp/floor_constructor_map.png")
@@ -78,16 +72,6 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
     server.should_exit = True
     thread.join(10)
     store.close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"Chromium not found at {CHROMIUM}: apt-get install -y chromium")
-    with sync_api.sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield instance
-        instance.close()
 
 
 def plan_png(path: Path) -> Path:

@@ -1,14 +1,13 @@
 """The live floor map in a real headless Chromium against real uvicorn and a real SQLite store.
 
-Fixtures follow tests/browser/test_dashboard.py (copied: test modules do not share fixtures
-by import). A desk change is written through the store's real ingest path and must reach
+The hub fixture follows tests/browser/test_dashboard.py; Chromium comes from conftest.py.
+A desk change is written through the store's real ingest path and must reach
 the map over Server-Sent Events within a second of the write.
 """
 
 from __future__ import annotations
 
 import copy
-import shutil
 import socket
 import threading
 import time
@@ -31,10 +30,6 @@ from tests.api.conftest import BUILDING, Desks
 sync_api = pytest.importorskip("playwright.sync_api")
 
 pytestmark = pytest.mark.browser
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 USER, PASSWORD = "flo", "a long floor map password"
 SCREENSHOT = Path("/tmp/floor_map.png")
 
@@ -85,16 +80,6 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
     server.should_exit = True
     thread.join(10)
     store.close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"Chromium not found at {CHROMIUM}: apt-get install -y chromium")
-    with sync_api.sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield instance
-        instance.close()
 
 
 def open_page(browser: Any, hub: Hub, path: str) -> tuple[Any, Any, list[str]]:

@@ -8,7 +8,6 @@ on the map within one second of its sensor changing.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 import time
@@ -28,10 +27,6 @@ sync_api = pytest.importorskip("playwright.sync_api")
 
 pytestmark = [pytest.mark.browser, pytest.mark.broker]
 REPO = Path(__file__).resolve().parents[2]
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 USER, PASSWORD = "liv", "a long live map password"
 SCREENSHOT = Path("/tmp/live_from_broker.png")
 SITE, AGENT = "live", "live-agent-1"
@@ -86,16 +81,6 @@ def agent(tmp_path: Path, broker: Mosquitto) -> Iterator[Path]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(5)
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"Chromium not found at {CHROMIUM}: apt-get install -y chromium")
-    with sync_api.sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield instance
-        instance.close()
 
 
 def test_a_sensor_change_reaches_the_floor_map_through_the_broker_within_a_second(

@@ -1,17 +1,14 @@
 """The zone device counts on the live floor, in a real headless Chromium against real uvicorn.
 
-The fixtures follow tests/browser/test_dashboard.py (copied, not imported: test modules
-do not share fixtures by import).
+The hub fixture follows tests/browser/test_dashboard.py; Chromium comes from conftest.py.
 """
 
 from __future__ import annotations
 
-import shutil
 import socket
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,10 +24,6 @@ from tests.api.conftest import BUILDING
 sync_api = pytest.importorskip("playwright.sync_api")
 
 pytestmark = pytest.mark.browser
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 USER, PASSWORD = "pia", "another long test password"
 
 
@@ -73,16 +66,6 @@ def hub_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     server.should_exit = True
     thread.join(10)
     store.close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"Chromium not found at {CHROMIUM}: apt-get install -y chromium")
-    with sync_api.sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield instance
-        instance.close()
 
 
 def test_zone_headings_show_the_device_count_and_hide_counts_below_k(
