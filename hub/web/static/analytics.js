@@ -226,7 +226,9 @@
     const row = body.results.find((r) => r.key === key);
     const table = make("table", "heatmap");
     const head = make("tr");
-    head.append(make("th", "", ""));
+    const corner = make("th", "", "Day");  // names the column of day headers (axe: no empty header)
+    corner.scope = "col";
+    head.append(corner);
     for (let h = 0; h < 24; h += 1) {
       const th = make("th", "hour", String(h).padStart(2, "0"));
       th.scope = "col";
