@@ -220,22 +220,6 @@ class PostgresStore(StoreQueries):
         with self.transaction() as db:
             return apply_set_pg.apply_batch(cast(PgDb, db.conn), ordered, clock)
 
-    def rollup_starts(
-        self, sites: Sequence[str] | None = None
-    ) -> list[tuple[str, float | None, float | None, float | None]]:
-        """As the SQLite store, after locking the dirty marks read (inside the refresh's
-        transaction): ingest upserting one of them waits for the refresh to commit, and
-        then inserts a fresh mark instead of being cleared with the old one."""
-        where, params = "", []
-        if sites is not None:
-            where = "WHERE desk IN (SELECT id FROM desks WHERE site = ANY(%s))"
-            params = [list(sites)]
-        cast(PgDb, self.db).raw.execute(
-            f"SELECT desk FROM dirty {where} ORDER BY desk FOR UPDATE",  # noqa: S608
-            params,
-        )
-        return super().rollup_starts(sites)
-
 
 def _reset(conn: psycopg.Connection) -> None:
     """A connection going back to the pool drops the site locks its thread held."""

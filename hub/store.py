@@ -262,31 +262,6 @@ class StoreQueries:
                     f"to {current} (changing it needs a new database)"
                 )
 
-    def rollup_starts(
-        self, sites: Sequence[str] | None = None
-    ) -> list[tuple[str, float | None, float | None, float | None]]:
-        """For every desk with a live state (of ``sites``, default all): (desk, last rollup
-        bin, dirty from, first event).
-
-        The first event time is only looked up for desks with neither a rollup nor a dirty
-        mark (which normally cannot happen).
-        """
-        where, params = "", []
-        if sites is not None:
-            where = ("WHERE desk IN (SELECT id FROM desks WHERE site IN "
-                     "(SELECT value FROM json_each(?)))")
-            params = [json.dumps(list(sites))]
-        return [
-            tuple(row)  # type: ignore[misc]
-            for row in self.db.execute(
-                "SELECT s.desk, tip, d.from_at, CASE WHEN tip IS NULL AND d.from_at IS NULL "
-                "THEN (SELECT MIN(at) FROM transitions t WHERE t.desk = s.desk) END "
-                "FROM (SELECT desk, (SELECT MAX(bin_start) FROM rollups r "
-                f"WHERE r.desk = desk_state.desk) AS tip FROM desk_state {where}) s "
-                "LEFT JOIN dirty d ON d.desk = s.desk ORDER BY s.desk", params,
-            )
-        ]
-
     def clear_dirty(self, desks: Iterable[str]) -> None:
         with self.transaction() as db:
             db.conn.execute(
