@@ -79,9 +79,12 @@ def role_of(store: Store, user_id: int) -> str:
 
 
 def audit_actions(store: Store, user_id: int) -> list[tuple[str, str, str]]:
+    """The changes audited about a person (the reads of the people page left out: their
+    own test is test_showing_the_people_list_is_an_audited_read_of_each_person)."""
     subject = audit.subject_for(store.db, SECRET, user_id)
     assert subject is not None
-    return [(e["actor"], e["action"], e["detail"]) for e in audit.about(store.db, subject)]
+    return [(e["actor"], e["action"], e["detail"]) for e in audit.about(store.db, subject)
+            if e["action"] != "read"]
 
 
 def row(html: str, marker: str) -> str:
@@ -260,6 +263,20 @@ def test_people_lists_every_account(
     assert '<option value="manager" selected>' in row(page, f'data-person="{people["mia"]}"')
     me = row(page, f'data-person="{people["ada"]}"')
     assert "/reset" not in me and 'href="/account/password"' in me
+
+
+def test_showing_the_people_list_is_an_audited_read_of_each_person(
+    app: FastAPI, store: Store, people: dict[str, int]
+) -> None:
+    """PRIVACY.md 13: Eve can see that the administrator saw her name and e-mail."""
+    eve = audit.subject_for(store.db, SECRET, people["eve"])
+    assert eve is not None and audit.about(store.db, eve) == []
+    with signed_in(app, store, people["ada"]) as client:
+        assert client.get("/admin/people").status_code == 200
+    entries = audit.about(store.db, eve)
+    assert [(e["actor"], e["action"]) for e in entries] == [("ada", "read")]
+    assert "people page" in entries[0]["detail"]
+    assert audit.verify(store.db).ok  # the chain still holds
 
 
 def test_a_role_change_is_saved_and_audited(

@@ -33,7 +33,8 @@ def _secret(request: Request) -> str:
 def _page(request: Request, store: Store, principal: Principal, *, code: int = 200,
           **context: Any) -> Response:
     return admin_render(request, principal, "admin_people.html", "people", {
-        "people": people_admin.people(store.db), "roles": ROLES, "me": principal.user_id,
+        "people": people_admin.people_shown(store.db, principal, _secret(request)),
+        "roles": ROLES, "me": principal.user_id,
         "error": None, "done": None, "one_time": None, **context}, status_code=code)
 
 
