@@ -120,7 +120,8 @@ class _Known:
 
     def load(self, items: Iterable[Incoming]) -> None:
         messages = [item.message for item in items if isinstance(item.message, DesksMessage)]
-        agents = sorted({m.agent for m in messages} - self.agents.keys())
+        # (Never ``set - dict.keys()``: that walks the whole dict, every agent or desk.)
+        agents = sorted({m.agent for m in messages if m.agent not in self.agents})
         if agents:
             names = json.dumps(agents)
             self.provisioned.update(dict.fromkeys(agents))
@@ -132,13 +133,13 @@ class _Known:
                 "SELECT id, site, clock_offset FROM agents "
                 "WHERE id IN (SELECT value FROM json_each(?))", (names,)):
                 self.agents[agent] = _Agent(site, offset)
-        desks = sorted({e.desk for m in messages for e in m.events} - self.desks.keys())
+        desks = sorted({e.desk for m in messages for e in m.events if e.desk not in self.desks})
         if desks:
             self.desks.update(dict.fromkeys(desks))
             self.desks.update({desk: (site, agent) for desk, site, agent in self.conn.execute(
                 "SELECT id, site, agent FROM desks WHERE id IN (SELECT value FROM json_each(?))",
                 (json.dumps(desks),))})
-        pairs = sorted({(m.agent, m.boot) for m in messages} - self.top.keys())
+        pairs = sorted({(m.agent, m.boot) for m in messages if (m.agent, m.boot) not in self.top})
         if pairs:
             self.top.update(dict.fromkeys(pairs))
             self.top.update({(agent, boot): top for agent, boot, top in self.conn.execute(
@@ -187,11 +188,12 @@ class Cache:
     """What one connection's last batch knew (agents, desks, highest seqs), for the next.
 
     Why: reading them again costs a few bulk queries per batch, a fifth of the batch's
-    time. The knowledge is reused only while it is exact: no other connection has
-    committed since (``PRAGMA data_version`` is unchanged: a building edit, the rollups,
-    agent expiry all commit on connections of their own), and the last batch committed
-    (its last stored message key is there; a rolled-back batch would leave its own
-    writes in the cache). Anything else starts afresh.
+    time. The knowledge is reused only while it is exact: no row it was read from has
+    changed since (the ``_ingest_epoch`` generation, which triggers on desks, agents,
+    provisioned agents and messages advance, is unchanged: a building edit, a provisioning,
+    a new agent), and the last batch committed (its last stored message key is there; a
+    rolled-back batch would leave its own writes in the cache). Anything else starts
+    afresh. Commits that touch none of those rows (the rollups, agent expiry) keep it.
     """
 
     def __init__(self) -> None:
@@ -202,7 +204,7 @@ class Cache:
     def take(self, conn: sqlite3.Connection) -> _Known:
         if self.version is None:  # this connection writes batches: keep its pages cached
             conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
-        (version,) = conn.execute("PRAGMA data_version").fetchone()
+        (version,) = conn.execute("SELECT generation FROM _ingest_epoch").fetchone()
         known, sentinel, self.known, self.sentinel = self.known, self.sentinel, None, None
         reuse = (
             known is not None and sentinel is not None and version == self.version

@@ -330,3 +330,44 @@ def m_h7b_desk_sensors(db: Database) -> None:
     """Issue 7 item 2: which physical sensors read a desk (hub/desk_sensors.py), as a JSON
     list of edge.toml ``[[desks.sensors]]`` tables; NULL when none are recorded."""
     db.execute("ALTER TABLE desks ADD COLUMN sensors TEXT")
+
+
+_M_INGEST_EPOCH = """
+CREATE TABLE _ingest_epoch (  -- SQLite only: when the ingest writer's cache must be dropped
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    generation INTEGER NOT NULL
+);
+INSERT INTO _ingest_epoch (id, generation) VALUES (1, 0);
+CREATE TRIGGER ingest_epoch_desk_added AFTER INSERT ON desks
+BEGIN UPDATE _ingest_epoch SET generation = generation + 1; END;
+CREATE TRIGGER ingest_epoch_desk_moved AFTER UPDATE OF id, site, agent ON desks
+BEGIN UPDATE _ingest_epoch SET generation = generation + 1; END;
+CREATE TRIGGER ingest_epoch_desk_removed AFTER DELETE ON desks
+BEGIN UPDATE _ingest_epoch SET generation = generation + 1; END;
+CREATE TRIGGER ingest_epoch_provisioned_added AFTER INSERT ON provisioned_agents
+BEGIN UPDATE _ingest_epoch SET generation = generation + 1; END;
+CREATE TRIGGER ingest_epoch_provisioned_changed AFTER UPDATE ON provisioned_agents
+BEGIN UPDATE _ingest_epoch SET generation = generation + 1; END;
+CREATE TRIGGER ingest_epoch_provisioned_removed AFTER DELETE ON provisioned_agents
+BEGIN UPDATE _ingest_epoch SET generation = generation + 1; END;
+CREATE TRIGGER ingest_epoch_agent_added AFTER INSERT ON agents
+BEGIN UPDATE _ingest_epoch SET generation = generation + 1; END;
+CREATE TRIGGER ingest_epoch_agent_moved AFTER UPDATE OF id, site ON agents
+BEGIN UPDATE _ingest_epoch SET generation = generation + 1; END;
+CREATE TRIGGER ingest_epoch_agent_removed AFTER DELETE ON agents
+BEGIN UPDATE _ingest_epoch SET generation = generation + 1; END;
+CREATE TRIGGER ingest_epoch_message_removed AFTER DELETE ON messages
+BEGIN UPDATE _ingest_epoch SET generation = generation + 1; END;
+"""
+
+
+@migrations(name="m_h9a_ingest_epoch")
+def m_h9a_ingest_epoch(db: Database) -> None:
+    """Issue 9 (load): a counter that changes whenever a row the ingest writer caches
+    between batches (hub/apply_set.py, ``Cache``) may have changed, whoever changed it.
+    Before, any commit by another connection dropped the cache, and the rollups commit
+    every few milliseconds while they run. Not cached, so not counted: what only the
+    ingest connection itself writes and re-reads (agents' clock offsets, online, boot,
+    last seen; new messages) and what the cache does not hold (rollups, dirty marks,
+    live desk state). PostgreSQL has no such cache (hub/apply_set_pg.py)."""
+    db.executescript(_M_INGEST_EPOCH)

@@ -56,7 +56,7 @@ class Mosquitto:
             f"user {getpass.getuser()}\n"
             "persistence true\n"
             f"persistence_location {self.workdir}/\n"
-            "max_inflight_messages 100\n"
+            "max_inflight_messages 1000\n"
             "max_queued_messages 100000\n"
             f"log_dest file {self.log}\n"
             "log_type error\nlog_type warning\n"
