@@ -90,7 +90,12 @@ class Agent:
         self._topic = topic_for(config.site, config.agent, "desks")
         self._health_topic = topic_for(config.site, config.agent, "health")
 
-        self.outbox = Outbox(config.data_dir / "outbox.sqlite")
+        bounds = config.outbox
+        self.outbox = Outbox(
+            config.data_dir / "outbox.sqlite", max_rows=bounds.max_messages,
+            max_bytes=int(bounds.max_megabytes * 1024 * 1024),
+            max_age=bounds.max_age_days * 86400.0,
+        )
         self.boot: int = self.outbox.start_boot()
         self._seq = 0
         self._lock = threading.Lock()  # state machines, seq and their enqueue order

@@ -86,6 +86,16 @@ class MqttConfig:
 
 
 @dataclass(frozen=True)
+class OutboxConfig:
+    """``[outbox]``: how much the store-and-forward queue keeps while the broker is away;
+    past a bound the oldest messages are dropped and counted (edge/outbox.py)."""
+
+    max_messages: int = 100_000
+    max_megabytes: float = 64.0
+    max_age_days: float = 7.0
+
+
+@dataclass(frozen=True)
 class AgentConfig:
     site: str
     agent: str
@@ -98,6 +108,7 @@ class AgentConfig:
     health_seconds: float = 60.0
     ble: BleConfig | None = None  # [ble]: anonymous zone counting (docs/ble.md)
     camera: CameraConfig | None = None  # [camera]: personal QR check-in (docs/checkin.md)
+    outbox: OutboxConfig = OutboxConfig()  # [outbox]: bounds of the store-and-forward queue
 
     @classmethod
     def from_dict(
@@ -209,7 +220,7 @@ class _Parser:
         doc = self.table(
             data, "top level",
             {"site", "agent", "data_dir", "desks", "mqtt", "poll_seconds", "hold_seconds",
-             "max_inflight", "health_seconds", "ble", "camera"},
+             "max_inflight", "health_seconds", "ble", "camera", "outbox"},
             {"site", "agent", "data_dir", "desks"},
         )
         kwargs: dict[str, Any] = {
@@ -224,6 +235,8 @@ class _Parser:
                 kwargs[key] = self.number(doc[key], key)
         if "max_inflight" in doc:
             kwargs["max_inflight"] = self.integer(doc["max_inflight"], "max_inflight", 1000)
+        if "outbox" in doc:
+            kwargs["outbox"] = self.outbox(doc["outbox"])
         if "ble" in doc:
             kwargs["ble"] = parse_ble(doc["ble"], source=self.source,
                                       desk_zones=[d.zone for d in kwargs["desks"]])
@@ -349,6 +362,23 @@ class _Parser:
         first = self.hardware.setdefault(resource, key)
         if first != key:
             raise self.fail(f"{key}: {resource} is already used by {first}: {hint}")
+
+    def outbox(self, value: Any) -> OutboxConfig:
+        raw = self.table(value, "outbox", {"max_messages", "max_megabytes", "max_age_days"},
+                         set())
+        kwargs: dict[str, Any] = {}
+        if "max_messages" in raw:
+            kwargs["max_messages"] = self.integer(
+                raw["max_messages"], "outbox.max_messages", 10_000_000)
+        for key, lo, hi in (("max_megabytes", 1.0, 100_000.0), ("max_age_days", 0.01, 3650.0)):
+            if key in raw:
+                number = raw[key]
+                if isinstance(number, bool) or not isinstance(number, int | float) \
+                        or not math.isfinite(number) or not lo <= number <= hi:
+                    raise self.fail(f"outbox.{key} must be a number from {lo:g} to {hi:g}, "
+                                    f"got {number!r}")
+                kwargs[key] = float(number)
+        return OutboxConfig(**kwargs)
 
     def mqtt(self, value: Any) -> MqttConfig:
         raw = self.table(

@@ -22,7 +22,9 @@ from edge.protocol import (
     Feedback,
     Health,
     Status,
+    decode,
     encode,
+    parse_topic,
     topic_for,
 )
 from edge.sensors.base import Reading
@@ -342,3 +344,22 @@ def test_agent_refuses_a_config_without_a_sensor_per_desk(
 ) -> None:
     with pytest.raises(ValueError, match="no sensor for desk"):
         Agent(make_config(1883), {"d1": ScriptedSensor()})
+
+
+def test_the_outbox_bounds_of_edge_toml_apply_and_drops_show_in_health(
+    make_config: ConfigFactory, cleanup: list[Agent | Subscriber]
+) -> None:
+    config = make_config(1, desks=1, outbox={"max_messages": 2})  # never connected
+    sensor = ScriptedSensor("present")
+    agent = Agent(config, {"d1": sensor})
+    cleanup.append(agent)
+    t0 = time.time()
+    for i in range(4):  # four changes while the broker is out of reach
+        sensor.presence = "fault" if i % 2 else "present"  # unknown, occupied, ...
+        assert agent.step(t0 + 10 * i) is not None
+    health = agent.health(t0 + 60)
+    assert isinstance(health, Health)
+    assert (health.outbox_depth, health.dropped) == (2, 2)  # the two oldest went
+    kept = [decode(parse_topic(row.topic), row.payload, now=t0 + 60)
+            for row in agent.outbox.pending(10)]
+    assert [m.seq for m in kept if isinstance(m, DesksMessage)] == [3, 4]

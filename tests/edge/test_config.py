@@ -8,7 +8,14 @@ from typing import Any
 
 import pytest
 
-from edge.config import AgentConfig, DeskConfig, MqttConfig, SensorConfig, check_desk_sensors
+from edge.config import (
+    AgentConfig,
+    DeskConfig,
+    MqttConfig,
+    OutboxConfig,
+    SensorConfig,
+    check_desk_sensors,
+)
 from edge.errors import ConfigError
 
 FULL_TOML = """\
@@ -77,6 +84,13 @@ def test_defaults() -> None:
     assert (config.max_inflight, config.health_seconds) == (20, 60.0)
     assert config.desks[0].sensor == "simulated"
     assert config.data_dir == Path("/var/lib/deskpulse")
+    assert config.outbox == OutboxConfig(100_000, 64.0, 7.0)
+
+
+def test_outbox_bounds_are_read() -> None:
+    data = minimal()
+    data["outbox"] = {"max_messages": 5000, "max_megabytes": 8, "max_age_days": 2.5}
+    assert AgentConfig.from_dict(data).outbox == OutboxConfig(5000, 8.0, 2.5)
 
 
 def test_config_is_frozen() -> None:
@@ -99,7 +113,7 @@ def _set(data: dict[str, Any], dotted: str, value: Any) -> None:
 _DELETE = object()
 ALLOWED_TOP = (
     "agent, ble, camera, data_dir, desks, health_seconds, hold_seconds, max_inflight, mqtt, "
-    "poll_seconds, site"
+    "outbox, poll_seconds, site"
 )
 
 
@@ -137,6 +151,14 @@ ALLOWED_TOP = (
         ("poll_seconds", True, "poll_seconds must be a number of seconds"),
         ("max_inflight", 0, "max_inflight must be between 1 and 1000, got 0"),
         ("max_inflight", 2.5, "max_inflight must be a whole number"),
+        ("outbox", 5, "outbox must be a table"),
+        ("outbox.max_messages", 0, "outbox.max_messages must be between 1 and 10000000, got 0"),
+        ("outbox.max_megabytes", 0.5, "outbox.max_megabytes must be a number from 1 to 100000, "
+         "got 0.5"),
+        ("outbox.max_age_days", "7", "outbox.max_age_days must be a number from 0.01 to 3650, "
+         "got '7'"),
+        ("outbox.max_age", 7, "unknown key 'outbox.max_age': remove it or check its spelling "
+         "(allowed: max_age_days, max_megabytes, max_messages)"),
         ("mqtt", "localhost", "mqtt must be a table"),
         ("mqtt.port", 70000, "mqtt.port must be between 1 and 65535, got 70000"),
         ("mqtt.keepalive", 0, "mqtt.keepalive must be between 1 and 65535, got 0"),
