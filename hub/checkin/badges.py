@@ -23,7 +23,7 @@ import logging
 import struct
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -191,14 +191,17 @@ def enrolled_hashes(store: Store) -> list[str]:
     return [str(row[0]) for row in rows[:MAX_ITEMS]]
 
 
-def agent_config(store: Store, site: str, agent: str, *, now: float) -> Config:
-    """The retained ``config`` for one agent: its desks, the badge hashes, the key epoch."""
+def agent_config(
+    store: Store, site: str, agent: str, *, now: float, badges: Sequence[str] | None = None
+) -> Config:
+    """The retained ``config`` for one agent: its desks, the badge hashes (``badges``, read
+    from the store when not given), the key epoch."""
     desks = store.db.execute(
         "SELECT id, zone FROM desks WHERE site = ? AND agent = ? ORDER BY id LIMIT ?",
         [site, agent, MAX_ITEMS]).fetchall()
     return Config(agent=agent, issued=now, key_epoch=KEY_EPOCH,
                   desks=tuple(DeskAssignment(d, z) for d, z in desks),
-                  badges=tuple(enrolled_hashes(store)))
+                  badges=tuple(enrolled_hashes(store) if badges is None else badges))
 
 
 def known_agents(store: Store) -> list[tuple[str, str]]:
@@ -215,12 +218,14 @@ def publish_configs(
     """Publish each agent's config, retained, as the protocol says; returns how many."""
     qos, retain = DELIVERY["config"]
     sent = 0
+    badges = enrolled_hashes(store) if agents else []  # the same for every agent: read once
     for site, agent in agents:
         try:
             topic = topic_for(site, agent, "config")
         except ValueError:
             continue  # not a wire id (cannot happen for agents that spoke)
-        publish(topic, encode(agent_config(store, site, agent, now=now)), qos, retain)
+        config = agent_config(store, site, agent, now=now, badges=badges)
+        publish(topic, encode(config), qos, retain)
         sent += 1
     return sent
 
