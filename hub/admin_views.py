@@ -169,6 +169,9 @@ def privacy_settings(settings: HubSettings) -> list[Setting]:
          "finished check-ins (identified) are deleted after this"),
         ("retention_transitions_days", _days(settings.retention_transitions_days),
          "raw desk state changes; hourly and daily figures are kept"),
+        ("retention_messages_days", _days(settings.retention_messages_days),
+         "keys of ingested messages, which recognise a message delivered twice; keep above "
+         "the agents' outbox max_age_days"),
         ("retention_dead_letters_days", _days(settings.retention_dead_letters_days),
          "rejected MQTT messages kept for diagnosis"),
         ("retention_audit_days", _days(settings.retention_audit_days),

@@ -103,6 +103,9 @@ class HubSettings(BaseSettings):
     # Retention in days (PRIVACY.md 12; hub/privacy/retention.py), checked every interval s.
     retention_checkins_days: float = Field(default=90.0, gt=0.0)
     retention_transitions_days: float = Field(default=30.0, gt=0.0)
+    # Dedup keys (agent, boot, seq): a message redelivered later than this would be stored
+    # again. Keep it above every agent's outbox max_age_days (edge.toml, default 7).
+    retention_messages_days: float = Field(default=30.0, gt=0.0)
     retention_dead_letters_days: float = Field(default=30.0, gt=0.0)
     retention_audit_days: float = Field(default=365.0, gt=0.0)
     retention_interval: float = Field(default=3600.0, gt=0.0, le=86400.0)

@@ -371,3 +371,10 @@ def m_h9a_ingest_epoch(db: Database) -> None:
     last seen; new messages) and what the cache does not hold (rollups, dirty marks,
     live desk state). PostgreSQL has no such cache (hub/apply_set_pg.py)."""
     db.executescript(_M_INGEST_EPOCH)
+
+
+@migrations(name="m_h9b_messages_received")
+def m_h9b_messages_received(db: Database) -> None:
+    """Issue 9: the retention job drops message keys by age (hub/privacy/retention.py,
+    ``retention_messages_days``); an index on ``received`` finds them without a scan."""
+    db.execute("CREATE INDEX messages_received ON messages (received)")

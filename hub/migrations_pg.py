@@ -288,6 +288,9 @@ CREATE TABLE rate_events (
 );
 CREATE INDEX rate_events_key_at ON rate_events (key, at);
 """),
+    # Twin of m_h9b_messages_received (m_h9a_ingest_epoch has none: PostgreSQL's ingest
+    # keeps no cache between batches).
+    ("m_h9b_messages_received", "CREATE INDEX messages_received ON messages (received);"),
 ]
 
 

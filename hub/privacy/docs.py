@@ -118,6 +118,7 @@ def render() -> str:
         "  secret of the account id and creation time) and a time. Keep this file when you",
         "  restore a database backup, then run `deskpulse hub privacy reapply-deletions`.",
         "- **Retention.** `retention_checkins_days` (90), `retention_transitions_days` (30),",
+        "  `retention_messages_days` (30, the keys that recognise a redelivered message),",
         "  `retention_dead_letters_days` (30) and `retention_audit_days` (365) in hub.toml;",
         "  `hub serve` purges every `retention_interval` seconds (3600).",
         "- **Audit trail.** `deskpulse hub privacy verify-audit` recomputes the hash chain and",

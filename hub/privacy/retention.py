@@ -1,14 +1,16 @@
 """Retention: nothing is kept longer than its configured window (PRIVACY.md 12).
 
 A thread (started by ``hub.server.HubServer``) runs :meth:`RetentionJobs.tick` every
-``retention_interval`` seconds and deletes identified check-ins, raw transitions, dead
-letters and audit entries older than their window, plus expired sessions. Each pass notes
+``retention_interval`` seconds and deletes identified check-ins, raw transitions, message
+keys, dead letters and audit entries older than their window, plus expired sessions. Each pass notes
 when it ran and what it removed (meta row ``retention_last_run``, shown on /admin/privacy).
 
 - Open check-ins are never purged; a finished one counts from its end.
 - Per desk, the newest transition before the cutoff is kept (it says what state the desk
   was in at the cutoff), and transitions of bins not yet rolled up are kept.
 - Audit entries go from the start of the chain, which stays verifiable (hub.privacy.audit).
+- Message keys ``(agent, boot, seq)`` (not personal: they only recognise a redelivered
+  message) go after ``retention_messages_days``, except each boot's newest.
 """
 
 from __future__ import annotations
@@ -49,6 +51,24 @@ def purge_transitions(db: Database, cutoff: float) -> int:
     return max(cursor.rowcount, 0)
 
 
+def purge_message_keys(store: Store, cutoff: float, chunk: int = 20_000) -> int:
+    """Drop the dedup keys of messages received before ``cutoff``, except each (agent,
+    boot)'s newest, which gap and late counting compare with. In transactions of ``chunk``
+    keys, so a first purge of a long history does not hold ingest up for long."""
+    removed = 0
+    while True:
+        with store.transaction() as db:
+            cursor = db.execute(
+                "DELETE FROM messages WHERE (agent, boot, seq) IN ("
+                " SELECT m.agent, m.boot, m.seq FROM messages m WHERE m.received < ?"
+                " AND m.seq < (SELECT MAX(n.seq) FROM messages n"
+                "  WHERE n.agent = m.agent AND n.boot = m.boot) LIMIT ?)", [cutoff, chunk])
+            count = max(cursor.rowcount, 0)
+        removed += count
+        if count < chunk:
+            return removed
+
+
 def purge_dead_letters(db: Database, cutoff: float) -> int:
     return max(db.execute("DELETE FROM dead_letters WHERE received < ?", [cutoff]).rowcount, 0)
 
@@ -69,6 +89,8 @@ def run(store: Store, settings: HubSettings, now: float) -> dict[str, int]:
             "audit_log": audit.purge_before(db, now - settings.retention_audit_days * DAY),
             "sessions": purge_sessions(db, now),
         }
+    counts["messages"] = purge_message_keys(store, now - settings.retention_messages_days * DAY)
+    with store.transaction() as db:
         db.execute("INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) "
                    "DO UPDATE SET value = excluded.value",
                    [LAST_RUN_KEY, json.dumps({"at": now, "removed": counts})])

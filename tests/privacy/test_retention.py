@@ -7,15 +7,17 @@ from pathlib import Path
 
 import pytest
 
+from edge.protocol import DeskEvent, DesksMessage, Topic
 from hub import accounts
 from hub.accounts import Principal
+from hub.apply import ApplyResult, Incoming
 from hub.config import HubSettings
 from hub.errors import ConfigError
 from hub.privacy import audit, retention
 from hub.privacy.retention import DAY, RetentionJobs
 from hub.server import HubServer
 from hub.store import SqliteStore
-from tests.api.conftest import Desks
+from tests.api.conftest import AGENT, SITE, Desks
 
 NOW = time.time()
 
@@ -117,3 +119,28 @@ def test_the_hub_server_owns_a_retention_job(settings: HubSettings) -> None:
         assert server.retention.interval == settings.retention_interval
     finally:
         server.store.close()
+
+
+def test_old_message_keys_go_but_each_boots_newest_stays(
+    store: SqliteStore, settings: HubSettings
+) -> None:
+    """The dedup keys (agent, boot, seq) would grow for ever; past retention_messages_days
+    they go, all but each boot's newest, so gap and late counting go on unchanged."""
+
+    def send(boot: int, seq: int, received: float) -> ApplyResult:
+        message = DesksMessage(AGENT, boot, seq, received,
+                               (DeskEvent("hq-d1", "occupied", received),))
+        return store.apply([Incoming(Topic(SITE, AGENT, "desks"), message, received)])
+
+    for seq in range(1, 6):
+        send(1, seq, NOW - 40 * DAY)
+    for seq in range(1, 4):
+        send(2, seq, NOW - 35 * DAY)
+    send(2, 4, NOW - 1 * DAY)
+    assert retention.run(store, settings, NOW)["messages"] == 4 + 3
+    keys = store.db.execute("SELECT boot, seq FROM messages ORDER BY boot, seq").fetchall()
+    assert [tuple(k) for k in keys] == [(1, 5), (2, 4)]
+    assert send(2, 4, NOW).duplicates == 1  # a recent key still recognises a redelivery
+    assert send(2, 5, NOW).gaps == 0  # and the next seq follows the kept newest one
+    assert store.counters()["gaps"] == 0
+    assert retention.run(store, settings, NOW)["messages"] == 0
