@@ -40,26 +40,78 @@ class Person:
     must_change_password: bool
 
 
-def people(db: Database) -> list[Person]:
-    """Every account, administrators first, then by username."""
+PAGE_SIZE = 50  # accounts per page: each one shown is an audited read
+
+
+@dataclass(frozen=True)
+class PeoplePage:
+    """One page of the accounts matching a search."""
+
+    people: list[Person]
+    total: int  # accounts matching the search, on every page
+    page: int  # 1-based, within 1..pages
+    pages: int
+    query: str
+
+    @property
+    def first(self) -> int:
+        """Number of the first account on this page (1-based), for "1-50 of 4,812"."""
+        return (self.page - 1) * PAGE_SIZE + 1 if self.people else 0
+
+    @property
+    def last(self) -> int:
+        return (self.page - 1) * PAGE_SIZE + len(self.people)
+
+
+def _matching(query: str) -> tuple[str, list[Any]]:
+    """WHERE clause and parameters: ``query`` in the username, name, e-mail or department
+    (case-insensitive, as typed: % and _ are not wildcards)."""
+    words = query.split()
+    if not words:
+        return "", []
+    clauses, params = [], []
+    for word in words[:5]:
+        pattern = "%" + word.lower().replace("\\", "\\\\").replace("%", "\\%").replace(
+            "_", "\\_") + "%"
+        clauses.append("(" + " OR ".join(
+            f"LOWER(COALESCE({column}, '')) LIKE ? ESCAPE '\\'"
+            for column in ("username", "name", "email", "department")) + ")")
+        params += [pattern] * 4
+    return " WHERE " + " AND ".join(clauses), params
+
+
+def people(db: Database, query: str = "", *, limit: int | None = None,
+           offset: int = 0) -> list[Person]:
+    """Accounts matching ``query`` (every account when empty), administrators first, then
+    by username; ``limit``/``offset`` for one page."""
+    where, params = _matching(query)
+    page = "" if limit is None else " LIMIT ? OFFSET ?"
     rows = db.query(
-        "SELECT id, username, name, email, department, role, must_change_password FROM users "
-        "ORDER BY CASE role WHEN 'admin' THEN 0 WHEN 'manager' THEN 1 ELSE 2 END, username")
+        "SELECT id, username, name, email, department, role, must_change_password FROM users"
+        f"{where} ORDER BY CASE role WHEN 'admin' THEN 0 WHEN 'manager' THEN 1 ELSE 2 END, "  # noqa: S608
+        f"username{page}", [*params, *([limit, offset] if limit is not None else [])])
     return [Person(id=int(r["id"]), username=r["username"], name=r["name"], email=r["email"],
                    department=r["department"], role=r["role"],
                    must_change_password=bool(r["must_change_password"])) for r in rows]
 
 
-def people_shown(db: Database, actor: Principal, secret: str) -> list[Person]:
-    """:func:`people`, for an administrator's eyes: showing names and e-mail addresses is a
-    read of personal data, so each person listed gets an audit entry (PRIVACY.md 13) in
-    the same transaction and can see the read on their "My data" page."""
+def people_shown(
+    db: Database, actor: Principal, secret: str, query: str = "", page: int = 1
+) -> PeoplePage:
+    """One page of :func:`people`, for an administrator's eyes: showing names and e-mail
+    addresses is a read of personal data, so each person on the page (and only they) gets
+    an audit entry (PRIVACY.md 13) in the same transaction and can see the read on their
+    "My data" page. A search narrows what is shown, and so what is read."""
+    where, params = _matching(query)
     with db.atomic():
-        listed = people(db)
+        (total,) = db.execute(f"SELECT COUNT(*) FROM users{where}", params).fetchone()  # noqa: S608
+        pages = max(1, -(-int(total) // PAGE_SIZE))
+        page = min(max(page, 1), pages)
+        listed = people(db, query, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
         for person in listed:
             audit.append(db, actor, "read", audit.subject_for(db, secret, person.id),
                          "account entry (name, e-mail, department, role) on the people page")
-    return listed
+    return PeoplePage(listed, int(total), page, pages, query)
 
 
 def _person(db: Database, person_id: int) -> dict[str, Any]:

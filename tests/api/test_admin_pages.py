@@ -403,3 +403,49 @@ def test_privacy_page_shows_settings_in_force_and_the_last_retention_run(
     assert "<code>sessions</code>: 1 rows removed" in after
     assert "Intact: 0 entries, hash chain verified." in after
     assert 'href="/me/data"' in after and "docs/privacy.md" in after
+
+
+def test_the_people_page_shows_fifty_at_a_time_and_audits_only_those_shown(
+    app: FastAPI, store: Store, people: dict[str, int]
+) -> None:
+    """A hub with thousands of accounts: the page shows 50, pages on, finds by name,
+    e-mail or department, and only the people shown are audited as read."""
+    many = {accounts.create_user(store.db, f"staff{k:03d}", PASSWORD, "employee"): k
+            for k in range(120)}
+    store.db.execute("UPDATE users SET department = 'Research_Lab' WHERE username = 'staff007'")
+    with signed_in(app, store, people["ada"]) as client:
+        first = client.get("/admin/people").text
+        third = client.get("/admin/people?page=3").text
+        beyond = client.get("/admin/people?page=99").text  # the last page instead
+        found = client.get("/admin/people", params={"q": "research_lab"}).text
+        wildcard = client.get("/admin/people", params={"q": "r_s"}).text  # _ is not a wildcard
+        nobody = client.get("/admin/people", params={"q": "zzz"}).text
+        too_long = client.get("/admin/people", params={"q": "x" * 201})
+    shown = {int(m) for m in re.findall(r'data-person="(\d+)"', first)}
+    assert len(shown) == 50 and "1–50 of 123" in first
+    assert 'rel="next" href="/admin/people?q=&amp;page=2"' in first
+    assert {int(m) for m in re.findall(r'data-person="(\d+)"', third)} <= set(many)
+    assert "101–123 of 123" in third and 'rel="next"' not in third
+    assert "Page 3 of 3" in beyond
+    assert re.findall(r'data-username="([^"]+)"', found) == ["staff007"]
+    assert "Accounts matching “research_lab”: 1–1 of 1" in found
+    assert 'data-person' not in wildcard and "Nobody matches" in nobody
+    assert too_long.status_code == 422
+    # Audited as read: exactly the people some page showed (staff007 was also found).
+    read = shown | {int(m) for m in re.findall(r'data-person="(\d+)"', third)}
+    audited = {p for p in many
+               if audit.about(store.db, audit.subject_for(store.db, SECRET, p) or "")}
+    assert audited == read & set(many) and len(audited) == 47 + 23
+
+
+def test_a_role_change_keeps_the_search_it_was_made_from(
+    app: FastAPI, store: Store, people: dict[str, int]
+) -> None:
+    with signed_in(app, store, people["ada"]) as client:
+        page = client.get("/admin/people", params={"q": "eve"}).text
+        assert f'action="/admin/people/{people["eve"]}/role?q=eve&amp;page=1"' in page
+        after = client.post(f"/admin/people/{people['eve']}/role?q=eve&page=1",
+                            data={"role": "manager", "csrf_token": csrf_from(page)})
+    assert after.status_code == 200 and "Role changed." in after.text
+    assert re.findall(r'data-username="([^"]+)"', after.text) == ["eve"]
+    assert role_of(store, people["eve"]) == "manager"
