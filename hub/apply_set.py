@@ -36,9 +36,10 @@ from edge.protocol import DesksMessage
 from hub import apply as rules
 from hub.apply import ApplyResult, ClockPolicy, Incoming, Rejected
 
+# pending = 1: indexed by (desk, at) later, in bulk (hub/transition_index.py).
 _TRANSITION_INSERT = (
-    "INSERT INTO transitions (site, desk, state, at, agent, boot, seq, received) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+    "INSERT INTO transitions (site, desk, state, at, agent, boot, seq, received, pending) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1)"
 )
 _DESK_STATE_UPSERT = """
 INSERT INTO desk_state (desk, state, since, updated, last_at, agent)

@@ -378,3 +378,19 @@ def m_h9b_messages_received(db: Database) -> None:
     """Issue 9: the retention job drops message keys by age (hub/privacy/retention.py,
     ``retention_messages_days``); an index on ``received`` finds them without a scan."""
     db.execute("CREATE INDEX messages_received ON messages (received)")
+
+
+_M_DEFERRED_TRANSITION_INDEX = """
+ALTER TABLE transitions ADD COLUMN pending INTEGER;  -- 1: not yet in transitions_desk_at
+DROP INDEX transitions_desk_at;
+CREATE INDEX transitions_desk_at ON transitions (desk, at) WHERE pending IS NULL;
+CREATE INDEX transitions_pending ON transitions (id) WHERE pending IS NOT NULL;
+"""
+
+
+@migrations(name="m_h9c_deferred_transition_index")
+def m_h9c_deferred_transition_index(db: Database) -> None:
+    """Issue 9 (load): the ingest writer no longer updates the (desk, at) index per event;
+    its rows wait in a small index of their own until indexed in bulk
+    (hub/transition_index.py)."""
+    db.executescript(_M_DEFERRED_TRANSITION_INDEX)

@@ -291,6 +291,13 @@ CREATE INDEX rate_events_key_at ON rate_events (key, at);
     # Twin of m_h9b_messages_received (m_h9a_ingest_epoch has none: PostgreSQL's ingest
     # keeps no cache between batches).
     ("m_h9b_messages_received", "CREATE INDEX messages_received ON messages (received);"),
+    # Twin of m_h9c_deferred_transition_index: the column and the index of pending rows
+    # (the readers' SQL is shared). PostgreSQL's ingest writes no pending rows and keeps
+    # its full (desk, at) index.
+    ("m_h9c_deferred_transition_index", """
+ALTER TABLE transitions ADD COLUMN pending INTEGER;
+CREATE INDEX transitions_pending ON transitions (id) WHERE pending IS NOT NULL;
+"""),
 ]
 
 

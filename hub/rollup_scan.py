@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
+from hub import transition_index
 from hub.store_protocol import Store
 
 DirtyRow = tuple[str, float | None, float]  # desk, newest rollup bin, dirty from
@@ -68,7 +69,11 @@ def idle_slice(
 
 def first_events(store: Store, desks: Sequence[str]) -> dict[str, float | None]:
     """Each desk's first transition time (for a seen desk that has no rollup yet)."""
-    return dict(store.db.execute(
-        "SELECT j.value, (SELECT MIN(at) FROM transitions t WHERE t.desk = j.value) "
-        "FROM json_each(?) j", [json.dumps(list(desks))],
+    first: dict[str, float | None] = dict(store.db.execute(
+        "SELECT j.value, (SELECT MIN(at) FROM transitions t WHERE t.desk = j.value "
+        "AND t.pending IS NULL) FROM json_each(?) j", [json.dumps(list(desks))],
     ).fetchall())
+    for desk, at in transition_index.by_desk(store.db, "t.at", desks, "", []):
+        if first.get(desk) is None or at < first[desk]:
+            first[desk] = at  # a pending transition (hub/transition_index.py) came first
+    return first

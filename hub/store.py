@@ -26,7 +26,7 @@ import numpy as np
 from sqlite_utils import Database
 
 from hub import apply as _apply
-from hub import apply_set, migrations
+from hub import apply_set, migrations, transition_index
 from hub.aggregate import RollupFrame, TransitionFrame
 from hub.apply import ApplyResult, ClockPolicy, Incoming, Rejected
 from hub.building import DEFAULT_CORE_HOURS, validate_building
@@ -187,17 +187,28 @@ class StoreQueries:
         """Transitions with ``since <= at < until`` plus, per desk, the last one before."""
         ids = self._desk_ids(desks)
         params = [json.dumps(ids), since]
+        # Indexed and pending rows (hub/transition_index.py) are read apart, then joined.
         before = self.db.execute(
             f"SELECT j.key, t.at, {_STATE_CODE_SQL}, t.id FROM json_each(?) j "
             "JOIN transitions t ON t.id = (SELECT id FROM transitions WHERE desk = j.value "
-            "AND at < ? ORDER BY at DESC, id DESC LIMIT 1)", params,
+            "AND at < ? AND pending IS NULL ORDER BY at DESC, id DESC LIMIT 1)", params,
         ).fetchall()
         inside = self.db.execute(
             f"SELECT j.key, t.at, {_STATE_CODE_SQL}, t.id FROM json_each(?) j "
-            "JOIN transitions t ON t.desk = j.value AND t.at >= ? AND t.at < ?",
-            [*params, until],
+            "JOIN transitions t ON t.desk = j.value AND t.at >= ? AND t.at < ? "
+            "AND t.pending IS NULL", [*params, until],
         ).fetchall()
-        table = np.array(before + inside, dtype=np.float64).reshape(-1, 4)
+        position = {desk: k for k, desk in enumerate(ids)}
+        latest = {int(row[0]): tuple(row) for row in before}
+        for desk, at, state, row_id in transition_index.by_desk(
+            self.db, f"t.at, {_STATE_CODE_SQL}, t.id", ids, "t.at < ?", [until]
+        ):
+            row = (position[desk], at, state, row_id)
+            if at >= since:
+                inside.append(row)
+            elif (old := latest.get(row[0])) is None or (at, row_id) > (old[1], old[3]):
+                latest[row[0]] = row  # the last one before ``since``, whichever part
+        table = np.array(list(latest.values()) + inside, dtype=np.float64).reshape(-1, 4)
         order = np.lexsort((table[:, 3], table[:, 1], table[:, 0]))
         table = table[order]
         return TransitionFrame(

@@ -23,6 +23,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from hub import transition_index
 from hub.config import HubSettings
 from hub.periodic import PeriodicJob
 from hub.privacy import audit
@@ -39,13 +40,17 @@ def purge_checkins(db: Database, cutoff: float) -> int:
 
 
 def purge_transitions(db: Database, cutoff: float) -> int:
+    """Transitions before ``cutoff``, but each desk's last one before it. Call with every
+    transition indexed (hub/transition_index.py, ``settle_all``): the lookups below read
+    the index only."""
     dirty = db.execute("SELECT MIN(from_at) FROM dirty").fetchone()
     if dirty is not None and dirty[0] is not None:
         cutoff = min(cutoff, float(dirty[0]))
     cursor = db.execute(
-        "DELETE FROM transitions WHERE at < :cut AND id NOT IN ("
+        "DELETE FROM transitions WHERE at < :cut AND pending IS NULL AND id NOT IN ("
         " SELECT (SELECT t.id FROM transitions t WHERE t.desk = d.desk AND t.at < :cut"
-        "  ORDER BY t.at DESC, t.id DESC LIMIT 1) FROM (SELECT DISTINCT desk FROM transitions) d)",
+        "  AND t.pending IS NULL ORDER BY t.at DESC, t.id DESC LIMIT 1)"
+        " FROM (SELECT DISTINCT desk FROM transitions WHERE pending IS NULL) d)",
         {"cut": cutoff},
     )
     return max(cursor.rowcount, 0)
@@ -79,6 +84,7 @@ def purge_sessions(db: Database, now: float) -> int:
 
 def run(store: Store, settings: HubSettings, now: float) -> dict[str, int]:
     """One pass over every retention window; the counts of rows removed."""
+    transition_index.settle_all(store)  # pending rows are never purged; index them first
     with store.transaction() as db:
         counts = {
             "checkins": purge_checkins(db, now - settings.retention_checkins_days * DAY),
