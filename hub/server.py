@@ -4,7 +4,8 @@
 role (`hub serve --role`; docs/scale.md, "Several workers"):
 
 - ``ingest``: MQTT ingest and agent liveness (silent agents go offline); run several, each
-  with its own ``worker_name``, on a shared subscription (``mqtt_shared_group``).
+  with its own ``worker_name``, on a shared subscription (``mqtt_shared_group``). On
+  SQLite it also indexes the transitions it wrote (hub/transition_index.py).
 - ``aggregate``: rollups, day summaries, automatic check-out, retention; run exactly one.
 - ``api``: the HTTP API and dashboard only; stateless, run as many as needed.
 - ``all``: everything in one process (the single hub, the default).
@@ -28,6 +29,7 @@ from hub.liveness import LivenessJob
 from hub.privacy.retention import RetentionJobs
 from hub.rollup import Rollupper
 from hub.store_protocol import Store, open_store
+from hub.transition_index import IndexingJob
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +55,7 @@ class HubServer:
         self.ingestor: Ingestor | None = None
         self.liveness: LivenessJob | None = None
         self.rollupper: Rollupper | None = None
+        self.indexing: IndexingJob | None = None
         self.checkin_jobs: CheckinJobs | None = None
         self.retention: RetentionJobs | None = None
         self._http: uvicorn.Server | None = None
@@ -61,6 +64,8 @@ class HubServer:
             self.ingestor = ingestor = Ingestor(settings, self.store)
             if role == "ingest":
                 self.liveness = LivenessJob(ingestor, settings.rollup_interval)
+            if self.store.dialect == "sqlite":  # its ingest leaves transitions to index
+                self.indexing = IndexingJob(self.store)
         if role in ("all", "aggregate"):
             self.rollupper = Rollupper(settings, self.store, ingestor=self.ingestor,
                                        expire_agents=role == "all")
@@ -92,7 +97,7 @@ class HubServer:
     @property
     def parts(self) -> list[Any]:
         """The background parts this role runs, in start order."""
-        return [part for part in (self.ingestor, self.liveness, self.rollupper,
+        return [part for part in (self.ingestor, self.liveness, self.indexing, self.rollupper,
                                   self.checkin_jobs, self.retention) if part is not None]
 
     @property

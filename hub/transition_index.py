@@ -7,7 +7,9 @@ checkpoint wrote it again): about half of the ingest writer's time (docs/operati
 ``pending = 1``, which keeps them out of the partial index ``transitions_desk_at`` (``WHERE
 pending IS NULL``) and in the small ``transitions_pending`` one, whose keys only ever grow.
 :func:`settle` moves the pending rows into the main index in one statement, a few thousand
-events per page write instead of one; the rollup loop runs it before each pass.
+events per page write instead of one. The rollup loop runs it before each pass, and the
+process that writes pending rows runs :class:`IndexingJob` every few seconds whatever the
+rollup interval, so the pending part stays small.
 
 Correctness never waits for :func:`settle`: every reader of transitions by desk reads both
 parts (:func:`by_desk`), so a pending row counts from the moment it is committed. Rows
@@ -22,8 +24,10 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from hub.periodic import PeriodicJob
 from hub.store_protocol import Store
 
+SETTLE_SECONDS = 5.0  # how often IndexingJob runs
 # How many pending rows one settling transaction indexes: the ingest writer waits for at
 # most one of them (a few hundred milliseconds at this size).
 SETTLE_ROWS = 50_000
@@ -60,3 +64,23 @@ def by_desk(db: Database, columns: str, desks: Sequence[str], where: str,
         "WHERE t.pending IS NOT NULL AND t.desk IN (SELECT value FROM json_each(?))"
         f"{' AND ' + where if where else ''}", [json.dumps(list(desks)), *params],
     ).fetchall()]
+
+
+class IndexingJob(PeriodicJob):
+    """A thread that indexes pending transitions every ``interval`` seconds.
+
+    Run by the processes whose ingest writes pending rows (SQLite, roles ``all`` and
+    ``ingest``): the rollups settle too, but only every ``rollup_interval`` (up to an hour)
+    and only where an aggregate role runs; meanwhile every read by desk scans the pending
+    rows."""
+
+    thread_name = "transition-index"
+    failure = "indexing the pending transitions failed"
+    tick_first = False
+
+    def __init__(self, store: Store, interval: float = SETTLE_SECONDS) -> None:
+        super().__init__(interval)
+        self.store = store
+
+    def tick(self) -> int:
+        return settle_all(self.store)

@@ -25,8 +25,9 @@ def test_each_role_builds_only_its_parts(tmp_path: Path) -> None:
         server = HubServer(settings(tmp_path, 1883), role=role)  # type: ignore[arg-type]
         parts[role] = ({type(p).__name__ for p in server.parts}, server.serves_http)
         server.store.close()
-    assert parts["all"] == ({"Ingestor", "Rollupper", "CheckinJobs", "RetentionJobs"}, True)
-    assert parts["ingest"] == ({"Ingestor", "LivenessJob"}, False)
+    assert parts["all"] == ({"Ingestor", "IndexingJob", "Rollupper", "CheckinJobs",
+                             "RetentionJobs"}, True)
+    assert parts["ingest"] == ({"Ingestor", "LivenessJob", "IndexingJob"}, False)
     assert parts["aggregate"] == ({"Rollupper", "CheckinJobs", "RetentionJobs"}, False)
     assert parts["api"] == (set(), True)
     with pytest.raises(ValueError, match="unknown hub role"):

@@ -4,6 +4,7 @@ pending is read exactly as if it were indexed, and settling changes no answer.""
 from __future__ import annotations
 
 import random
+import time
 from pathlib import Path
 
 import numpy as np
@@ -114,4 +115,21 @@ def test_the_ingest_path_leaves_its_rows_pending_and_the_rollups_settle_them(
     refresh_rollups(store, T0 + 2000, 900)
     assert _pending(store) == 0
     assert np.isfinite(store.transitions(DESKS, T0, T0 + 2000).at).all()
+    store.close()
+
+
+def test_the_indexing_job_settles_whatever_the_rollup_interval(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "hub.db")
+    store.import_building(building())
+    _ingest(store, random.Random(4), {"a1": 0, "a2": 0}, 20)
+    pending = _pending(store)
+    job = transition_index.IndexingJob(store, interval=0.05)
+    job.start()
+    try:
+        deadline = time.monotonic() + 10
+        while _pending(store) and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        job.stop()
+    assert pending > 0 and _pending(store) == 0
     store.close()
