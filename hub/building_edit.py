@@ -20,7 +20,7 @@ from sqlite_utils import Database
 from edge.protocol import is_id
 from hub import desk_sensors
 from hub.building import check_core_hours, check_timezone
-from hub.dbcompat import insert_row, update_row, upsert_row
+from hub.dbcompat import insert_row, take_turn, update_row, upsert_row
 from hub.errors import ConfigError, DeskpulseError, NotFound
 from hub.floor_plan import Plan
 from hub.store_protocol import Store
@@ -332,6 +332,9 @@ def check_sensor_clash(db: Database, agent: str, desk: str, specs: list[dict[str
                        ) -> None:
     """BuildingConflict if ``specs`` on ``desk`` would share a GPIO pin or I2C address with
     another desk of the agent (one Pi reads them all)."""
+    # Read, check, write: one edit of an agent's sensors at a time (PostgreSQL runs two
+    # transactions side by side, and both would pass the check).
+    take_turn(db, f"agent-sensors:{agent}")
     try:
         desk_sensors.check_agent(agent, [*desk_sensors.agent_sensors(db, agent, without=desk),
                                          (desk, specs)])

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import threading
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from hub import provision
 from hub.cli import main
 from hub.config import HubSettings
 from hub.store import SqliteStore
+from hub.store_protocol import Store
 from tests.api.test_building_admin import admin, cheap_argon2, session  # noqa: F401
 
 PIR = {"type": "pir", "pin": 17}
@@ -266,3 +268,31 @@ def test_agents_add_writes_the_recorded_sensors_into_its_edge_toml_too() -> None
     config = AgentConfig.from_dict(tomllib.loads(text), source="edge.toml")
     assert [d.sensors for d in config.desks] == [
         (SensorConfig("pir", pin=17), SensorConfig("thermopile", address=0x68)), ()]
+
+
+def test_two_edits_at_once_cannot_both_take_one_pin(store: Store) -> None:
+    """Two administrators give two desks of one agent GPIO pin 17 at the same moment: one
+    edit wins, the other is refused (409), on both engines. Without taking turns,
+    PostgreSQL ran both checks side by side and let both through."""
+    from hub import building_edit
+
+    def edit(desk: str, start: threading.Barrier, outcomes: list[str]) -> None:
+        start.wait()
+        try:
+            building_edit.set_desk_sensors(store, "hq", desk, [PIR])
+            outcomes.append("saved")
+        except building_edit.BuildingConflict:
+            outcomes.append("409")
+
+    for _ in range(6):
+        for desk in ("hq-d1", "hq-d2"):
+            building_edit.set_desk_sensors(store, "hq", desk, [])
+        start = threading.Barrier(2)
+        outcomes: list[str] = []
+        threads = [threading.Thread(target=edit, args=(d, start, outcomes))
+                   for d in ("hq-d1", "hq-d2")]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        assert sorted(outcomes) == ["409", "saved"]
