@@ -198,16 +198,19 @@ class StoreQueries:
             "JOIN transitions t ON t.desk = j.value AND t.at >= ? AND t.at < ? "
             "AND t.pending IS NULL", [*params, until],
         ).fetchall()
-        position = {desk: k for k, desk in enumerate(ids)}
+        positions: dict[str, list[int]] = {}
+        for k, desk in enumerate(ids):  # a desk named twice gets its rows twice, as above
+            positions.setdefault(desk, []).append(k)
         latest = {int(row[0]): tuple(row) for row in before}
         for desk, at, state, row_id in transition_index.by_desk(
             self.db, f"t.at, {_STATE_CODE_SQL}, t.id", ids, "t.at < ?", [until]
         ):
-            row = (position[desk], at, state, row_id)
-            if at >= since:
-                inside.append(row)
-            elif (old := latest.get(row[0])) is None or (at, row_id) > (old[1], old[3]):
-                latest[row[0]] = row  # the last one before ``since``, whichever part
+            for k in positions[desk]:
+                row = (k, at, state, row_id)
+                if at >= since:
+                    inside.append(row)
+                elif (old := latest.get(k)) is None or (at, row_id) > (old[1], old[3]):
+                    latest[k] = row  # the last one before ``since``, whichever part
         table = np.array(list(latest.values()) + inside, dtype=np.float64).reshape(-1, 4)
         order = np.lexsort((table[:, 3], table[:, 1], table[:, 0]))
         table = table[order]

@@ -41,7 +41,7 @@ def _pending(store: SqliteStore) -> int:
 def _frames(store: SqliteStore, windows: list[tuple[float, float]]) -> list[object]:
     out: list[object] = []
     for since, until in windows:
-        frame = store.transitions(DESKS + ["d4"], since, until)
+        frame = store.transitions(DESKS + ["d4", "d1"], since, until)  # d1 twice
         out.append((frame.desks, frame.desk_index.tolist(), frame.at.tolist(),
                     frame.state.tolist()))
     out.append(rollup_scan.first_events(store, DESKS + ["d4"]))
