@@ -49,6 +49,7 @@ def test_a_fresh_hub_reports_zeros(client: TestClient, auth: dict[str, str]) -> 
     assert values["deskpulse_ingest_messages_total"] == 0
     assert values["deskpulse_agents_online"] == 0
     assert values["deskpulse_rollup_lag_seconds"] == 0
+    assert values["deskpulse_transitions_pending"] == 0
     assert response.text.endswith("\n")
 
 
@@ -109,3 +110,17 @@ def test_render_escapes_label_values_and_skips_agents_without_health() -> None:
     assert "deskpulse_rollup_lag_seconds 1.25\n" in text
     assert "deskpulse_agents_known 2\n" in text
     assert escape_label("plain") == "plain"
+
+
+def test_transitions_waiting_for_the_index_are_counted_until_indexed(
+    client: TestClient, auth: dict[str, str], store: SqliteStore, desks: Desks, engine: str
+) -> None:
+    from hub import transition_index
+
+    now = time.time()
+    desks.send(("hq-d1", "occupied", now - 60), ("hq-d2", "occupied", now - 50))
+    pending = parse(client.get("/metrics", headers=auth).text)["deskpulse_transitions_pending"]
+    # SQLite's ingest leaves its rows for bulk indexing; PostgreSQL's indexes them at once.
+    assert pending == (2 if engine == "sqlite" else 0)
+    transition_index.settle_all(store)
+    assert parse(client.get("/metrics", headers=auth).text)["deskpulse_transitions_pending"] == 0

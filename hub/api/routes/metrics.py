@@ -70,6 +70,7 @@ class MetricsSnapshot:
     counters: dict[str, int]
     agents: list[AgentGauge] = field(default_factory=list)
     rollup_lag_seconds: float = 0.0
+    transitions_pending: int = 0  # not yet in the (desk, at) index (hub/transition_index.py)
 
 
 def read_snapshot(store: Store, now: float) -> MetricsSnapshot:
@@ -81,7 +82,9 @@ def read_snapshot(store: Store, now: float) -> MetricsSnapshot:
     ]
     (covered,) = store.db.execute(_ROLLUP_COVERED_SQL).fetchone()
     lag = 0.0 if covered is None else max(now - float(covered), 0.0)
-    return MetricsSnapshot(store.counters(), agents, lag)
+    (pending,) = store.db.execute(
+        "SELECT COUNT(*) FROM transitions WHERE pending IS NOT NULL").fetchone()
+    return MetricsSnapshot(store.counters(), agents, lag, int(pending))
 
 
 def escape_label(value: str) -> str:
@@ -111,7 +114,8 @@ def render(snapshot: MetricsSnapshot) -> str:
     )
     lines += _family(
         "deskpulse_agent_outbox_dropped", "gauge",
-        "Messages an agent dropped because its outbox was full, over the outbox's life.",
+        "Messages an agent dropped from its outbox (full, or older than its max age), "
+        "over the outbox's life.",
         [f'deskpulse_agent_outbox_dropped{{site="{escape_label(a.site)}",'
          f'agent="{escape_label(a.agent)}"}} {a.dropped}'
          for a in snapshot.agents if a.dropped is not None],
@@ -133,6 +137,12 @@ def render(snapshot: MetricsSnapshot) -> str:
         "deskpulse_rollup_lag_seconds", "gauge",
         "How far behind now the least current desk's rollups are (0 without any desk).",
         [f"deskpulse_rollup_lag_seconds {_number(round(snapshot.rollup_lag_seconds, 3))}"],
+    )
+    lines += _family(
+        "deskpulse_transitions_pending", "gauge",
+        "Transitions stored but not yet indexed by desk; should fall to near 0 every few "
+        "seconds (every read by desk scans them).",
+        [f"deskpulse_transitions_pending {snapshot.transitions_pending}"],
     )
     return "\n".join(lines) + "\n"
 
