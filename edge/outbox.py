@@ -50,6 +50,9 @@ MAX_ROWS = 100_000
 MAX_BYTES = 64 * 1024 * 1024
 MAX_AGE_SECONDS = 7 * 86400.0
 SANE_CLOCK = 1_577_836_800.0  # 2020-01-01 UTC: a clock reading earlier is not yet set
+# Rows past the age bound (parameters: SANE_CLOCK, the cutoff); rows written before the
+# clock was set have no known age and never match.
+_AGED = "queued >= ? AND queued < ?"
 
 
 @dataclass(frozen=True)
@@ -145,7 +148,7 @@ class Outbox:
             over = self._depth > self.max_rows or self._bytes > self.max_bytes
             if not over and now >= SANE_CLOCK:
                 (over,) = self._db.execute(
-                    "SELECT EXISTS (SELECT 1 FROM outbox WHERE queued >= ? AND queued < ?)",
+                    f"SELECT EXISTS (SELECT 1 FROM outbox WHERE {_AGED})",
                     (SANE_CLOCK, now - self.max_age)).fetchone()
             if not over:
                 return 0
@@ -163,14 +166,12 @@ class Outbox:
         dropped. ``keep`` (the row just written) always stays."""
         drops: dict[str, tuple[int, int]] = {}
         if now >= SANE_CLOCK:
+            aged = (SANE_CLOCK, now - self.max_age, keep)
             rows, size = self._db.execute(
                 "SELECT COUNT(*), COALESCE(SUM(LENGTH(payload)), 0) FROM outbox "
-                "WHERE queued >= ? AND queued < ? AND id IS NOT ?",
-                (SANE_CLOCK, now - self.max_age, keep),
-            ).fetchone()
+                f"WHERE {_AGED} AND id IS NOT ?", aged).fetchone()
             if rows:
-                self._db.execute("DELETE FROM outbox WHERE queued >= ? AND queued < ? "
-                                 "AND id IS NOT ?", (SANE_CLOCK, now - self.max_age, keep))
+                self._db.execute(f"DELETE FROM outbox WHERE {_AGED} AND id IS NOT ?", aged)
                 drops["older than max_age"] = (rows, size)
         aged_rows, aged_bytes = drops.get("older than max_age", (0, 0))
         depth, total = depth - aged_rows, total - aged_bytes

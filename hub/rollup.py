@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from hub import report_rollup, rollup_scan, transition_index
+from hub import report_rollup, rollup_scan
 from hub.aggregate import bin_state_seconds
 from hub.config import HubSettings
 from hub.periodic import PeriodicJob
@@ -56,7 +56,6 @@ def refresh_rollups(
     the rows written."""
     bs = int(bin_seconds)
     store.claim_bin_seconds(bs)
-    transition_index.settle_all(store)  # not needed for correctness: keeps the reads quick
     written = 0
     after = ""
     while True:  # desks with new or late events: recomputed from their transitions

@@ -73,7 +73,7 @@ def first_events(store: Store, desks: Sequence[str]) -> dict[str, float | None]:
         "SELECT j.value, (SELECT MIN(at) FROM transitions t WHERE t.desk = j.value "
         "AND t.pending IS NULL) FROM json_each(?) j", [json.dumps(list(desks))],
     ).fetchall())
-    for desk, at in transition_index.by_desk(store.db, "t.at", desks, "", []):
+    for desk, at in transition_index.pending_by_desk(store.db, "t.at", desks, "", []):
         if first.get(desk) is None or at < first[desk]:
             first[desk] = at  # a pending transition (hub/transition_index.py) came first
     return first

@@ -202,7 +202,7 @@ class StoreQueries:
         for k, desk in enumerate(ids):  # a desk named twice gets its rows twice, as above
             positions.setdefault(desk, []).append(k)
         latest = {int(row[0]): tuple(row) for row in before}
-        for desk, at, state, row_id in transition_index.by_desk(
+        for desk, at, state, row_id in transition_index.pending_by_desk(
             self.db, f"t.at, {_STATE_CODE_SQL}, t.id", ids, "t.at < ?", [until]
         ):
             for k in positions[desk]:

@@ -7,12 +7,11 @@ checkpoint wrote it again): about half of the ingest writer's time (docs/operati
 ``pending = 1``, which keeps them out of the partial index ``transitions_desk_at`` (``WHERE
 pending IS NULL``) and in the small ``transitions_pending`` one, whose keys only ever grow.
 :func:`settle` moves the pending rows into the main index in one statement, a few thousand
-events per page write instead of one. The rollup loop runs it before each pass, and the
-process that writes pending rows runs :class:`IndexingJob` every few seconds whatever the
-rollup interval, so the pending part stays small.
+events per page write instead of one. The process that writes pending rows runs
+:class:`IndexingJob` every few seconds, so the pending part stays small.
 
 Correctness never waits for :func:`settle`: every reader of transitions by desk reads both
-parts (:func:`by_desk`), so a pending row counts from the moment it is committed. Rows
+parts (:func:`pending_by_desk`), so a pending row counts from the moment it is committed. Rows
 written elsewhere (the per-message path, last wills, PostgreSQL) are never pending.
 """
 
@@ -54,7 +53,7 @@ def settle_all(store: Store) -> int:
             return total
 
 
-def by_desk(db: Database, columns: str, desks: Sequence[str], where: str,
+def pending_by_desk(db: Database, columns: str, desks: Sequence[str], where: str,
             params: Sequence[Any]) -> list[tuple[Any, ...]]:
     """``SELECT t.desk, <columns>`` of the *pending* transitions of ``desks`` matching
     ``where`` (on ``t``). The indexed part is each caller's own query with ``t.pending IS
@@ -70,9 +69,8 @@ class IndexingJob(PeriodicJob):
     """A thread that indexes pending transitions every ``interval`` seconds.
 
     Run by the processes whose ingest writes pending rows (SQLite, roles ``all`` and
-    ``ingest``): the rollups settle too, but only every ``rollup_interval`` (up to an hour)
-    and only where an aggregate role runs; meanwhile every read by desk scans the pending
-    rows."""
+    ``ingest``), whatever the rollup interval: until indexed, every read by desk scans
+    the pending rows."""
 
     thread_name = "transition-index"
     failure = "indexing the pending transitions failed"
