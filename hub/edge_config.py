@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from edge.config import MAX_DESKS
+from edge.config import MAX_DESKS, OutboxConfig
 from hub import desk_sensors
 from hub.building_edit import BuildingConflict, agent_site
 from hub.errors import NotFound
@@ -25,6 +25,21 @@ _v = desk_sensors.toml_value
 PLACEHOLDER_HOST = "broker.example.internal"
 DATA_DIR = "/var/lib/deskpulse-edge"
 CA_FILE = "/etc/deskpulse/ca.crt"
+
+
+def outbox_section() -> list[str]:
+    """The ``[outbox]`` table with the agent's own defaults written out, so that an installer
+    sees how much an agent keeps through a broker outage and where to change it."""
+    outbox = OutboxConfig()
+    return [
+        "",
+        "# While the broker is out of reach, messages wait in data_dir/outbox.sqlite. Past any",
+        "# of these bounds the oldest are dropped (and counted in health); docs/operations.md.",
+        "[outbox]",
+        f"max_messages = {outbox.max_messages}",
+        f"max_megabytes = {outbox.max_megabytes:g}",
+        f"max_age_days = {outbox.max_age_days:g}",
+    ]
 
 
 def edge_toml(
@@ -57,6 +72,7 @@ def edge_toml(
         f"username = {_v('username', agent)}",
         "# password = \"...\"  # the one `deskpulse hub agents add` showed once for this agent",
     ]
+    lines += outbox_section()
     for desk, zone, specs in desks:
         lines += ["", "[[desks]]", f"id = {_v('id', desk)}", f"zone = {_v('zone', zone)}"]
         if not specs:

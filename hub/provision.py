@@ -28,6 +28,7 @@ from sqlite_utils import Database
 
 from edge.protocol import EDGE_TO_HUB, HUB_TO_EDGE, TOPIC_ROOT, is_id
 from hub import desk_sensors
+from hub.edge_config import outbox_section
 from hub.errors import ConfigError, DeskpulseError
 
 log = logging.getLogger(__name__)
@@ -116,6 +117,7 @@ def edge_toml(
     ]
     if ca_file is not None:
         lines.append(f"ca_file = {_toml_str(str(ca_file))}")
+    lines += outbox_section()
     for desk, zone in desks:
         lines += ["", "[[desks]]", f"id = {_toml_str(desk)}", f"zone = {_toml_str(zone)}"]
         lines += desk_sensors.toml_tables((sensors or {}).get(desk, ()))

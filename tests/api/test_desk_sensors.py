@@ -16,7 +16,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from edge.config import AgentConfig, SensorConfig
+from edge.config import AgentConfig, OutboxConfig, SensorConfig
 from hub import provision
 from hub.cli import main
 from hub.config import HubSettings
@@ -220,6 +220,10 @@ def test_the_agents_edge_toml_loads_with_the_edges_own_loader(
     # A desk with no recorded sensor reads a missing file (unknown), never simulated data.
     assert (by_id["hq-d3"].sensors, by_id["hq-d3"].sensor) == ((), "file:/run/deskpulse/hq-d3")
     assert tomllib.loads(response.text)["mqtt"]["host"] == "broker.example.internal"
+    # The outbox's bounds are written out (the agent's defaults), for the installer to see.
+    assert tomllib.loads(response.text)["outbox"] == {
+        "max_messages": 100_000, "max_megabytes": 64, "max_age_days": 7}
+    assert config.outbox == OutboxConfig()
 
 
 def test_edge_toml_of_an_unknown_foreign_or_idle_agent(

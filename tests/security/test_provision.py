@@ -60,6 +60,7 @@ def test_add_shows_the_password_once_and_writes_a_loadable_edge_toml(
                                                                      8883, True)
     assert config.mqtt.ca_file == hub_dir / "ca.crt"
     assert [(d.id, d.zone) for d in config.desks] == [("hq-d1", "hq-z1"), ("hq-d2", "hq-z1")]
+    assert tomllib.loads(out.read_text())["outbox"]["max_messages"] == config.outbox.max_messages
 
     stored = (hub_dir / "passwd").read_text()
     assert stored.startswith("pi-1:$7$")  # mosquitto's salted PBKDF2-SHA512 hash
