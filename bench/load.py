@@ -2,7 +2,7 @@
 
 The hub is the real ``deskpulse hub serve`` in its own process (ingest, rollups, API);
 the fleet is a few publisher processes (bench/load_publisher.py), each speaking for a
-share of the agents over one MQTT client. Three phases on the same broker, one run:
+share of the agents over one MQTT client. Five phases on the same broker, one run:
 
 1. **Capacity and ratio.** The hub's persistent session and a bare paho subscriber's both
    exist, both are away, and the fleet publishes one block of traffic; the broker queues
@@ -13,7 +13,11 @@ share of the agents over one MQTT client. Three phases on the same broker, one r
 2. **Full rate, live.** The fleet publishes as fast as it can while the hub listens;
    events/s committed, and message-to-commit latency.
 3. **10 % of the target rate, live** (5,000 events/s, paced): latency.
-4. **Capacity with history.** A hub that has run for a while holds weeks of transitions,
+4. **Capacity by events per message.** Phase 1 again, twice, with about 1 and with all 16
+   desks of an agent changing per message: a message has a cost of its own (receiving,
+   decoding, dedup, the commit) and each event one more (its rows), so messages/s and
+   events/s move in opposite directions.
+5. **Capacity with history.** A hub that has run for a while holds weeks of transitions,
    and the cost of indexing each new one grows with them. With the hub away, 1.5 million
    older transitions (30 days of a 1,000-desk office at 50 changes per desk and day) are
    written into its database, then phase 1 is repeated: a queued block, drained.
@@ -55,6 +59,9 @@ POLL_SECONDS = 0.01
 # recompute about the bins a live hub would, not a whole day per tick.
 SIM_SECONDS = 1800.0
 HISTORY_ROWS = 1_500_000
+# Phase 4: desks changing per agent tick with these probabilities, about 1 and all 16
+# events per message (phase 1 has 4).
+SWEEP_FLIPS = (0.02, 1.0)
 
 
 def building(agents: int, desks: int) -> dict[str, Any]:
@@ -176,6 +183,46 @@ def _publish(port: int, workdir: Path, *, phase: int, agents: int, desks: int,
         if proc.wait(600) != 0:
             raise RuntimeError("a publisher process failed")
     return [json.loads(out.read_text()) for out in outs]
+
+
+def _drain(hub: Hub, poller: Poller, port: int, workdir: Path, *, phase: int, done: int,
+           flip: float, per_agent: int, agents: int, desks: int,
+           processes: int) -> dict[str, Any]:
+    """With the hub stopped: publish a block, start the hub, measure its drain (as phase 1).
+
+    ``done`` is how many messages the hub had stored before; the result's ``reports`` are
+    the publishers' (for the final check)."""
+    hub.stop()
+    reports = _publish(port, workdir, phase=phase, agents=agents, desks=desks,
+                       per_agent=per_agent, flip=flip, rate=0, processes=processes)
+    n = sum(r["messages"] for r in reports)
+    events = sum(r["events"] for r in reports)
+    hub.start()
+    cpu = hub.cpu_seconds()
+    poller.wait_for(done + n, 300)
+    cpu = hub.cpu_seconds() - cpu
+    rate, _, _ = poller.rate(done, done + n)
+    return {"messages": n, "events": events, "events_per_message": round(events / n, 2),
+            "hub_messages_per_second": round(rate),
+            "hub_events_per_second": round(rate * events / n),
+            "hub_cpu_us_per_message": round(cpu / n * 1e6), "reports": reports}
+
+
+def _wait_idle(database: Path, timeout: float = 120.0) -> None:
+    """Until the running hub has caught up with the last phase (no desk waiting for its
+    rollups, no transition waiting to be indexed), so that a drain measures that alone."""
+    deadline = time.monotonic() + timeout
+    conn = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
+    try:
+        while time.monotonic() < deadline:
+            busy = conn.execute("SELECT (SELECT COUNT(*) FROM dirty) + "
+                                "(SELECT COUNT(*) FROM transitions WHERE pending = 1)").fetchone()
+            if busy[0] == 0:
+                return
+            time.sleep(0.5)
+    finally:
+        conn.close()
+    raise RuntimeError(f"the hub did not catch up within {timeout} s")
 
 
 def _bare_session(port: int, *, clean: bool = False) -> None:
@@ -334,26 +381,28 @@ def bench_load(port: int, workdir: Path, *, agents: int = 1000, desks: int = 16,
             "published_events_per_second": round(e3 / (ended - began)),
             **_latencies(hub.database, poller, reports[2], 3),
         }
-        # 4. capacity again, on a database with a month of history
+        # 4. capacity by events per message: what a message costs, and what an event does
+        done = n1 + n2 + n3
+        out["capacity_by_events_per_message"] = []
+        for phase, sweep_flip in ((4, SWEEP_FLIPS[0]), (5, SWEEP_FLIPS[1])):
+            _wait_idle(hub.database)
+            drained = _drain(hub, poller, port, workdir, phase=phase, done=done, flip=sweep_flip,
+                             per_agent=20, agents=agents, desks=desks, processes=processes)
+            reports.append(drained.pop("reports"))
+            done += drained["messages"]
+            drained["hub_to_bare_ratio"] = round(drained["hub_messages_per_second"] / bare, 3)
+            out["capacity_by_events_per_message"].append(drained)
+        # 5. capacity again, on a database with a month of history
+        _wait_idle(hub.database)
         hub.stop()
         _add_history(hub.database, agents, desks, HISTORY_ROWS)
-        reports.append(_publish(port, workdir, phase=4, agents=agents, desks=desks,
-                                per_agent=40, flip=flip, rate=0, processes=processes))
-        n4 = sum(r["messages"] for r in reports[3])
-        e4 = sum(r["events"] for r in reports[3])
-        done = n1 + n2 + n3
-        hub.start()
-        cpu = hub.cpu_seconds()
-        poller.wait_for(done + n4, 300)
-        cpu = hub.cpu_seconds() - cpu
-        rate4, _, _ = poller.rate(done, done + n4)
+        drained = _drain(hub, poller, port, workdir, phase=6, done=done, flip=flip,
+                         per_agent=40, agents=agents, desks=desks, processes=processes)
+        reports.append(drained.pop("reports"))
         out["capacity_with_history"] = {
-            "history_transitions": HISTORY_ROWS, "messages": n4, "events": e4,
-            "hub_messages_per_second": round(rate4),
-            "hub_events_per_second": round(rate4 * e4 / n4),
+            "history_transitions": HISTORY_ROWS, **drained,
             # against phase 1's bare subscriber: same traffic, same broker, same run
-            "hub_to_bare_ratio": round(rate4 / bare, 3),
-            "hub_cpu_us_per_message": round(cpu / n4 * 1e6),
+            "hub_to_bare_ratio": round(drained["hub_messages_per_second"] / bare, 3),
         }
     hub.stop()
     out["check"] = _check_stored(hub.database, reports)
