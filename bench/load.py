@@ -13,10 +13,10 @@ share of the agents over one MQTT client. Five phases on the same broker, one ru
 2. **Full rate, live.** The fleet publishes as fast as it can while the hub listens;
    events/s committed, and message-to-commit latency.
 3. **10 % of the target rate, live** (5,000 events/s, paced): latency.
-4. **Capacity by events per message.** Phase 1 again, twice, with about 1 and with all 16
-   desks of an agent changing per message: a message has a cost of its own (receiving,
-   decoding, dedup, the commit) and each event one more (its rows), so messages/s and
-   events/s move in opposite directions.
+4. **Capacity by events per message.** Phase 1 again, three times, with about 1, 4 and all
+   16 desks of an agent changing per message, on the same database: a message has a cost
+   of its own (receiving, decoding, dedup, the commit) and each event one more (its rows,
+   its share of the rollups), so messages/s and events/s move in opposite directions.
 5. **Capacity with history.** A hub that has run for a while holds weeks of transitions,
    and the cost of indexing each new one grows with them. With the hub away, 1.5 million
    older transitions (30 days of a 1,000-desk office at 50 changes per desk and day) are
@@ -59,9 +59,9 @@ POLL_SECONDS = 0.01
 # recompute about the bins a live hub would, not a whole day per tick.
 SIM_SECONDS = 1800.0
 HISTORY_ROWS = 1_500_000
-# Phase 4: desks changing per agent tick with these probabilities, about 1 and all 16
-# events per message (phase 1 has 4).
-SWEEP_FLIPS = (0.02, 1.0)
+# Phase 4: desks changing per agent tick with these probabilities: about 1, 4 (as phase 1)
+# and all 16 events per message, drained one after the other on the same database.
+SWEEP_FLIPS = (0.02, 0.25, 1.0)
 
 
 def building(agents: int, desks: int) -> dict[str, Any]:
@@ -384,7 +384,7 @@ def bench_load(port: int, workdir: Path, *, agents: int = 1000, desks: int = 16,
         # 4. capacity by events per message: what a message costs, and what an event does
         done = n1 + n2 + n3
         out["capacity_by_events_per_message"] = []
-        for phase, sweep_flip in ((4, SWEEP_FLIPS[0]), (5, SWEEP_FLIPS[1])):
+        for phase, sweep_flip in enumerate(SWEEP_FLIPS, start=4):
             _wait_idle(hub.database)
             drained = _drain(hub, poller, port, workdir, phase=phase, done=done, flip=sweep_flip,
                              per_agent=20, agents=agents, desks=desks, processes=processes)
@@ -396,8 +396,8 @@ def bench_load(port: int, workdir: Path, *, agents: int = 1000, desks: int = 16,
         _wait_idle(hub.database)
         hub.stop()
         _add_history(hub.database, agents, desks, HISTORY_ROWS)
-        drained = _drain(hub, poller, port, workdir, phase=6, done=done, flip=flip,
-                         per_agent=40, agents=agents, desks=desks, processes=processes)
+        drained = _drain(hub, poller, port, workdir, phase=4 + len(SWEEP_FLIPS), done=done,
+                         flip=flip, per_agent=40, agents=agents, desks=desks, processes=processes)
         reports.append(drained.pop("reports"))
         out["capacity_with_history"] = {
             "history_transitions": HISTORY_ROWS, **drained,
