@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-dev
 APT    := DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends
 
-.PHONY: demo test lint typecheck pytest bench faults fuzz install system-deps ensure-mosquitto ensure-chromium ensure-postgresql clean
+.PHONY: demo test lint typecheck pytest bench faults fuzz install system-deps ensure-mosquitto ensure-chromium ensure-postgresql ensure-promtool clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,7 +39,14 @@ ensure-postgresql:
 	  apt-get update -qq && $(APT) postgresql; \
 	else echo "error: PostgreSQL is missing; install it with 'sudo apt-get install postgresql' and run 'make test' again" >&2; exit 1; fi
 
-system-deps: ensure-mosquitto ensure-chromium ensure-postgresql
+# promtool checks deploy/prometheus (tests/api/test_prometheus_alerts.py).
+ensure-promtool:
+	@if command -v promtool >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ]; then echo "Installing prometheus (Debian package) for promtool"; \
+	  apt-get update -qq && $(APT) prometheus; \
+	else echo "error: promtool is missing; install it with 'sudo apt-get install prometheus' and run 'make test' again" >&2; exit 1; fi
+
+system-deps: ensure-mosquitto ensure-chromium ensure-postgresql ensure-promtool
 
 lint: $(STAMP)
 	$(BIN)/ruff check edge hub firmware_sim tests bench
