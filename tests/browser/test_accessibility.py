@@ -13,8 +13,6 @@ conftest.py.
 from __future__ import annotations
 
 import json
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
 from edge.protocol import Health, Status, Topic
 from hub import accounts, provision
@@ -33,6 +30,7 @@ from hub.privacy import retention
 from hub.rollup import refresh_rollups
 from hub.store import Incoming, SqliteStore
 from tests.api.conftest import BUILDING, Desks
+from tests.browser.conftest import serving
 
 sync_api = pytest.importorskip("playwright.sync_api")
 
@@ -48,13 +46,6 @@ class Hub:
     url: str
     store: SqliteStore
     desk_code: str
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _seed(store: SqliteStore, settings: HubSettings) -> str:
@@ -88,20 +79,8 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
     store = SqliteStore(settings.database_path)
     store.import_building(BUILDING)
     code = _seed(store, settings)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(
-        create_app(settings, store), host="127.0.0.1", port=port, log_level="warning",
-        access_log=False, lifespan="off",
-    ))
-    thread = threading.Thread(target=server.run, name="a11y-test-http", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert server.started, "uvicorn did not start"
-    yield Hub(f"http://127.0.0.1:{port}", store, code)
-    server.should_exit = True
-    thread.join(10)
+    with serving(create_app(settings, store)) as url:
+        yield Hub(url, store, code)
     store.close()
 
 

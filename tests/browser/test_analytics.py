@@ -8,8 +8,6 @@ page's figures must equal what the JSON API answers for the same window.
 from __future__ import annotations
 
 import math
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +15,6 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlparse
 
 import pytest
-import uvicorn
 
 from hub import accounts
 from hub.api.app import create_app
@@ -25,6 +22,7 @@ from hub.config import HubSettings
 from hub.rollup import refresh_rollups
 from hub.store import SqliteStore
 from tests.api.conftest import BUILDING, Desks
+from tests.browser.conftest import serving
 
 sync_api = pytest.importorskip("playwright.sync_api")
 
@@ -33,13 +31,6 @@ USER, PASSWORD = "ana", "a long analytics password"
 SCREENSHOT = Path("/tmp/analytics.png")
 PRINT_SCREENSHOT = Path("/tmp/analytics_print.png")
 HOUR = 3600.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def history(desks: Desks, now: float) -> None:
@@ -61,20 +52,8 @@ def hub_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     accounts.create_user(store.db, USER, PASSWORD, "manager")
     history(Desks(store), time.time())
     refresh_rollups(store, time.time(), settings.bin_seconds)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(
-        create_app(settings, store), host="127.0.0.1", port=port, log_level="warning",
-        access_log=False, lifespan="off",
-    ))
-    thread = threading.Thread(target=server.run, name="analytics-test-http", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert server.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    with serving(create_app(settings, store)) as url:
+        yield url
     store.close()
 
 

@@ -3,8 +3,6 @@ open a desk label's URL, sign in, check in, see it, check out; and the personal 
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +11,6 @@ from typing import Any
 import cv2
 import numpy as np
 import pytest
-import uvicorn
 
 from hub import accounts
 from hub.api.app import create_app
@@ -21,8 +18,8 @@ from hub.checkin import labels, service
 from hub.config import HubSettings
 from hub.store import SqliteStore
 from tests.api.conftest import BUILDING
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
-from tests.browser.test_dashboard import Console, free_port
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, serving
+from tests.browser.test_dashboard import Console
 
 sync_api = pytest.importorskip("playwright.sync_api")
 
@@ -46,20 +43,8 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
     store = SqliteStore(settings.database_path)
     store.import_building(BUILDING)
     person = accounts.create_user(store.db, USER, PASSWORD, "employee")
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(
-        create_app(settings, store), host="127.0.0.1", port=port, log_level="warning",
-        access_log=False, lifespan="off",
-    ))
-    thread = threading.Thread(target=server.run, name="checkin-browser-http", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert server.started, "uvicorn did not start"
-    yield Hub(f"http://127.0.0.1:{port}", store, settings, person)
-    server.should_exit = True
-    thread.join(10)
+    with serving(create_app(settings, store)) as url:
+        yield Hub(url, store, settings, person)
     store.close()
 
 

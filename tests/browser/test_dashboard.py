@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -11,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
 from hub import accounts
 from hub.api.app import create_app
@@ -19,19 +16,13 @@ from hub.config import HubSettings
 from hub.rollup import refresh_rollups
 from hub.store import SqliteStore
 from tests.api.conftest import BUILDING, Desks
+from tests.browser.conftest import serving
 
 sync_api = pytest.importorskip("playwright.sync_api")
 
 pytestmark = pytest.mark.browser
 USER, PASSWORD = "fran", "a long test password"
 SCREENSHOT = Path("/tmp/dashboard.png")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -53,20 +44,8 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
     desks.send(("hq-d1", "occupied", now - 600), ("hq-d2", "vacant", now - 300),
                ("hq-d4", "occupied", now - 60))
     refresh_rollups(store, time.time(), settings.bin_seconds)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(
-        create_app(settings, store), host="127.0.0.1", port=port, log_level="warning",
-        access_log=False, lifespan="off",
-    ))
-    thread = threading.Thread(target=server.run, name="browser-test-http", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert server.started, "uvicorn did not start"
-    yield Hub(f"http://127.0.0.1:{port}", store, desks)
-    server.should_exit = True
-    thread.join(10)
+    with serving(create_app(settings, store)) as url:
+        yield Hub(url, store, desks)
     store.close()
 
 

@@ -9,8 +9,6 @@ The hub fixture follows tests/browser/test_floor_map.py; Chromium comes from con
 from __future__ import annotations
 
 import io
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,7 +17,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from PIL import Image, ImageDraw
 
 from hub import accounts
@@ -27,6 +24,7 @@ from hub.api.app import create_app
 from hub.config import HubSettings
 from hub.store import SqliteStore
 from tests.api.conftest import BUILDING
+from tests.browser.conftest import serving
 
 sync_api = pytest.importorskip("playwright.sync_api")
 
@@ -34,13 +32,6 @@ pytestmark = pytest.mark.browser
 USER, PASSWORD = "ada", "a long constructor password"
 SCREENSHOT = Path("/tmp/floor_constructor.png")
 MAP_SCREENSHOT = Path("/tmp/floor_constructor_map.png")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -57,20 +48,8 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
     store.import_building(BUILDING)
     accounts.create_user(store.db, USER, PASSWORD, "admin")
     token = accounts.create_api_token(store.db, "constructor-tests", role="admin")
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(
-        create_app(settings, store), host="127.0.0.1", port=port, log_level="warning",
-        access_log=False, lifespan="off",
-    ))
-    thread = threading.Thread(target=server.run, name="constructor-test-http", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert server.started, "uvicorn did not start"
-    yield Hub(f"http://127.0.0.1:{port}", store, token)
-    server.should_exit = True
-    thread.join(10)
+    with serving(create_app(settings, store)) as url:
+        yield Hub(url, store, token)
     store.close()
 
 

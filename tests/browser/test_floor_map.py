@@ -8,8 +8,6 @@ the map over Server-Sent Events within a second of the write.
 from __future__ import annotations
 
 import copy
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,7 +16,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from edge.protocol import Topic, ZoneCount, ZonesMessage
 from hub import accounts
@@ -26,19 +23,13 @@ from hub.api.app import create_app
 from hub.config import HubSettings
 from hub.store import Incoming, SqliteStore
 from tests.api.conftest import BUILDING, Desks
+from tests.browser.conftest import serving
 
 sync_api = pytest.importorskip("playwright.sync_api")
 
 pytestmark = pytest.mark.browser
 USER, PASSWORD = "flo", "a long floor map password"
 SCREENSHOT = Path("/tmp/floor_map.png")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -65,20 +56,8 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
                           counts=(ZoneCount(zone="hq-north", bin=closed, devices=7),))
     result = store.apply([Incoming(Topic("hq", "hq-agent-1", "zones"), counts, now)])
     assert not result.rejected, result.rejected
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(
-        create_app(settings, store), host="127.0.0.1", port=port, log_level="warning",
-        access_log=False, lifespan="off",
-    ))
-    thread = threading.Thread(target=server.run, name="floor-test-http", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert server.started, "uvicorn did not start"
-    yield Hub(f"http://127.0.0.1:{port}", store, desks, token)
-    server.should_exit = True
-    thread.join(10)
+    with serving(create_app(settings, store)) as url:
+        yield Hub(url, store, desks, token)
     store.close()
 
 

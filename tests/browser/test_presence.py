@@ -5,14 +5,11 @@ The hub fixture follows tests/browser/test_dashboard.py; Chromium comes from con
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import uvicorn
 
 from edge.protocol import Topic, ZoneCount, ZonesMessage
 from hub import accounts
@@ -20,18 +17,12 @@ from hub.api.app import create_app
 from hub.config import HubSettings
 from hub.store import Incoming, SqliteStore
 from tests.api.conftest import BUILDING
+from tests.browser.conftest import serving
 
 sync_api = pytest.importorskip("playwright.sync_api")
 
 pytestmark = pytest.mark.browser
 USER, PASSWORD = "pia", "another long test password"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def send_counts(store: SqliteStore, agent: str, seq: int, *counts: tuple[str, int, int]) -> None:
@@ -51,20 +42,8 @@ def hub_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     closed = int(time.time() // bs) * bs - bs
     send_counts(store, "hq-agent-1", 1, ("hq-north", closed, 7), ("hq-south", closed, 3))
     send_counts(store, "hq-agent-2", 1, ("hq-north", closed, 4))  # max over agents: 7
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(
-        create_app(settings, store), host="127.0.0.1", port=port, log_level="warning",
-        access_log=False, lifespan="off",
-    ))
-    thread = threading.Thread(target=server.run, name="presence-test-http", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert server.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    with serving(create_app(settings, store)) as url:
+        yield url
     store.close()
 
 
