@@ -242,14 +242,7 @@ class Agent:
         scans = scan_filter.accept(decode_frame(frame, thorough=thorough), now)
         if not scans:
             return None
-        with self._lock:
-            self._seq += 1
-            message = CheckinsMessage(agent=self.config.agent, boot=self.boot, seq=self._seq,
-                                      sent=now, scans=tuple(scans))
-            self.outbox.enqueue(self._checkins_topic, encode(message), 1)
-        log.info("boot %d seq %d: %d check-in scan(s)", self.boot, message.seq, len(scans))
-        self._wake.set()
-        return message
+        return self._enqueue_scans(scans, now)
 
     @property
     def badges(self) -> frozenset[str]:
