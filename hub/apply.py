@@ -124,12 +124,32 @@ def insert_dead_letter(
     )
 
 
+# Per-agent gap counts ride in a batch's counts under this prefix (see count_gap).
+_AGENT_GAPS = "gaps@"
+
+
+def count_gap(counts: Counter[str], agent: str) -> None:
+    """A seq jump within one boot of ``agent``: counted in all and for the agent, so that
+    an operator sees which agent may have lost messages (``agents.gaps``, /metrics)."""
+    counts["gaps"] += 1
+    counts[_AGENT_GAPS + agent] += 1
+
+
 def bump_counters(conn: sqlite3.Connection, counts: Counter[str]) -> None:
+    """Add a batch's counts to the ``counters`` table, and its per-agent gaps to
+    ``agents.gaps`` (the agents' rows exist: every message touched its agent first)."""
+    totals = sorted((name, value) for name, value in counts.items()
+                    if value and not name.startswith(_AGENT_GAPS))
     conn.executemany(
         "INSERT INTO counters (name, value) VALUES (?, ?) "
         "ON CONFLICT (name) DO UPDATE SET value = counters.value + excluded.value",
-        [(name, value) for name, value in sorted(counts.items()) if value],
+        totals,
     )
+    gaps = sorted((name[len(_AGENT_GAPS):], value) for name, value in counts.items()
+                  if value and name.startswith(_AGENT_GAPS))
+    if gaps:
+        conn.executemany("UPDATE agents SET gaps = gaps + ? WHERE id = ?",
+                         [(value, agent) for agent, value in gaps])
 
 
 def apply_batch(
@@ -242,7 +262,7 @@ def _register(
         return False
     counts["messages"] += 1
     if last is not None and message.seq > last + 1:
-        counts["gaps"] += 1
+        count_gap(counts, topic.agent)
     elif last is not None and message.seq < last:
         counts["late"] += 1
     return True

@@ -315,7 +315,7 @@ def _apply_desks(
     counts["messages"] += 1
     last = known.top.get((agent, boot))
     if last is not None and seq > last + 1:
-        counts["gaps"] += 1
+        rules.count_gap(counts, agent)
     elif last is not None and seq < last:
         counts["late"] += 1
     if last is None or seq > last:

@@ -282,7 +282,7 @@ def _flush(
         result.applied += 1
         last = top.get((agent, boot))
         if last is not None and seq > last + 1:
-            counts["gaps"] += 1
+            rules.count_gap(counts, agent)
         elif last is not None and seq < last:
             counts["late"] += 1
         if last is None or seq > last:

@@ -394,3 +394,10 @@ def m_h9c_deferred_transition_index(db: Database) -> None:
     its rows wait in a small index of their own until indexed in bulk
     (hub/transition_index.py)."""
     db.executescript(_M_DEFERRED_TRANSITION_INDEX)
+
+
+@migrations(name="m_h9d_agent_gaps")
+def m_h9d_agent_gaps(db: Database) -> None:
+    """Issue 9 (operations): gaps counted per agent, so an alert can name the agent that
+    may have lost messages (hub.apply.count_gap)."""
+    db.execute("ALTER TABLE agents ADD COLUMN gaps INTEGER NOT NULL DEFAULT 0")

@@ -298,6 +298,7 @@ CREATE INDEX rate_events_key_at ON rate_events (key, at);
 ALTER TABLE transitions ADD COLUMN pending INTEGER;
 CREATE INDEX transitions_pending ON transitions (id) WHERE pending IS NOT NULL;
 """),
+    ("m_h9d_agent_gaps", "ALTER TABLE agents ADD COLUMN gaps BIGINT NOT NULL DEFAULT 0;"),
 ]
 
 

@@ -151,7 +151,7 @@ class StoreQueries:
         where, params = ("WHERE site = ?", [site]) if site is not None else ("", [])
         rows = self._rows(
             "SELECT id, site, online, boot, version, last_seen, outbox_depth, dropped, faults, "
-            f"uptime, clock_offset FROM agents {where} ORDER BY id", params,
+            f"uptime, clock_offset, gaps FROM agents {where} ORDER BY id", params,
         )
         for row in rows:
             row["online"] = bool(row["online"])

@@ -125,3 +125,7 @@ class AgentPublic(_Public):
     clock_offset: float | None = Field(
         None, description="hub time minus the agent's clock, seconds, from its last health"
     )
+    gaps: int = Field(
+        0, description="times this agent's seq skipped ahead within a boot (possibly lost "
+        "messages)"
+    )

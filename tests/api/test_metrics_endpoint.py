@@ -72,6 +72,7 @@ def test_counters_gauges_and_lag_follow_the_store(
     assert values["deskpulse_ingest_messages_total"] == 2
     assert values["deskpulse_ingest_duplicates_total"] == 1
     assert values["deskpulse_ingest_gaps_total"] == 1
+    assert values[f'deskpulse_agent_gaps_total{{site="{SITE}",agent="{AGENT}"}}'] == 1
     assert values["deskpulse_dead_letters_total"] == 1
     assert values["deskpulse_transitions_total"] == 2
     assert values[f'deskpulse_agent_outbox_depth{{site="{SITE}",agent="{AGENT}"}}'] == 7
@@ -104,7 +105,9 @@ def test_render_escapes_label_values_and_skips_agents_without_health() -> None:
     )
     text = render(snapshot)
     assert 'deskpulse_agent_outbox_depth{site="s",agent="a\\"b\\\\c\\nd"} 4' in text
-    assert "quiet" not in text
+    # Health gauges only for agents that reported health; the gap counter for every agent.
+    assert [line for line in text.splitlines() if "quiet" in line] == [
+        'deskpulse_agent_gaps_total{site="s",agent="quiet"} 0']
     assert "deskpulse_ingest_messages_total 3\n" in text
     assert "deskpulse_ingest_gaps_total 0\n" in text
     assert "deskpulse_rollup_lag_seconds 1.25\n" in text

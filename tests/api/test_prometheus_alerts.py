@@ -68,6 +68,7 @@ HEALTHY = {
     f"deskpulse_clock_rejected_total{{{HUB}}}": "0x40",
     f"deskpulse_rollup_lag_seconds{{{HUB}}}": "8 4 9 6x37",
     f"deskpulse_transitions_pending{{{HUB}}}": "0 20000 300 0 15000 0x35",
+    f"deskpulse_agent_gaps_total{{{PI}}}": "1x40",  # a gap long ago
     f"deskpulse_agent_outbox_depth{{{PI}}}": "0 2 1 0x37",
     f"deskpulse_agent_outbox_dropped{{{PI}}}": "5x40",  # dropped long ago, nothing since
     f"deskpulse_agent_clock_offset_seconds{{{PI}}}": "-3 2 45 1x37",
@@ -95,8 +96,8 @@ CASES = [
          {"DeskpulseAgentsOffline": (SERVICE, {"value": "1"})}),
     Case(_with(deskpulse_dead_letters_total="4x20 7x20"), 25,
          {"DeskpulseDeadLetters": (SERVICE, {"value": "3"})}),
-    Case(_with(deskpulse_ingest_gaps_total="1x20 2x20"), 30,
-         {"DeskpulseMessageGaps": (SERVICE, {})}),
+    Case(_with(deskpulse_agent_gaps_total="1x20 2x20"), 30,
+         {"DeskpulseMessageGaps": (AGENT_LABELS, {"agent": "hq-pi-01"})}),
     Case(_with(deskpulse_agent_outbox_depth="0x5 0+100x35"), 38,
          {"DeskpulseOutboxBacklog": (AGENT_LABELS, {"value": "3200", "agent": "hq-pi-01"})}),
     Case(_with(deskpulse_agent_outbox_dropped="5x20 9x20"), 30,

@@ -38,6 +38,7 @@ def list_agents(store: StoreDep, site: SiteDep, principal: ManagerPrincipal) -> 
             version=row.get("version"),
             boot=row.get("boot"),
             clock_offset=row.get("clock_offset"),
+            gaps=int(row.get("gaps") or 0),
         )
         for row in store.agents(site["id"])
     ]

@@ -61,6 +61,7 @@ class AgentGauge:
     outbox_depth: int | None
     dropped: int | None
     clock_offset: float | None = None
+    gaps: int = 0
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,7 @@ def read_snapshot(store: Store, now: float) -> MetricsSnapshot:
     """Counters, per-agent gauges and rollup lag, read from the store at ``now``."""
     agents = [
         AgentGauge(row["site"], row["id"], bool(row["online"]), row["outbox_depth"],
-                   row["dropped"], row.get("clock_offset"))
+                   row["dropped"], row.get("clock_offset"), int(row.get("gaps") or 0))
         for row in store.agents()
     ]
     (covered,) = store.db.execute(_ROLLUP_COVERED_SQL).fetchone()
@@ -126,6 +127,12 @@ def render(snapshot: MetricsSnapshot) -> str:
         [f'deskpulse_agent_clock_offset_seconds{{site="{escape_label(a.site)}",'
          f'agent="{escape_label(a.agent)}"}} {_number(a.clock_offset)}'
          for a in snapshot.agents if a.clock_offset is not None],
+    )
+    lines += _family(
+        "deskpulse_agent_gaps_total", "counter",
+        "Times an agent's seq skipped ahead within one boot: messages that may be lost.",
+        [f'deskpulse_agent_gaps_total{{site="{escape_label(a.site)}",'
+         f'agent="{escape_label(a.agent)}"}} {a.gaps}' for a in snapshot.agents],
     )
     online = sum(1 for a in snapshot.agents if a.online)
     lines += _family("deskpulse_agents_online", "gauge",
