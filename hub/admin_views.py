@@ -57,6 +57,7 @@ class AgentRow:
     uptime: str
     clock_offset: str
     has_health: bool
+    gaps: str = "–"  # seq jumps within a boot: messages that never reached the hub
 
 
 def _count(value: Any) -> str:
@@ -87,7 +88,7 @@ def agent_rows(agents: list[dict[str, Any]], provisioned: list[dict[str, Any]],
             dropped=_count(a.get("dropped")), faults=tuple(str(f) for f in a.get("faults") or ()),
             uptime=duration(a.get("uptime")),
             clock_offset="–" if offset is None else f"{offset:+.1f} s",
-            has_health=has_health))
+            has_health=has_health, gaps=_count(a.get("gaps"))))
     seen = {a["id"] for a in agents}
     for p in provisioned:
         if p["name"] in seen:

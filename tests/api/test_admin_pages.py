@@ -14,7 +14,7 @@ from argon2 import PasswordHasher
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from edge.protocol import Health, Status, Topic
+from edge.protocol import DeskEvent, DesksMessage, Health, Status, Topic
 from hub import accounts, provision
 from hub.admin_views import PROVISIONING
 from hub.api.app import create_app
@@ -154,7 +154,7 @@ def test_an_admin_with_a_one_time_password_must_change_it_first(
 
 # -- agents ----------------------------------------------------------------------------------
 
-def send(store: Store, site: str, agent: str, *messages: Status | Health) -> None:
+def send(store: Store, site: str, agent: str, *messages: Status | Health | DesksMessage) -> None:
     now = time.time()
     result = store.apply([Incoming(Topic(site, agent, m.KIND), m, now) for m in messages])
     assert not result.rejected, result.rejected
@@ -171,6 +171,9 @@ def test_agents_page_shows_state_last_seen_and_the_latest_health(
                 dropped=3, sensor_faults=("hq-d2", "hq-d3")))
     send(store, "lab", "lab-agent", Status(online=True, boot=4, version="1.3.9"),
          Status(online=False, boot=4))
+    send(store, "hq", "hq-agent-1",  # seq 1, then 4: messages 2 and 3 never arrived
+         *(DesksMessage("hq-agent-1", 1, seq, now, (DeskEvent("hq-d1", "occupied", now),))
+           for seq in (1, 4)))
     store.import_building({"sites": [{**BUILDING["sites"][1], "floors": [{
         **BUILDING["sites"][1]["floors"][0], "zones": [{"id": "lab-z", "name": "Bench", "desks": [
             {"id": "lab-d2", "name": "Bench 2", "agent": "lab-agent-2"}]}]}]}]})
@@ -183,12 +186,14 @@ def test_agents_page_shows_state_last_seen_and_the_latest_health(
     assert 'data-state="online"' in hq and "1.4.0" in hq and "Head office" in hq
     assert '<td class="num" data-field="outbox_depth">17</td>' in hq  # the latest report
     assert '<td class="num" data-field="dropped">3</td>' in hq
+    assert '<td class="num" data-field="gaps">1</td>' in hq
     assert "2 faulty:</span>\n      hq-d2, hq-d3" in hq
     assert "UTC (just now)" in hq
     lab = row(page.text, 'data-agent="lab-agent"')
     assert 'data-state="offline"' in lab and "no health report yet" in lab
     never = row(page.text, 'data-agent="hq-agent-9"')
     assert 'data-state="never connected"' in never and "<td>never</td>" in never
+    assert '<td class="num" data-field="gaps">–</td>' in never
     named = row(page.text, 'data-agent="lab-agent-2"')  # named on a desk, never heard from
     assert 'data-state="never connected"' in named
     assert "1 of 4 agents online" in page.text
