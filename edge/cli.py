@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
+import sqlite3
 import sys
 import threading
 import uuid
@@ -41,6 +42,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--config", type=Path, required=True, help="path to edge.toml")
     run.add_argument("--log-level", default="INFO",
                      choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    status = sub.add_parser("status", help="the outbox's figures (and, with --broker, "
+                            "whether the broker accepts this agent): for installers on site")
+    status.add_argument("--config", type=Path, required=True, help="path to edge.toml")
+    status.add_argument("--broker", action="store_true",
+                        help="also connect to the broker with the agent's credentials")
     cal = sub.add_parser("calibrate", help="fit [ble] path_loss_exponent and rssi_at_1m "
                          "from a reference beacon (docs/ble.md)")
     cal.add_argument("--samples", type=Path, help="file of 'distance_m,rssi' lines")
@@ -87,10 +93,30 @@ def _calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _status(args: argparse.Namespace) -> int:
+    """Print the report; exit 0 when all is well, 1 with a warning, 2 for a bad config."""
+    from edge import status
+
+    try:
+        config = AgentConfig.from_toml(args.config)
+        text, code = status.report(config, broker=args.broker)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except sqlite3.Error as exc:
+        print(f"error: cannot read the outbox ({exc}): run as the agent's user or root",
+              file=sys.stderr)
+        return 1
+    print(text, end="")
+    return code
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "calibrate":
         return _calibrate(args)
+    if args.command == "status":
+        return _status(args)
     logging.basicConfig(
         level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

@@ -1,0 +1,118 @@
+"""``deskpulse edge status --broker`` against the real deploy/mosquitto configuration
+(TLS, password file, ACL): accepted, refused, wrong certificate, nothing listening; and a
+running agent's session is left alone."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from edge.cli import main
+from tests.broker import free_port
+from tests.security.conftest import SecureBroker
+
+
+def edge_toml(tmp_path: Path, broker: SecureBroker, password: str, *, port: int | None = None,
+              tls: bool = True, ca: Path | None = None) -> Path:
+    mqtt_lines = ["host = \"127.0.0.1\"", f"port = {port or broker.tls_port}",
+                  "username = \"pi-status\"", f"password = {json.dumps(password)}",
+                  f"tls = {'true' if tls else 'false'}"]
+    if ca is not None:
+        mqtt_lines.append(f"ca_file = {json.dumps(str(ca))}")
+    path = tmp_path / "edge.toml"
+    path.write_text(
+        f'site = "hq"\nagent = "pi-status"\ndata_dir = {json.dumps(str(tmp_path / "data"))}\n'
+        "[mqtt]\n" + "\n".join(mqtt_lines) + "\n\n"
+        '[[desks]]\nid = "hq-d1"\nzone = "hq-z1"\nsensor = "file:/run/deskpulse/hq-d1"\n')
+    return path
+
+
+@pytest.fixture(scope="module")
+def password(secure_broker: SecureBroker) -> str:
+    return secure_broker.add("pi-status", "hq")
+
+
+def run(config: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    code = main(["status", "--config", str(config), "--broker"])
+    return code, capsys.readouterr().out
+
+
+def test_the_agents_own_credentials_are_accepted(
+    secure_broker: SecureBroker, password: str, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = edge_toml(tmp_path, secure_broker, password, ca=secure_broker.ca)
+    code, out = run(config, capsys)
+    assert code == 0, out
+    assert f"Broker 127.0.0.1:{secure_broker.tls_port} (TLS): reachable, credentials accepted" \
+        in out
+
+
+def test_a_wrong_password_is_refused_with_what_to_check(
+    secure_broker: SecureBroker, password: str, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = edge_toml(tmp_path, secure_broker, password + "x", ca=secure_broker.ca)
+    code, out = run(config, capsys)
+    assert code == 1
+    assert "refused (" in out and "check mqtt.username and mqtt.password" in out
+
+
+def test_a_broker_certificate_the_pi_does_not_trust_is_a_tls_failure(
+    secure_broker: SecureBroker, password: str, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = edge_toml(tmp_path, secure_broker, password, ca=None)  # the system's CAs only
+    code, out = run(config, capsys)
+    assert code == 1
+    assert "TLS failed (" in out and "check mqtt.ca_file" in out
+
+
+def test_nothing_listening_is_a_connection_failure(
+    secure_broker: SecureBroker, password: str, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = edge_toml(tmp_path, secure_broker, password, port=free_port(), tls=False)
+    code, out = run(config, capsys)
+    assert code == 1
+    assert "cannot connect (" in out and "is the broker running?" in out
+
+
+def test_the_check_leaves_a_running_agents_session_alone(
+    secure_broker: SecureBroker, password: str, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The agent connects as deskpulse-hq-pi-status; a second client with that id would
+    make the broker drop the agent's connection."""
+    dropped = threading.Event()
+    connected = threading.Event()
+    agent = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="deskpulse-hq-pi-status",
+                        protocol=mqtt.MQTTv311)
+    agent.username_pw_set("pi-status", password)
+    agent.tls_set(ca_certs=str(secure_broker.ca))
+
+    def on_connect(*_args: Any) -> None:
+        connected.set()
+
+    def on_disconnect(*_args: Any) -> None:
+        dropped.set()
+
+    agent.on_connect = on_connect
+    agent.on_disconnect = on_disconnect
+    agent.connect("127.0.0.1", secure_broker.tls_port)
+    agent.loop_start()
+    try:
+        assert connected.wait(5)
+        code, out = run(edge_toml(tmp_path, secure_broker, password, ca=secure_broker.ca),
+                        capsys)
+        assert code == 0, out
+        assert not dropped.wait(1.0), "the status check knocked the agent off the broker"
+    finally:
+        agent.disconnect()
+        agent.loop_stop()
