@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 
 from edge.cli import main
+from edge.config import AgentConfig
 from edge.outbox import Outbox
+from edge.status import report
 
 DAY = 86400.0
 NOW = 1_790_000_000.0  # 2026
@@ -75,9 +77,7 @@ def test_drops_an_old_backlog_and_a_near_full_outbox_are_warnings(
     for _ in range(12):  # two over the bound: the two oldest are dropped
         box.enqueue("deskpulse/v1/hq/pi-1/desks", b"{}", 1)
     box.close()
-    from edge import status as module
-
-    text, code = module.report(module.AgentConfig.from_toml(config), broker=False, now=NOW)
+    text, code = report(AgentConfig.from_toml(config), broker=False, now=NOW)
     assert code == 1
     assert "waiting for the broker: 10 message(s)" in text
     assert "oldest waiting: written 6.5 days ago (bound: 7 days)" in text
