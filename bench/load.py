@@ -215,9 +215,10 @@ def _wait_idle(database: Path, timeout: float = 120.0) -> None:
     conn = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
     try:
         while time.monotonic() < deadline:
-            busy = conn.execute("SELECT (SELECT COUNT(*) FROM dirty) + "
-                                "(SELECT COUNT(*) FROM transitions WHERE pending = 1)").fetchone()
-            if busy[0] == 0:
+            (busy,) = conn.execute(
+                "SELECT (SELECT COUNT(*) FROM dirty) + "
+                "(SELECT COUNT(*) FROM transitions WHERE pending IS NOT NULL)").fetchone()
+            if busy == 0:
                 return
             time.sleep(0.5)
     finally:

@@ -92,7 +92,7 @@ class Agent:
 
         bounds = config.outbox
         self.outbox = Outbox(
-            config.data_dir / "outbox.sqlite", max_rows=bounds.max_messages,
+            config.outbox_path, max_rows=bounds.max_messages,
             max_bytes=int(bounds.max_megabytes * 1024 * 1024),
             max_age=bounds.max_age_days * 86400.0,
         )

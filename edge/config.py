@@ -110,6 +110,11 @@ class AgentConfig:
     camera: CameraConfig | None = None  # [camera]: personal QR check-in (docs/checkin.md)
     outbox: OutboxConfig = OutboxConfig()  # [outbox]: bounds of the store-and-forward queue
 
+    @property
+    def outbox_path(self) -> Path:
+        """The agent's outbox file (and boot counter), in ``data_dir``."""
+        return self.data_dir / "outbox.sqlite"
+
     @classmethod
     def from_dict(
         cls,

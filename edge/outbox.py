@@ -286,3 +286,34 @@ class _Transaction:
             self._db.execute("ROLLBACK")
         if isinstance(exc, sqlite3.Error):
             raise OutboxError(f"outbox {self._path}: {exc}") from None
+
+
+@dataclass(frozen=True)
+class OutboxSummary:
+    """An outbox's figures, read without opening it for writing (``deskpulse edge status``)."""
+
+    boot: int  # the last boot number handed out (0: the agent never started)
+    depth: int  # messages waiting for the broker's acknowledgement
+    size_bytes: int
+    oldest_queued: float | None  # wall-clock time the oldest dated waiting row was written
+    undated: int  # waiting rows written while the clock was not set (age unknown)
+    dropped: int  # over the file's life
+
+
+def summarize(path: Path) -> OutboxSummary | None:
+    """The figures of the outbox at ``path``, read-only (safe beside the running agent);
+    None if there is no such file. sqlite3.Error if it cannot be read."""
+    if not path.exists():
+        return None
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5.0)
+    try:
+        depth, size, oldest, undated = db.execute(
+            "SELECT COUNT(*), COALESCE(SUM(LENGTH(payload)), 0), "
+            "MIN(CASE WHEN queued >= ? THEN queued END), "
+            "COUNT(CASE WHEN queued IS NULL OR queued < ? THEN 1 END) FROM outbox",
+            (SANE_CLOCK, SANE_CLOCK)).fetchone()
+        meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
+    finally:
+        db.close()
+    return OutboxSummary(int(meta.get("boot", 0)), int(depth), int(size), oldest, int(undated),
+                         int(meta.get("dropped", 0)))

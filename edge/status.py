@@ -9,7 +9,6 @@ it never shows a message's content.
 
 from __future__ import annotations
 
-import sqlite3
 import ssl
 import threading
 import time
@@ -21,41 +20,9 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
 from edge.config import AgentConfig, OutboxConfig
-from edge.outbox import SANE_CLOCK
+from edge.outbox import OutboxSummary, summarize
 
 NEAR = 0.8  # a bound this full is worth a warning: the next outage may cross it
-
-
-@dataclass(frozen=True)
-class OutboxStatus:
-    boot: int  # the last boot number handed out (0: the agent never started)
-    depth: int  # messages waiting for the broker's acknowledgement
-    size_bytes: int
-    oldest_queued: float | None  # wall-clock time the oldest waiting one was written
-    undated: int  # waiting messages written while the clock was not set (age unknown)
-    dropped: int  # over the outbox's life
-
-
-def outbox_path(config: AgentConfig) -> Path:
-    return config.data_dir / "outbox.sqlite"  # as edge.agent.Agent opens it
-
-
-def read_outbox(path: Path) -> OutboxStatus | None:
-    """The outbox's figures; None if there is no outbox file (the agent never ran here)."""
-    if not path.exists():
-        return None
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5.0)
-    try:
-        depth, size, oldest, undated = conn.execute(
-            "SELECT COUNT(*), COALESCE(SUM(LENGTH(payload)), 0), "
-            "MIN(CASE WHEN queued >= ? THEN queued END), "
-            "COUNT(CASE WHEN queued IS NULL OR queued < ? THEN 1 END) FROM outbox",
-            (SANE_CLOCK, SANE_CLOCK)).fetchone()
-        meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
-    finally:
-        conn.close()
-    return OutboxStatus(int(meta.get("boot", 0)), int(depth), int(size), oldest, int(undated),
-                        int(meta.get("dropped", 0)))
 
 
 def _age(seconds: float) -> str:
@@ -68,7 +35,7 @@ def _age(seconds: float) -> str:
     return f"{seconds / 86400:.1f} days"
 
 
-def describe_outbox(status: OutboxStatus | None, bounds: OutboxConfig, path: Path,
+def describe_outbox(status: OutboxSummary | None, bounds: OutboxConfig, path: Path,
                     now: float) -> tuple[list[str], list[str]]:
     """(lines, warnings) for the outbox: plain words, each warning saying what to do."""
     if status is None:
@@ -158,9 +125,9 @@ def check_broker(config: AgentConfig, timeout: float = 5.0) -> BrokerCheck:
 def report(config: AgentConfig, *, broker: bool, now: float | None = None) -> tuple[str, int]:
     """The whole report and the exit code: 0 all well, 1 a warning or a broker failure."""
     now = time.time() if now is None else now
-    path = outbox_path(config)
+    path = config.outbox_path
     lines = [f"Agent {config.agent} of site {config.site}"]
-    outbox, warnings = describe_outbox(read_outbox(path), config.outbox, path, now)
+    outbox, warnings = describe_outbox(summarize(path), config.outbox, path, now)
     lines += outbox
     where = f"{config.mqtt.host}:{config.mqtt.port}{' (TLS)' if config.mqtt.tls else ''}"
     if broker:

@@ -163,6 +163,15 @@ def _dump(path: Path) -> dict[str, list[tuple[object, ...]]]:
         conn.close()
 
 
+def _assert_same_tables(tmp_path: Path) -> None:
+    """set.db holds what plain.db holds; and every gap was counted for its agent too (the
+    random seqs jump now and then)."""
+    tables = _dump(tmp_path / "set.db")
+    assert tables == _dump(tmp_path / "plain.db")
+    per_agent = sum(int(row[-1]) for row in tables["agents"])
+    assert per_agent == dict(tables["counters"]).get("gaps", 0) > 0
+
+
 @pytest.mark.parametrize("seed", range(12))
 def test_set_wise_apply_leaves_the_tables_as_the_plain_apply(tmp_path: Path, seed: int) -> None:
     rng = random.Random(seed)
@@ -183,11 +192,7 @@ def test_set_wise_apply_leaves_the_tables_as_the_plain_apply(tmp_path: Path, see
         assert fast == plain
     for store in stores.values():
         store.close()
-    tables = _dump(tmp_path / "set.db")
-    assert tables == _dump(tmp_path / "plain.db")
-    # Every gap is counted for its agent too (the seqs above jump now and then).
-    per_agent = sum(int(row[-1]) for row in tables["agents"])
-    assert per_agent == dict(tables["counters"]).get("gaps", 0) > 0
+    _assert_same_tables(tmp_path)
 
 
 
@@ -234,8 +239,4 @@ def test_cached_set_wise_apply_sees_every_edit_made_by_another_connection(
                 other.close()
     for store in stores.values():
         store.close()
-    tables = _dump(tmp_path / "set.db")
-    assert tables == _dump(tmp_path / "plain.db")
-    # Every gap is counted for its agent too (the seqs above jump now and then).
-    per_agent = sum(int(row[-1]) for row in tables["agents"])
-    assert per_agent == dict(tables["counters"]).get("gaps", 0) > 0
+    _assert_same_tables(tmp_path)
