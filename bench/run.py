@@ -2,7 +2,8 @@
 
 Writes bench/results.json. Absolute numbers on a shared 2-core machine are noisy; the
 ratios (hub ingest vs a bare paho subscriber on the same broker, numpy vs pandas) are what
-to compare. `python -m bench.run --only ingest,aggregation` runs a subset.
+to compare. `python -m bench.run --only ingest,aggregation` reruns a subset and keeps the
+other sections already in the output file.
 """
 
 from __future__ import annotations
@@ -83,11 +84,15 @@ def main(argv: list[str] | None = None) -> int:
         if importlib.util.find_spec(module) is not None:
             sections[name] = _call(module, function)
     wanted = [s for s in args.only.split(",") if s] or list(sections)
-    results: dict[str, Any] = {
+    # --only refreshes the named sections and keeps every other one already in --out.
+    results: dict[str, Any] = {}
+    if args.only and args.out.exists():
+        results = json.loads(args.out.read_text())
+    results.update({
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": {"python": platform.python_version(),
                     "cpu": platform.processor() or platform.machine()},
-    }
+    })
     failed = []
     for name in wanted:
         if name not in sections:
