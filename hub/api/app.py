@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -26,9 +27,11 @@ from hub.api.routes import (
     building_admin,
     building_pages,
     desks,
+    desk_summary,
     desks_stream,
     floor_plans,
     health,
+    page_layout,
     presence,
     sites,
     utilisation,
@@ -144,11 +147,14 @@ def create_app(
     app.state.store = store
     app.state.ingest_status = ingest_status
     app.state.secret_key = secret_key
-    app.state.templates = Jinja2Templates(directory=str(WEB_DIR / "templates"))
+    app.state.templates = Jinja2Templates(directory=str(WEB_DIR / "templates"),
+                                          context_processors=[page_layout.layout_context])
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeadersMiddleware, trust_proxy=settings.trust_proxy)  # outermost
     app.add_exception_handler(DeskpulseError, _deskpulse_error)
-    for module in (health, sites, desks, utilisation, utilisation_series, agents, presence, web):
+    app.add_exception_handler(StarletteHTTPException, page_layout.html_error)
+    for module in (health, sites, desks, desk_summary, utilisation, utilisation_series, agents,
+                   presence, web):
         app.include_router(module.router)
     app.include_router(checkin_routes.router)
     app.include_router(privacy_routes.router)

@@ -34,8 +34,9 @@ HOUR = 3600.0
 
 
 def history(desks: Desks, now: float) -> None:
-    """Three past days: desks 1-4 used for different lengths, desk 5 seen but never used."""
-    for days_ago in (3, 2, 1):
+    """Three past days: desks 1-4 used for different lengths, desk 5 seen but never used.
+    7-9 days ago always lies inside the default window (the last two complete weeks)."""
+    for days_ago in (9, 8, 7):
         t = now - days_ago * 86_400
         desks.send(("hq-d1", "occupied", t), ("hq-d2", "occupied", t + 60),
                    ("hq-d3", "vacant", t + 90), ("hq-d4", "occupied", t + 120),

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import orjson
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 
 from hub import csv_export, metrics, metrics_days, metrics_report, report_people, report_rollup
@@ -142,6 +142,18 @@ ALL_ASSIGNED_NOTE = ("a zone whose desks are all assigned to single people and n
                      "than k is left out of every group's figures (PRIVACY.md 8)")
 
 
+PER_DESK_ROLES = ("admin", "manager")
+PER_DESK_REFUSED = ("figures per desk and per zone are for managers and administrators; "
+                    "ask for group=floor or group=site")
+
+
+def require_group_role(principal: Any, group: str) -> None:
+    """Analytics per desk and zone is for managers and administrators (docs/dashboard.md
+    "Roles"); employees get the floor and site figures only."""
+    if group in ("desk", "zone") and principal.role not in PER_DESK_ROLES:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail=PER_DESK_REFUSED)
+
+
 @dataclass(frozen=True)
 class Prepared:
     """What every utilisation route works from: the window, layout, grouping, summaries."""
@@ -253,6 +265,7 @@ def utilisation(
 
     CSV: `Accept: text/csv` or `/api/v1/utilisation.csv` (one row per group).
     """
+    require_group_role(principal, group)
     p = prepare(store, settings, site, group, start, end, thresholds)
     days, source = report_rollup.window_summaries(store, p.layout, p.lo, p.hi, p.now)
     rows = metrics_report.report(

@@ -26,6 +26,7 @@ from hub.api.routes.utilisation import (
     _problem,
     _respond,
     prepare,
+    require_group_role,
 )
 from hub.api.routes.utilisation_models import HeatmapPublic, TimeseriesPublic
 
@@ -48,6 +49,7 @@ def heatmap(
     if group == "desk":
         raise RequestValidationError([_problem(
             "group", "the heatmap is for site, floor or zone groups", group)])
+    require_group_role(principal, group)
     p = prepare(store, settings, site, group, start, end, thresholds)
     days, _ = report_rollup.window_summaries(store, p.layout, p.lo, p.hi, p.now)
     rows = metrics_report.heatmap(days, p.grouping, timezone=site["timezone"])
@@ -65,6 +67,7 @@ def timeseries(
 ) -> Any:
     """Per window bin: occupied and valid seconds (metric 1), desks in use / with data and
     U(b) (metric 4), summed over each group's desks."""
+    require_group_role(principal, group)
     p = prepare(store, settings, site, group, start, end, thresholds)
     bs = settings.bin_seconds
     n_bins = int((p.hi - p.lo) // bs) + 1

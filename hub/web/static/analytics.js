@@ -16,7 +16,11 @@
     from: $("f-from"), to: $("f-to"), status: $("live-status"), error: $("error-banner"),
     title: $("scope-title"), window: $("window-text"), series: $("series-chart"),
     heatmap: $("heatmap"), zones: $("zone-table"), desks: $("desk-table"), exports: $("exports"),
+    notice: $("url-notice"),
   };
+  const Clock = window.DeskpulseClock;
+  const DEFAULT_WEEKS = 2;  // the default window: the last two complete weeks, Monday first
+  const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
   const state = { sites: [], generation: 0 };
 
   function make(tag, className, text) {
@@ -38,9 +42,25 @@
       ? "–" : `${Math.round(value * 100)} %`;
   }
 
-  function isoDate(date) {
-    const pad = (n) => String(n).padStart(2, "0");
-    return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}`;
+  // The last `weeks` complete weeks (Monday to Sunday) before today, in the site's zone:
+  // never the partial current day, which is shown apart as "today so far".
+  function completeWeeks(timeZone, weeks) {
+    const now = Date.now() / 1000;
+    const today = Clock.localDate(now, timeZone, 0);
+    const weekday = (new Date(`${today}T12:00:00Z`).getUTCDay() + 6) % 7;  // Monday = 0
+    return { from: Clock.localDate(now, timeZone, -weekday - 7 * weeks),
+      to: Clock.localDate(now, timeZone, -weekday - 1) };
+  }
+
+  function validDate(text) {
+    if (!ISO_DATE.test(text)) return false;
+    const d = new Date(`${text}T12:00:00Z`);
+    return !Number.isNaN(d.getTime()) && d.toISOString().slice(0, 10) === text;
+  }
+
+  function showNotice(message) {
+    el.notice.textContent = message;
+    el.notice.hidden = !message;
   }
 
   function showError(message) {
@@ -69,12 +89,38 @@
 
   // --- filters <-> URL ---------------------------------------------------------------
 
+  // The filters the URL asks for, and what is wrong with them: an unknown site, floor or
+  // zone, a zone of another floor, a date that is not one. A link with a problem shows a
+  // notice naming what was typed and no report (never another report in its place).
   function readUrl() {
     const q = new URLSearchParams(window.location.search);
-    const today = new Date();
-    const weekAgo = new Date(today.getTime() - 6 * 86400000);
-    return { site: q.get("site") || "", floor: q.get("floor") || "", zone: q.get("zone") || "",
-      from: q.get("from") || isoDate(weekAgo), to: q.get("to") || isoDate(today) };
+    const asked = { site: q.get("site") || "", floor: q.get("floor") || "",
+      zone: q.get("zone") || "", from: q.get("from"), to: q.get("to") };
+    const problems = [];
+    let s = state.sites.find((x) => x.id === asked.site);
+    if (asked.site && !s) problems.push(`there is no site "${asked.site}"`);
+    s = s || state.sites[0];
+    const floors = s ? s.floors : [];
+    const floor = floors.find((f) => f.id === asked.floor);
+    if (asked.floor && !floor) problems.push(`${s ? s.name : "this site"} has no floor "${asked.floor}"`);
+    if (asked.zone) {
+      const owner = floors.find((f) => f.zones.some((z) => z.id === asked.zone));
+      if (!owner) problems.push(`${s ? s.name : "this site"} has no zone "${asked.zone}"`);
+      else if (floor && owner.id !== floor.id) {
+        problems.push(`zone "${asked.zone}" is on ${owner.name}, not on ${floor.name}`);
+      }
+    }
+    for (const key of ["from", "to"]) {
+      if (asked[key] !== null && !validDate(asked[key])) {
+        problems.push(`"${key}=${asked[key]}" is not a date (use YYYY-MM-DD)`);
+      }
+    }
+    const span = completeWeeks(s ? s.timezone : "UTC", DEFAULT_WEEKS);
+    const ok = (key) => asked[key] !== null && validDate(asked[key]);
+    const f = { site: s ? s.id : "", floor: floor ? floor.id : "",
+      zone: problems.length ? "" : asked.zone,
+      from: ok("from") ? asked.from : span.from, to: ok("to") ? asked.to : span.to };
+    return { f, problems };
   }
 
   function current() {
@@ -133,6 +179,18 @@
   }
 
   // --- rendering -----------------------------------------------------------------------
+
+  // "23 Nov – 6 Dec 2026 · Europe/Berlin (CET) · core hours Mon–Fri 08:00–18:00": under
+  // every chart's title, so a screenshot of one card still says what it covers.
+  function captionWindow(body) {
+    const w = body.window;
+    const hours = w.start === "00:00" && w.end === "24:00" ? "all day" : `${w.start}–${w.end}`;
+    const last = new Date(new Date(w.until).getTime() - 1000);
+    const lastDay = Number.isNaN(last.getTime()) ? w.until.slice(0, 10)
+      : Clock.localDate(last.getTime() / 1000, w.timezone, 0);
+    return `${w.from.slice(0, 10)} to ${lastDay} · times in ${w.timezone} `
+      + `(${Clock.zoneName(w.timezone)}) · core hours ${w.days.join(" ")} ${hours}`;
+  }
 
   function describeWindow(body) {
     const w = body.window;
@@ -440,7 +498,11 @@
         ]);
       if (generation !== state.generation) return;
       el.window.textContent = describeWindow(report);
+      for (const node of document.querySelectorAll("[data-window-of]")) {
+        node.textContent = captionWindow(report);
+      }
       renderKpis(report.results.find((r) => r.key === sc.key));
+      loadToday(f, sc, generation);
       renderSeries(series, sc.key);
       renderHeatmap(heat, sc.key);
       renderZones(zones, zoneSeries, f, s);
@@ -456,6 +518,27 @@
     }
   }
 
+  // Today up to now (the API's window without from/to), shown apart from the window.
+  async function loadToday(f, sc, generation) {
+    try {
+      const q = new URLSearchParams({ site: f.site, group: sc.group });
+      const body = await getJson(`/api/v1/utilisation?${q}`);
+      if (generation !== state.generation) return;
+      const row = body.results.find((r) => r.key === sc.key);
+      const c = row ? row.concurrent : {};
+      const values = { average: c.average, peak: c.peak,
+        time_utilisation: row?.time_utilisation, coverage: row?.coverage };
+      for (const [key, value] of Object.entries(values)) {
+        document.querySelector(`[data-today="${key}"]`).textContent = percent(value);
+      }
+      const w = body.window;
+      $("today-window").textContent = `${w.from.slice(0, 10)}, ${w.from.slice(11, 16)}–`
+        + `${w.until.slice(11, 16)} ${Clock.zoneName(w.timezone)} (${w.timezone})`;
+    } catch (error) {
+      $("today-window").textContent = `could not load: ${error.message}`;
+    }
+  }
+
   async function start() {
     enableSorting(el.zones);
     enableSorting(el.desks);
@@ -465,7 +548,8 @@
       showError(`Could not load the building: ${error.message}`);
       return;
     }
-    fillFilters(readUrl());
+    const { f, problems } = readUrl();
+    fillFilters(f);
     el.site.addEventListener("change", () => {
       fillFilters({ ...current(), floor: "", zone: "" });
       load();
@@ -477,8 +561,18 @@
     el.zone.addEventListener("change", load);
     el.form.addEventListener("submit", (event) => {
       event.preventDefault();
-      if (el.form.reportValidity()) load();
+      if (el.form.reportValidity()) {
+        showNotice("");
+        load();
+      }
     });
+    if (problems.length) {
+      showNotice(`This link asks for a report that cannot be shown: ${problems.join("; ")}. `
+        + "No report is shown for it; choose the filters below and press Apply.");
+      el.status.textContent = "No report: see the notice";
+      document.body.dataset.loaded = "notice";
+      return;
+    }
     load();
   }
 

@@ -80,24 +80,17 @@
     return `${Math.round(value * 100)} %`;
   }
 
-  // "14:04" for today (site time zone), "Sat 21 Nov, 22:05" for older instants.
+  // "14:04 CET" for today, "Sat 21 Nov, 22:05 CET" for older instants: the site's time
+  // zone, 24-hour and named, like every page (static/clock.js).
   function timeFormatter(timeZone) {
-    const timeOptions = { hour: "2-digit", minute: "2-digit", hourCycle: "h23" };
-    const dayOptions = { weekday: "short", day: "numeric", month: "short" };
-    let time;
-    let day;
-    try {
-      time = new Intl.DateTimeFormat(undefined, { ...timeOptions, timeZone });
-      day = new Intl.DateTimeFormat(undefined, { ...dayOptions, timeZone });
-    } catch (ignored) {
-      time = new Intl.DateTimeFormat(undefined, timeOptions);
-      day = new Intl.DateTimeFormat(undefined, dayOptions);
-    }
+    const day = new Intl.DateTimeFormat("en-GB", { weekday: "short", day: "numeric",
+      month: "short", timeZone });
     const today = day.format(new Date());
     return {
       format(date) {
         const label = day.format(date);
-        return label === today ? time.format(date) : `${label}, ${time.format(date)}`;
+        const time = window.DeskpulseClock.time(date.getTime() / 1000, timeZone);
+        return label === today ? time : `${label}, ${time}`;
       },
     };
   }
@@ -358,7 +351,8 @@
     const w = body.window || {};
     const hours = w.start === "00:00" && w.end === "24:00" ? "all day" : `${w.start}–${w.end}`;
     const days = describeDays(w.days || []);
-    return `Utilisation today ${clock(w.from)}–${clock(w.until)} (${w.timezone}), ` +
+    const zone = w.timezone ? window.DeskpulseClock.zoneName(w.timezone) : "";
+    return `Utilisation today ${clock(w.from)}–${clock(w.until)} ${zone} (${w.timezone}), ` +
       `core hours ${days} ${hours} · metrics spec ${body.spec_version}`;
   }
 

@@ -8,8 +8,7 @@
 
 (function () {
   const SVG = "http://www.w3.org/2000/svg";
-  const PLAN = { width: 1000, height: 600, margin: 60 };  // as floor.js, for plan-less floors
-  const DESK = { width: 84, height: 44 };
+  const Plan = window.DeskpulsePlan;  // the live map's geometry (plan_geometry.js)
   const STEP = 0.01;
   const BIG_STEP = 0.05;
 
@@ -33,6 +32,7 @@
     drafts: new Map(),    // desk id -> {x, y} not yet saved
     drag: null,           // {id, pointerId, moved}
     frame: null,          // {width, height, margin, image}
+    marker: window.DeskpulsePlan.DESK,  // {width, height} of every desk marker
   };
 
   class ApiError extends Error {
@@ -140,22 +140,17 @@
 
   function frameFor(floor) {
     const plan = floor && floor.plan;
-    if (!plan) return { width: PLAN.width, height: PLAN.height, margin: PLAN.margin, image: null };
-    const height = Math.round((PLAN.width * plan.height) / plan.width);
-    return { width: PLAN.width, height, margin: 0,
-      image: siteUrl(`/floors/${enc(floor.id)}/plan?v=${plan.sha256.slice(0, 12)}`) };
+    return Plan.frameFor(plan, plan
+      ? siteUrl(`/floors/${enc(floor.id)}/plan?v=${plan.sha256.slice(0, 12)}`) : null);
   }
 
   function toPoint(x, y) {
-    const f = state.frame;
-    return [f.margin + x * (f.width - 2 * f.margin), f.margin + y * (f.height - 2 * f.margin)];
+    return Plan.toPoint(state.frame, x, y);
   }
 
   function toFraction(px, py) {
-    const f = state.frame;
-    const clamp = (v) => Math.min(1, Math.max(0, Math.round(v * 1000) / 1000));
-    return { x: clamp((px - f.margin) / (f.width - 2 * f.margin)),
-      y: clamp((py - f.margin) / (f.height - 2 * f.margin)) };
+    const f = Plan.toFraction(state.frame, px, py);
+    return { x: Math.round(f.x * 1000) / 1000, y: Math.round(f.y * 1000) / 1000 };
   }
 
   function floorDesks() {
@@ -185,10 +180,14 @@
       "aria-label": deskLabel(desk), "aria-pressed": String(desk.id === state.selected) });
     if (desk.id === state.selected) g.classList.add("is-selected");
     if (state.drafts.has(desk.id)) g.classList.add("is-draft");
-    g.append(svg("rect", { class: "map-desk-shape", x: -DESK.width / 2, y: -DESK.height / 2,
-      width: DESK.width, height: DESK.height, rx: 6 }));
-    g.append(svg("text", { class: "map-desk-name", x: 0, y: 5, "text-anchor": "middle" },
-      desk.name.length > 12 ? `${desk.name.slice(0, 11)}…` : desk.name));
+    const m = state.marker;
+    const font = m.height * 0.34;
+    g.append(svg("rect", { class: "map-desk-shape", x: (-m.width / 2).toFixed(2),
+      y: (-m.height / 2).toFixed(2), width: m.width.toFixed(2), height: m.height.toFixed(2),
+      rx: (m.height * 0.14).toFixed(2) }));
+    g.append(svg("text", { class: "map-desk-name", x: 0, y: (font * 0.35).toFixed(2),
+      "text-anchor": "middle", "font-size": font.toFixed(2) },
+      Plan.elide(desk.name, m.width * 0.92, font)));
     g.addEventListener("pointerdown", (e) => startDrag(e, desk.id));
     g.addEventListener("pointermove", (e) => moveDrag(e));
     g.addEventListener("pointerup", (e) => endDrag(e));
@@ -211,6 +210,9 @@
         width: f.width - 16, height: f.height - 16 }));
     }
     const desks = floorDesks().sort((a, b) => a.id.localeCompare(b.id));
+    // Sized once per drawing from the saved positions, so a drag does not resize them.
+    state.marker = Plan.markerSize(desks.filter(placed).map((d) => toPoint(position(d).x,
+      position(d).y)));
     for (const desk of desks.filter(placed)) drawDesk(root, desk);
     el.plan.replaceChildren(root);
     el.plan.dataset.plan = f.image ? "image" : "outline";

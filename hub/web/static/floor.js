@@ -1,21 +1,23 @@
 // Deskpulse live floor map: desks drawn at their plan positions (x, y in 0..1) as SVG,
-// over the floor's plan image when an administrator uploaded one (fractions of its size),
-// kept live by Server-Sent Events from /api/v1/desks/stream (a snapshot, then changes);
-// each zone's anonymous device count (/api/v1/zones/live) every 30 s. Desks without a
-// position are listed as tiles under the plan. No identities, ever.
-// Plain JS, no inline script or style (CSP); text only through textContent.
+// over the floor's plan image when an administrator uploaded one, kept live by
+// Server-Sent Events from /api/v1/desks/stream (a snapshot, then changes); each zone's
+// anonymous device count (/api/v1/zones/live) every 30 s. Markers are sized from the
+// desks' spacing (plan_geometry.js) so that none overlap at any zoom; the plan pans and
+// zooms (floor_view.js); every desk is a button that opens its detail panel
+// (floor_panel.js). Desks without a position are listed as tiles under the plan.
+// No identities, ever. Plain JS, no inline script or style (CSP); text via textContent.
 "use strict";
 
 (function () {
   const SVG = "http://www.w3.org/2000/svg";
+  const Plan = window.DeskpulsePlan;
+  const Clock = window.DeskpulseClock;
   const STATES = ["occupied", "vacant", "unknown"];
   const GLYPH = { occupied: "\u25CF", vacant: "\u25CB", unknown: "?", assigned: "\u2013" };
   // "assigned": a desk of one person, never shown live (PRIVACY.md 8); not counted.
   const SHOWN = [...STATES, "assigned"];
   const PRESENCE_POLL_MS = 30000;
   const RECONNECT_MS = 3000;
-  const PLAN = { width: 1000, height: 600, margin: 60 };
-  const DESK = { width: 84, height: 44 };
 
   const el = {
     main: document.getElementById("floor-main"),
@@ -23,10 +25,12 @@
     select: document.getElementById("site-select"),
     status: document.getElementById("live-status"),
     error: document.getElementById("error-banner"),
+    notice: document.getElementById("url-notice"),
     name: document.getElementById("floor-name"),
     plan: document.getElementById("plan"),
     unplaced: document.getElementById("unplaced"),
     grid: document.getElementById("desk-grid"),
+    zoneList: document.getElementById("zone-list"),
     counts: {},
   };
   document.querySelectorAll("[data-count]").forEach((node) => {
@@ -37,11 +41,12 @@
     sites: [], site: null, floor: null,
     desks: new Map(),      // desk id -> desk (whole site, as streamed)
     views: new Map(),      // desk id -> {node, label, kind}
-    zoneLabels: new Map(), // zone id -> SVG text node of the zone box
-    presence: new Map(),   // zone id -> "7 devices" / "< 5 devices"
+    zoneLabels: new Map(), // zone id -> [SVG tspan of the zone box, list item]
+    zoneFit: new Map(),    // zone id -> what fitting its box label needs
+    presence: new Map(),   // zone id -> "7 devices" / "< 5 devices" / "no data"
     layoutKey: null, source: null, presenceTimer: null,
     plans: new Map(),      // floor id -> {width, height, sha256} of its uploaded plan
-    frame: { width: PLAN.width, height: PLAN.height, margin: PLAN.margin, image: null },
+    frame: Plan.frameFor(null), marker: Plan.DESK, view: null,
   };
 
   function make(tag, className, text) {
@@ -63,6 +68,11 @@
     el.error.hidden = !message;
   }
 
+  function showNotice(message) {
+    el.notice.textContent = message;
+    el.notice.hidden = !message;
+  }
+
   async function getJson(url) {
     const response = await fetch(url, { credentials: "same-origin",
       headers: { Accept: "application/json" } });
@@ -76,17 +86,22 @@
 
   // --- site and floor choice (kept in the URL: /floors/<floor>?site=<site>) ------------
 
+  // The site and floor the URL names. An unknown site is said so and nothing is drawn
+  // (no silent fallback to another site's map); the server already answers 404 for an
+  // unknown floor.
   function choose() {
     const wantedSite = new URLSearchParams(window.location.search).get("site");
     const wantedFloor = el.main.dataset.floor;
-    let site = state.sites.find((s) => s.id === wantedSite);
+    let site = wantedSite ? state.sites.find((s) => s.id === wantedSite) : null;
+    if (wantedSite && !site) return { unknownSite: wantedSite };
     if (!site && wantedFloor) {
       site = state.sites.find((s) => s.floors.some((f) => f.id === wantedFloor));
     }
     site = site || state.sites[0] || null;
     const floors = site ? [...site.floors].sort((a, b) => a.level - b.level) : [];
-    const floor = floors.find((f) => f.id === wantedFloor) || floors[0] || null;
-    return { site, floor };
+    const floor = wantedFloor ? floors.find((f) => f.id === wantedFloor) : floors[0];
+    if (wantedFloor && !floor) return { site, unknownFloor: wantedFloor };
+    return { site, floor: floor || null };
   }
 
   function floorUrl(site, floor) {
@@ -119,20 +134,13 @@
     return typeof desk.x === "number" && typeof desk.y === "number";
   }
 
-  // With a plan image, x and y are fractions of the image; without, of the outline inside
-  // a margin. static/constructor.js places desks with the same mapping.
-  function frameFor(floor) {
-    const plan = state.plans.get(floor.id);
-    if (!plan) return { width: PLAN.width, height: PLAN.height, margin: PLAN.margin, image: null };
-    return { width: PLAN.width, height: Math.round((PLAN.width * plan.height) / plan.width),
-      margin: 0, image: `/api/v1/sites/${encodeURIComponent(state.site.id)}/floors/`
-        + `${encodeURIComponent(floor.id)}/plan?v=${plan.sha256.slice(0, 12)}` };
+  function imageUrl(floor, plan) {
+    return `/api/v1/sites/${encodeURIComponent(state.site.id)}/floors/`
+      + `${encodeURIComponent(floor.id)}/plan?v=${plan.sha256.slice(0, 12)}`;
   }
 
   function point(desk) {
-    const f = state.frame;
-    return [f.margin + desk.x * (f.width - 2 * f.margin),
-      f.margin + desk.y * (f.height - 2 * f.margin)];
+    return Plan.toPoint(state.frame, desk.x, desk.y);
   }
 
   function floorDesks() {
@@ -144,6 +152,10 @@
     return zone ? zone.name : id || "Desks";
   }
 
+  // A dashed box around each zone's desks, hugging them (its padding stays inside half the
+  // gap between neighbouring markers, so zones side by side do not overlap), with the
+  // zone's name and live device count cut to the box's width (the zone list under the
+  // map carries them in full).
   function drawZones(root, desks) {
     const byZone = new Map();
     for (const desk of desks) {
@@ -151,77 +163,138 @@
       if (!byZone.has(key)) byZone.set(key, []);
       byZone.get(key).push(point(desk));
     }
+    const m = state.marker;
+    const pad = m.width * 0.05;
+    const font = Math.max(6, Math.min(16, m.height * 0.42));
     for (const [zone, points] of byZone) {
       const xs = points.map((p) => p[0]);
       const ys = points.map((p) => p[1]);
-      const padX = DESK.width / 2 + 12;
-      const padY = DESK.height / 2 + 26;
-      const x = Math.min(...xs) - padX;
-      const y = Math.min(...ys) - padY;
+      const x = Math.min(...xs) - m.width / 2 - pad;
+      const y = Math.min(...ys) - m.height / 2 - pad - font * 1.4;
+      const width = Math.max(...xs) - Math.min(...xs) + m.width + 2 * pad;
       const g = svg("g", { class: "zone-box", "data-zone": zone });
-      g.append(svg("rect", { x, y, rx: 10, width: Math.max(...xs) - Math.min(...xs) + 2 * padX,
-        height: Math.max(...ys) - Math.min(...ys) + padY + DESK.height / 2 + 12 }));
-      const label = svg("text", { x: x + 10, y: y + 17, class: "zone-label" });
-      label.append(svg("tspan", { class: "zone-label-name" }, zoneName(zone)));
-      const count = svg("tspan", { class: "zone-label-count", dx: 8, "data-zone": zone });
-      label.append(count);
+      g.append(svg("rect", { x, y, rx: Math.min(8, pad * 2), width,
+        height: Math.max(...ys) - Math.min(...ys) + m.height + 2 * pad + font * 1.4 }));
+      const label = svg("text", { x: x + pad + 2, y: y + font * 1.1, class: "zone-label",
+        "font-size": font.toFixed(1) });
+      const name = svg("tspan", { class: "zone-label-name" });
+      const count = svg("tspan", { class: "zone-label-count", dx: font * 0.4, "data-zone": zone });
+      label.append(name, count);
       g.append(label);
       root.append(g);
-      state.zoneLabels.set(zone, count);
+      state.zoneLabels.set(zone, [count]);
+      state.zoneFit.set(zone, { name, count, room: width - 2 * pad - 4, font, full: zoneName(zone) });
     }
+  }
+
+  // The zone list under the map repeats each zone's desks and live device count in text,
+  // readable at any zoom and on a phone.
+  function drawZoneList(desks) {
+    const zones = [...new Set(desks.map((d) => d.zone || ""))];
+    el.zoneList.replaceChildren(...zones.map((zone) => {
+      const li = make("li", "zone-item");
+      li.dataset.zone = zone;
+      const mine = desks.filter((d) => (d.zone || "") === zone);
+      li.append(make("span", "zone-item-name", zoneName(zone)));
+      const tally = make("span", "zone-item-desks");
+      tally.dataset.zoneDesks = zone;
+      li.append(tally);
+      const count = make("span", "zone-item-count");
+      count.dataset.zoneCount = zone;
+      li.append(count);
+      li.dataset.total = String(mine.length);
+      const labels = state.zoneLabels.get(zone) || [];
+      state.zoneLabels.set(zone, [...labels, count]);
+      return li;
+    }));
   }
 
   function drawDesk(root, desk) {
     const [cx, cy] = point(desk);
-    const g = svg("g", { class: "map-desk", "data-desk": desk.id, role: "img",
-      transform: `translate(${cx.toFixed(1)} ${cy.toFixed(1)})` });
+    const m = state.marker;
+    const g = svg("g", { class: "map-desk", "data-desk": desk.id, tabindex: 0, role: "button",
+      "aria-haspopup": "dialog", transform: `translate(${cx.toFixed(1)} ${cy.toFixed(1)})` });
     const title = svg("title");
     g.append(title);
-    g.append(svg("rect", { class: "map-desk-shape", x: -DESK.width / 2, y: -DESK.height / 2,
-      width: DESK.width, height: DESK.height, rx: 6 }));
-    g.append(svg("text", { class: "map-desk-name", x: 0, y: -4, "text-anchor": "middle" },
-      desk.name.length > 12 ? `${desk.name.slice(0, 11)}…` : desk.name));
-    const label = svg("text", { class: "map-desk-state", x: 0, y: 13, "text-anchor": "middle" });
+    g.append(svg("rect", { class: "map-desk-shape", x: (-m.width / 2).toFixed(2),
+      y: (-m.height / 2).toFixed(2), width: m.width.toFixed(2), height: m.height.toFixed(2),
+      rx: (m.height * 0.14).toFixed(2) }));
+    const font = m.height * 0.3;
+    const name = Plan.elide(desk.name, m.width * 0.92, font);
+    g.append(svg("text", { class: "map-desk-name", x: 0, y: (-font * 0.15).toFixed(2),
+      "text-anchor": "middle", "font-size": font.toFixed(2) }, name));
+    const label = svg("text", { class: "map-desk-state", x: 0, y: (font * 1.05).toFixed(2),
+      "text-anchor": "middle", "font-size": (font * 0.9).toFixed(2) });
     g.append(label);
+    g.addEventListener("click", () => openPanel(desk.id, g));
+    g.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" || event.key === " ") {
+        event.preventDefault();
+        openPanel(desk.id, g);
+      }
+    });
+    g.addEventListener("focus", () => state.view && state.view.reveal(cx, cy));
     root.append(g);
-    return { node: g, label, title, kind: "svg", state: null };
+    return { node: g, label, title, kind: "svg", state: null, full: desk.name };
   }
 
   function drawTile(desk) {
-    const li = make("li", "desk");
-    li.dataset.desk = desk.id;
+    const li = make("li");
+    const button = make("button", "desk");
+    button.type = "button";
+    button.dataset.desk = desk.id;
     const label = make("span", "desk-state");
-    li.append(make("span", "desk-name", desk.name), label);
+    button.append(make("span", "desk-name", desk.name), label);
+    button.addEventListener("click", () => openPanel(desk.id, button));
+    li.append(button);
     el.grid.append(li);
-    return { node: li, label, title: null, kind: "tile", state: null };
+    return { node: button, label, title: null, kind: "tile", state: null };
   }
 
   function rebuild() {
     state.views.clear();
     state.zoneLabels.clear();
+    state.zoneFit.clear();
     el.grid.replaceChildren();
     const desks = floorDesks().sort((a, b) => a.id.localeCompare(b.id));
     const onPlan = desks.filter(placed);
     const off = desks.filter((d) => !placed(d));
-    const f = state.frame = frameFor(state.floor);
-    const plan = svg("svg", { class: "plan-svg", viewBox: `0 0 ${f.width} ${f.height}`,
-      role: "group", "aria-label": `Plan of ${state.floor.name}` });
+    const plan = state.plans.get(state.floor.id);
+    const f = state.frame = Plan.frameFor(plan, plan ? imageUrl(state.floor, plan) : null);
+    state.marker = Plan.markerSize(onPlan.map(point));
+    const root = svg("svg", { class: "plan-svg", id: "plan-svg",
+      viewBox: `0 0 ${f.width} ${f.height}`, role: "group",
+      "aria-label": `Plan of ${state.floor.name}: ${onPlan.length} desks` });
+    const layer = svg("g", { class: "plan-layer" });
     if (f.image) {
-      plan.append(svg("image", { class: "plan-image", href: f.image, x: 0, y: 0,
+      layer.append(svg("image", { class: "plan-image", href: f.image, x: 0, y: 0,
         width: f.width, height: f.height, preserveAspectRatio: "none" }));
     } else {
-      plan.append(svg("rect", { class: "plan-outline", x: 8, y: 8, rx: 14,
+      layer.append(svg("rect", { class: "plan-outline", x: 8, y: 8, rx: 14,
         width: f.width - 16, height: f.height - 16 }));
     }
-    drawZones(plan, onPlan);
-    for (const desk of onPlan) state.views.set(desk.id, drawDesk(plan, desk));
+    root.append(layer);
+    drawZones(layer, onPlan);
+    for (const desk of onPlan) state.views.set(desk.id, drawDesk(layer, desk));
     for (const desk of off) state.views.set(desk.id, drawTile(desk));
-    el.plan.replaceChildren(onPlan.length ? plan : make("p", "empty",
-      desks.length ? "No desk of this floor has a plan position yet: shown as a grid below."
+    drawZoneList(desks);
+    if (onPlan.length) {
+      el.plan.replaceChildren(root);
+      state.view = window.DeskpulseFloorView.attach(el.plan, root, f, state.marker);
+    } else {
+      state.view = null;
+      el.plan.replaceChildren(make("p", "empty", desks.length
+        ? "No desk of this floor has a plan position yet: shown as a grid below."
         : "No desks on this floor."));
+    }
+    el.main.querySelector(".plan-tools").hidden = !onPlan.length;
     el.plan.dataset.mode = onPlan.length ? "plan" : "grid";
     el.unplaced.hidden = off.length === 0;
     applyPresence();
+  }
+
+  function since(desk) {
+    return desk.since ? ` since ${Clock.time(desk.since, state.site.timezone)}` : "";
   }
 
   function update(view, desk) {
@@ -233,7 +306,7 @@
       view.label.textContent = `${GLYPH[deskState]} ${deskState}`;
       view.state = deskState;
     }
-    const text = `${desk.name}: ${deskState}`;
+    const text = `${desk.name}: ${deskState}${since(desk)}`;
     view.node.setAttribute("aria-label", text);
     if (view.title) view.title.textContent = text;
   }
@@ -246,14 +319,29 @@
       state.layoutKey = key;
     }
     const counts = { occupied: 0, vacant: 0, unknown: 0 };
+    const perZone = new Map();
     for (const desk of desks) {
       const view = state.views.get(desk.id);
       if (view) {
         update(view, desk);
         if (STATES.includes(view.state)) counts[view.state] += 1;
+        const z = desk.zone || "";
+        if (!perZone.has(z)) perZone.set(z, { occupied: 0, total: 0 });
+        perZone.get(z).total += 1;
+        if (view.state === "occupied") perZone.get(z).occupied += 1;
       }
     }
     for (const s of STATES) el.counts[s].textContent = String(counts[s]);
+    for (const node of el.zoneList.querySelectorAll("[data-zone-desks]")) {
+      const z = perZone.get(node.dataset.zoneDesks) || { occupied: 0, total: 0 };
+      node.textContent = `${z.occupied} of ${z.total} desks occupied`;
+    }
+    if (window.DeskpulseFloorPanel) window.DeskpulseFloorPanel.refresh(state.desks);
+  }
+
+  function openPanel(id, origin) {
+    window.DeskpulseFloorPanel.open({ site: state.site, desk: state.desks.get(id), origin,
+      zoneName: zoneName(state.desks.get(id).zone) });
   }
 
   // --- live data ---------------------------------------------------------------------
@@ -262,9 +350,9 @@
     if (full) state.desks.clear();
     for (const desk of body.desks) state.desks.set(desk.id, desk);
     render();
-    const at = new Date(body.as_of * 1000);
-    el.status.textContent = `Live · updated ${at.toLocaleTimeString([], { hourCycle: "h23" })}`;
+    el.status.textContent = `Live · updated ${Clock.time(body.as_of, state.site.timezone)}`;
     el.status.classList.remove("is-stale");
+    el.main.dataset.live = String(body.as_of);
     showError("");
   }
 
@@ -288,10 +376,24 @@
   }
 
   function applyPresence() {
-    for (const [zone, node] of state.zoneLabels) {
-      const label = state.presence.get(zone);
-      node.textContent = label ? `· ${label}` : "";
-      node.dataset.presence = label ? "count" : "none";
+    for (const [zone, nodes] of state.zoneLabels) {
+      const label = state.presence.get(zone) || "no data";
+      const [svgCount, ...items] = nodes;
+      const fit = state.zoneFit.get(zone);
+      if (fit) {  // name first, then as much of the count as the box holds
+        const name = Plan.elide(fit.full, fit.room, fit.font);
+        fit.name.textContent = name;
+        const left = fit.room - (name.length + 1) * fit.font * 0.6;
+        svgCount.textContent = name === fit.full ? Plan.elide(`· ${label}`, left, fit.font) : "";
+      }
+      for (const node of [svgCount, ...items]) {
+        if (!node) continue;
+        node.dataset.presence = label === "no data" ? "none" : "count";
+      }
+      for (const node of items) {
+        node.textContent = label === "no data" ? "devices: no data in the last 15 minutes"
+          : `${label} nearby (anonymous)`;
+      }
     }
   }
 
@@ -314,7 +416,28 @@
       showError(`Could not load the building: ${error.message}`);
       return;
     }
-    const { site, floor } = choose();
+    const choice = choose();
+    if (choice.unknownSite) {
+      showNotice(`There is no site "${choice.unknownSite}". Choose one of the sites below.`);
+      el.select.replaceChildren(make("option", "", "Choose a site"), ...state.sites.map((s) => {
+        const option = make("option", "", s.name);
+        option.value = s.id;
+        return option;
+      }));
+      el.select.addEventListener("change", () => {
+        if (el.select.value) window.location.assign(`/floors?site=${encodeURIComponent(el.select.value)}`);
+      });
+      el.status.textContent = "";
+      el.main.querySelector(".map-card").hidden = true;
+      return;
+    }
+    if (choice.unknownFloor) {
+      showNotice(`Site ${choice.site.name} has no floor "${choice.unknownFloor}".`);
+      el.status.textContent = "";
+      el.main.querySelector(".map-card").hidden = true;
+      return;
+    }
+    const { site, floor } = choice;
     if (!site || !floor) {
       el.plan.replaceChildren(make("p", "empty", "No floors yet: import a building first."));
       el.status.textContent = "";
