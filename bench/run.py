@@ -70,6 +70,8 @@ OPTIONAL: dict[str, tuple[str, str]] = {
     "ble": ("bench.ble", "bench_ble_parse"),
     "zones": ("bench.zones", "bench_zone_accuracy"),
     "qr": ("bench.qr", "bench_qr_decode"),
+    # issue 18: a 500-desk floor drawn in Chromium, and a desk change reaching the map
+    "floor_map": ("bench.floor_map", "bench_floor_map"),
 }
 
 

@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from edge.protocol import Topic, ZoneCount, ZonesMessage
+from firmware_sim.building import generate_building
 from hub import accounts
 from hub.api.app import create_app
 from hub.config import HubSettings
@@ -174,5 +175,172 @@ def test_an_assigned_desk_shows_as_assigned_on_map_and_dashboard(
         expect(tile.locator(".desk-state")).to_have_text("assigned")
         expect(tile.locator(".desk-since")).to_have_text("")
         assert errors == []
+    finally:
+        context.close()
+
+
+# --- a floor as a facilities manager reads it: the demo building and a 500-desk floor ----
+
+SHOTS = Path("/tmp/floor_map")
+SIZES = {"desktop": {"width": 1440, "height": 900}, "phone": {"width": 390, "height": 844}}
+
+
+@dataclass
+class Building:
+    url: str
+    store: SqliteStore
+    desks: Desks
+
+
+@pytest.fixture(scope="module")
+def buildings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Building]:
+    """The demo's building (seed 7, 100 desks on two floors, as `deskpulse demo` makes it)
+    and a one-floor site of 500 desks, both from firmware_sim, with some live states."""
+    settings = HubSettings(data_dir=tmp_path_factory.mktemp("floor-buildings"))
+    store = SqliteStore(settings.database_path)
+    store.import_building(generate_building(seed=7, site_id="demo", desks=100).to_dict())
+    store.import_building(generate_building(seed=7, site_id="big", floors=1,
+                                            desks=500).to_dict())
+    accounts.create_user(store.db, USER, PASSWORD, "manager")
+    now = time.time()
+    demo = Desks(store, site="demo", agent="demo-agent-01")
+    demo.send(("demo-f1-z1-d01", "occupied", now - 900), ("demo-f1-z1-d02", "vacant", now - 60))
+    with serving(create_app(settings, store)) as url:
+        yield Building(url, store, demo)
+    store.close()
+
+
+def sign_in_at(browser: Any, url: str, size: str) -> tuple[Any, Any, list[str]]:
+    context = browser.new_context(viewport=SIZES[size])
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
+    page.goto(url + "/login")
+    page.fill("#username", USER)
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(lambda u: "/?site=" in u)
+    return context, page, errors
+
+
+def overlapping_markers(page: Any) -> list[list[str]]:
+    """Pairs of desk markers whose on-screen boxes overlap (the drawn rectangles)."""
+    pairs: list[list[str]] = page.evaluate("""() => {
+        const boxes = [...document.querySelectorAll('.map-desk .map-desk-shape')].map(r => {
+          const b = r.getBoundingClientRect();
+          return {id: r.parentNode.dataset.desk, x: b.x, y: b.y, w: b.width, h: b.height};
+        }).sort((a, b) => a.x - b.x);
+        const out = [];
+        for (let i = 0; i < boxes.length; i += 1) {
+          for (let j = i + 1; j < boxes.length && boxes[j].x < boxes[i].x + boxes[i].w; j += 1) {
+            const a = boxes[i], b = boxes[j];
+            if (a.y < b.y + b.h && b.y < a.y + a.h && b.x < a.x + a.w) out.push([a.id, b.id]);
+          }
+        }
+        return out;
+      }""")
+    return pairs
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+@pytest.mark.parametrize(("site", "floor", "count"), [("demo", "demo-f1", 50),
+                                                      ("big", "big-f1", 500)])
+def test_no_two_desk_markers_overlap_at_any_zoom(
+    browser: Any, buildings: Building, size: str, site: str, floor: str, count: int
+) -> None:
+    context, page, errors = sign_in_at(browser, buildings.url, size)
+    try:
+        page.goto(f"{buildings.url}/floors/{floor}?site={site}")
+        sync_api.expect(page.locator(".map-desk[data-state]")).to_have_count(count)
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / f"{site}-{size}.png"), full_page=True)
+        assert overlapping_markers(page) == []
+        for _ in range(4):
+            page.click("#zoom-in")
+        zoom = float(page.locator("#plan-svg").get_attribute("data-zoom") or 0)
+        assert zoom > 4, zoom
+        assert overlapping_markers(page) == []
+        page.screenshot(path=str(SHOTS / f"{site}-{size}-zoomed.png"))
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= SIZES[size]["width"]
+        assert errors == []
+    finally:
+        context.close()
+
+
+def test_every_desk_is_reached_by_tab_and_opens_its_panel(
+    browser: Any, buildings: Building
+) -> None:
+    """Tab walks the desks of the demo floor in order; Enter on each opens its panel
+    (state, check-in without a name, sensor); a click does too; Escape closes it and
+    returns focus to the desk."""
+    context, page, errors = sign_in_at(browser, buildings.url, "desktop")
+    expect = sync_api.expect
+    try:
+        page.goto(f"{buildings.url}/floors/demo-f1?site=demo")
+        desks = page.locator(".map-desk[data-state]")
+        expect(desks).to_have_count(50)
+        ids = desks.evaluate_all("nodes => nodes.map(n => n.dataset.desk)")
+        page.locator("#zoom-fit").focus()  # the last control before the plan
+        reached = []
+        for _ in ids:
+            page.keyboard.press("Tab")
+            reached.append(page.evaluate("document.activeElement.dataset.desk"))
+        assert reached == ids
+        page.keyboard.press("Enter")
+        panel = page.locator("#desk-panel")
+        expect(panel).to_be_visible()
+        expect(panel).to_have_attribute("data-desk", ids[-1])
+        page.keyboard.press("Escape")
+        expect(panel).to_be_hidden()
+        assert page.evaluate("document.activeElement.dataset.desk") == ids[-1]
+
+        page.locator('.map-desk[data-desk="demo-f1-z1-d01"]').click()
+        expect(panel).to_have_attribute("data-loaded", "true")
+        expect(page.locator("#panel-title")).to_have_text("1.1.01")
+        expect(page.locator("#panel-state")).to_contain_text("occupied since")
+        expect(page.locator("#panel-state")).to_contain_text(" CET")
+        expect(page.locator("#panel-checkin")).to_have_text("no one checked in")
+        expect(page.locator("#panel-today")).to_contain_text("occupied today so far")
+        expect(page.locator("#panel-week svg rect.week-slot")).to_have_count(7)
+        page.screenshot(path=str(SHOTS / "panel-desktop.png"))
+        assert errors == []
+    finally:
+        context.close()
+
+
+def test_zone_counts_and_the_floor_summary_match_the_map(browser: Any, hub: Hub) -> None:
+    context, page, errors = open_page(browser, hub, "/floors/hq-f1?site=hq")
+    expect = sync_api.expect
+    try:
+        expect(page.locator('[data-zone-count="hq-north"]')).to_have_text(
+            "7 devices nearby (anonymous)")
+        expect(page.locator('[data-zone-count="hq-south"]')).to_have_text(
+            "devices: no data in the last 15 minutes")
+        shown = page.locator(".map-desk[data-state]").evaluate_all(
+            "nodes => nodes.map(n => n.dataset.state)")
+        for state in ("occupied", "vacant", "unknown"):
+            expect(page.locator(f'[data-count="{state}"]')).to_have_text(
+                str(shown.count(state)))
+        assert errors == []
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize(("path", "notice"), [
+    ("/floors/nosuch?site=hq", "Head office has no floor 'nosuch'."),
+    ("/floors/hq-f1?site=lab", "Lab has no floor 'hq-f1'."),
+    ("/floors?site=nosuch", 'There is no site "nosuch".'),
+])
+def test_a_bad_floor_url_says_so_and_keeps_what_was_typed(
+    browser: Any, hub: Hub, path: str, notice: str
+) -> None:
+    context, page, errors = open_page(browser, hub, path)
+    try:
+        text = page.locator("#error-detail, #url-notice:not([hidden])").first
+        sync_api.expect(text).to_contain_text(notice)
+        assert page.url == hub.url + path  # the typed URL stays
+        sync_api.expect(page.locator(".map-desk")).to_have_count(0)  # no other floor
     finally:
         context.close()

@@ -347,9 +347,12 @@
   // --- live data ---------------------------------------------------------------------
 
   function receive(body, full) {
+    const started = performance.now();
     if (full) state.desks.clear();
     for (const desk of body.desks) state.desks.set(desk.id, desk);
     render();
+    // How long drawing took (bench/floor_map.py reads it): the whole floor on a snapshot.
+    el.main.dataset[full ? "renderMs" : "updateMs"] = (performance.now() - started).toFixed(1);
     el.status.textContent = `Live · updated ${Clock.time(body.as_of, state.site.timezone)}`;
     el.status.classList.remove("is-stale");
     el.main.dataset.live = String(body.as_of);

@@ -1,12 +1,12 @@
 // Pan and zoom for the floor map's SVG plan: mouse wheel (around the pointer), drag to
 // pan, two-finger pinch, and the +, - and "Fit" buttons of the page. Works by changing
 // the SVG viewBox, so markers (drawn in plan units) keep their spacing at every zoom and
-// never overlap. Desk names are hidden while they would be smaller than 7 px on screen
+// never overlap. Desk names are hidden while they would be smaller than 6 px on screen
 // (the focused desk's panel and its aria-label always carry the full name).
 "use strict";
 
 (function (root) {
-  const MIN_FONT_PX = 7;
+  const MIN_FONT_PX = 6;
   const buttons = {
     zoomIn: document.getElementById("zoom-in"),
     zoomOut: document.getElementById("zoom-out"),

@@ -11,6 +11,7 @@
   // The largest marker, in plan units; markers shrink (keeping this shape) to fit.
   const DESK = { width: 84, height: 44 };
   const GAP = 0.9;  // a marker takes at most 90 % of the room to its nearest neighbour
+  const TALL = 0.75;  // a marker is at most this high for its width
 
   function frameFor(plan, imageUrl) {
     if (!plan) return { width: PLAN.width, height: PLAN.height, margin: PLAN.margin, image: null };
@@ -46,8 +47,19 @@
         if (allowed < t) t = allowed;
       }
     }
-    const scale = Math.max(t * GAP, 0.02);  // two desks at one spot still get a marker
-    return { width: DESK.width * Math.min(scale, 1), height: DESK.height * Math.min(scale, 1) };
+    const scale = Math.min(Math.max(t * GAP, 0.02), 1);  // two desks at one spot: still drawn
+    const width = DESK.width * scale;
+    // Second pass: rows far apart leave room to grow taller (up to TALL x the width, for
+    // a readable name): only pairs that overlap in x need separating in y.
+    let room = Infinity;
+    for (let i = 0; i < sorted.length; i += 1) {
+      for (let j = i + 1; j < sorted.length && sorted[j][0] - sorted[i][0] < width; j += 1) {
+        room = Math.min(room, Math.abs(sorted[j][1] - sorted[i][1]));
+      }
+    }
+    const height = Math.max(DESK.height * scale,
+      Math.min(room * GAP, width * TALL, DESK.height));
+    return { width, height };
   }
 
   // `text` cut to what fits in `width` at `fontSize` (an average glyph is ~0.6 em wide),
