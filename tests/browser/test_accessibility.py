@@ -286,6 +286,40 @@ def test_page_has_no_critical_accessibility_violation(
             page.close()
 
 
+# States reached by a click: (name, path, ready, what to click, what then shows).
+CLICKED = [
+    ("floor-map-panel", "/floors/hq-f1?site=hq", ".map-desk[data-state]",
+     '.map-desk[data-desk="hq-d1"]', "#desk-panel[data-loaded]"),
+    ("dashboard-definition", "/?site=hq", ".desk[data-state]",
+     ".floor-util button.info >> nth=0", ".floor-util .info-text:not([hidden])"),
+    ("analytics-definition", "/analytics?site=hq", "body[data-loaded]",
+     "#kpis button.info >> nth=0", "#kpis .info-text:not([hidden])"),
+]
+
+
+@pytest.mark.parametrize(("name", "path", "ready", "click", "shown"), CLICKED,
+                         ids=[c[0] for c in CLICKED])
+def test_opened_panels_and_definitions_have_no_critical_violation(
+    signed_in: Any, signed_in_phone: Any, hub: Hub, results: dict[str, Any], name: str,
+    path: str, ready: str, click: str, shown: str
+) -> None:
+    """The floor map's desk panel and the figures' definitions, opened: axe at 1440, and
+    no sideways scrolling at either size."""
+    for size, context in (("desktop", signed_in), ("phone", signed_in_phone)):
+        page, code = open_state(context, hub, path, ready)
+        try:
+            assert code == 200
+            page.locator(click).click()
+            page.wait_for_selector(shown, timeout=10_000)
+            page.screenshot(path=str(PAGE_SHOTS / f"{name}-{size}.png"), full_page=True)
+            found = overflow(page)
+            assert found["scroll"] <= found["width"], f"{name} at {size}: {found}"
+            if size == "desktop":
+                check(page, name, results)
+        finally:
+            page.close()
+
+
 def test_sign_in_page_has_no_critical_accessibility_violation(
     browser: Any, hub: Hub, results: dict[str, Any]
 ) -> None:

@@ -235,7 +235,8 @@
     });
     g.addEventListener("focus", () => state.view && state.view.reveal(cx, cy));
     root.append(g);
-    return { node: g, label, title, kind: "svg", state: null, full: desk.name };
+    return { node: g, label, title, kind: "svg", state: null, room: m.width * 0.92,
+      font: font * 0.9 };
   }
 
   function drawTile(desk) {
@@ -303,7 +304,10 @@
       const classes = view.kind === "svg" ? "map-desk" : "desk";
       view.node.setAttribute("class", `${classes} desk--${deskState}`);
       view.node.dataset.state = deskState;
-      view.label.textContent = `${GLYPH[deskState]} ${deskState}`;
+      const words = `${GLYPH[deskState]} ${deskState}`;
+      // On a marker too narrow for the word, the glyph alone (shape still tells the state).
+      view.label.textContent = view.kind === "svg" && Plan.elide(words, view.room, view.font)
+        !== words ? GLYPH[deskState] : words;
       view.state = deskState;
     }
     const text = `${desk.name}: ${deskState}${since(desk)}`;
