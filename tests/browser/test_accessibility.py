@@ -230,6 +230,7 @@ def overflow(page: Any) -> dict[str, Any]:
           const box = node.getBoundingClientRect();
           if (box.width && box.right > width + 1 && (!worst || box.right > worst.right)) {
             worst = {right: Math.round(box.right), tag: node.tagName,
+                     html: node.outerHTML.slice(0, 160),
                      id: node.id, cls: String(node.className && node.className.baseVal
                        !== undefined ? node.className.baseVal : node.className)};
           }
@@ -381,3 +382,21 @@ def test_the_check_fails_on_a_page_with_a_critical_violation(
         assert "[critical] button-name" in str(failed.value)
     finally:
         page.close()
+
+
+@pytest.mark.parametrize("width", [1280, 1920])
+def test_the_header_stays_on_one_line_on_wide_screens(browser: Any, hub: Hub,
+                                                      width: int) -> None:
+    """The administrator's header (the most links) on one line from 1280 to 1920 px."""
+    context = sign_in(browser, hub, {"width": width, "height": 900})
+    try:
+        for name, path, ready, _ in PAGES[:6] + [p for p in PAGES if p[0] == "admin-people"]:
+            page, _ = open_state(context, hub, path, ready)
+            try:
+                assert header_rows(page) == 1, f"{name}: the header wraps at {width} px"
+                found = overflow(page)
+                assert found["scroll"] <= found["width"], f"{name} at {width}: {found}"
+            finally:
+                page.close()
+    finally:
+        context.close()

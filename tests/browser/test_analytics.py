@@ -10,9 +10,11 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Iterator
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlparse
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -172,5 +174,63 @@ def test_analytics_matches_the_api_sorts_filters_and_keeps_them_in_the_url(
         check_kpis(page, next(r for r in floors["results"] if r["key"] == "hq-f2"))
         expect(page.locator('[data-kpi="never_used"]')).to_have_text("1")  # desk 5
         assert errors == []
+    finally:
+        context.close()
+
+
+def sign_in(browser: Any, hub_url: str) -> tuple[Any, Any]:
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    page.goto(hub_url + "/login")
+    page.fill("#username", USER)
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(hub_url + "/?site=hq")
+    return context, page
+
+
+def test_the_default_window_is_the_last_two_complete_weeks(browser: Any, hub_url: str) -> None:
+    """Monday to Sunday, ending before today (site time), so no partial day is in it;
+    today is shown apart as "today so far"."""
+    context, page = sign_in(browser, hub_url)
+    try:
+        page.goto(hub_url + "/analytics")
+        wait_loaded(page)
+        q = query_of(page.url)
+        start, end = date.fromisoformat(q["from"]), date.fromisoformat(q["to"])
+        today = datetime.now(ZoneInfo("Europe/Berlin")).date()
+        assert start.weekday() == 0 and end.weekday() == 6
+        assert (end - start).days == 13 and 1 <= (today - end).days <= 7
+        sync_api.expect(page.locator("#today-window")).to_contain_text(today.isoformat())
+        sync_api.expect(page.locator("[data-window-of=heatmap]")).to_contain_text(
+            f"{q['from']} to {q['to']} · times in Europe/Berlin (")
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize(("query", "notices"), [
+    ("site=nosuch", ['there is no site "nosuch"']),
+    ("site=hq&zone=nosuch&from=2026-13-45",
+     ['Head office has no zone "nosuch"', '"from=2026-13-45" is not a date']),
+    ("site=hq&floor=hq-f2&zone=hq-north", ['zone "hq-north" is on First floor, not on '
+                                            'Second floor']),
+    ("site=hq&floor=nosuch", ['Head office has no floor "nosuch"']),
+])
+def test_a_bad_link_says_what_is_wrong_and_shows_no_other_report(
+    browser: Any, hub_url: str, query: str, notices: list[str]
+) -> None:
+    context, page = sign_in(browser, hub_url)
+    try:
+        page.goto(f"{hub_url}/analytics?{query}")
+        notice = page.locator("#url-notice")
+        sync_api.expect(notice).to_be_visible()
+        for text in notices:
+            sync_api.expect(notice).to_contain_text(text)
+        assert page.url == f"{hub_url}/analytics?{query}"  # what was typed stays
+        sync_api.expect(page.locator('[data-kpi="average"]')).to_have_text("–")  # no report
+        sync_api.expect(page.locator("#zone-table tbody tr")).to_have_count(0)
+        page.click("#filters button[type=submit]")  # choosing and applying gives a report
+        wait_loaded(page, "notice")
+        sync_api.expect(notice).to_be_hidden()
     finally:
         context.close()
