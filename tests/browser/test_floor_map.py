@@ -182,6 +182,7 @@ def test_an_assigned_desk_shows_as_assigned_on_map_and_dashboard(
 # --- a floor as a facilities manager reads it: the demo building and a 500-desk floor ----
 
 SHOTS = Path("/tmp/floor_map")
+ADMIN = "ada"
 SIZES = {"desktop": {"width": 1440, "height": 900}, "phone": {"width": 390, "height": 844}}
 
 
@@ -202,6 +203,7 @@ def buildings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Building]:
     store.import_building(generate_building(seed=7, site_id="big", floors=1,
                                             desks=500).to_dict())
     accounts.create_user(store.db, USER, PASSWORD, "manager")
+    accounts.create_user(store.db, ADMIN, PASSWORD, "admin")
     now = time.time()
     demo = Desks(store, site="demo", agent="demo-agent-01")
     demo.send(("demo-f1-z1-d01", "occupied", now - 900), ("demo-f1-z1-d02", "vacant", now - 60))
@@ -210,14 +212,15 @@ def buildings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Building]:
     store.close()
 
 
-def sign_in_at(browser: Any, url: str, size: str) -> tuple[Any, Any, list[str]]:
+def sign_in_at(browser: Any, url: str, size: str, user: str = USER
+               ) -> tuple[Any, Any, list[str]]:
     context = browser.new_context(viewport=SIZES[size])
     page = context.new_page()
     errors: list[str] = []
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
     page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
     page.goto(url + "/login")
-    page.fill("#username", USER)
+    page.fill("#username", user)
     page.fill("#password", PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_url(lambda u: "/?site=" in u)
@@ -342,5 +345,25 @@ def test_a_bad_floor_url_says_so_and_keeps_what_was_typed(
         sync_api.expect(text).to_contain_text(notice)
         assert page.url == hub.url + path  # the typed URL stays
         sync_api.expect(page.locator(".map-desk")).to_have_count(0)  # no other floor
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+def test_the_constructor_draws_the_same_non_overlapping_markers_and_zooms(
+    browser: Any, buildings: Building, size: str
+) -> None:
+    context, page, errors = sign_in_at(browser, buildings.url, size, ADMIN)
+    try:
+        page.goto(f"{buildings.url}/admin/floors/big-f1?site=big")
+        sync_api.expect(page.locator(".constructor-desk")).to_have_count(500)
+        assert overlapping_markers(page) == []
+        for _ in range(3):
+            page.click("#zoom-in")
+        assert float(page.locator("#plan-svg").get_attribute("data-zoom") or 0) > 3
+        assert overlapping_markers(page) == []
+        page.screenshot(path=str(SHOTS / f"constructor-{size}-zoomed.png"))
+        assert page.evaluate("document.documentElement.scrollWidth") <= SIZES[size]["width"]
+        assert errors == []
     finally:
         context.close()

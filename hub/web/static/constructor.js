@@ -33,6 +33,7 @@
     drag: null,           // {id, pointerId, moved}
     frame: null,          // {width, height, margin, image}
     marker: window.DeskpulsePlan.DESK,  // {width, height} of every desk marker
+    view: null,           // the plan's pan and zoom (floor_view.js)
   };
 
   class ApiError extends Error {
@@ -215,6 +216,9 @@
       position(d).y)));
     for (const desk of desks.filter(placed)) drawDesk(root, desk);
     el.plan.replaceChildren(root);
+    // Pan and zoom as on the live map (floor_view.js); dragging a desk moves the desk.
+    state.view = window.DeskpulseFloorView.attach(el.plan, root, f, state.marker,
+      { ignore: ".constructor-desk", keep: state.view && state.view.state() });
     el.plan.dataset.plan = f.image ? "image" : "outline";
     const off = desks.filter((d) => !placed(d));
     el.unplaced.hidden = off.length === 0;

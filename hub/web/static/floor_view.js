@@ -15,10 +15,14 @@
   };
   let current = null;
 
-  function attach(container, svgRoot, frame, marker) {
+  // `options.ignore`: a selector of elements whose pointer events are theirs (the floor
+  // constructor's draggable desks), not a pan; `options.keep`: the view to start from
+  // (a redraw of the same plan keeps its zoom).
+  function attach(container, svgRoot, frame, marker, options = {}) {
     const full = { x: 0, y: 0, w: frame.width, h: frame.height };
     const minW = Math.min(frame.width, Math.max(marker.width * 5, frame.width / 40));
-    let vb = { ...full };
+    const kept = options.keep && options.keep.full.w === full.w && options.keep.full.h === full.h;
+    let vb = kept ? { ...options.keep.vb } : { ...full };
     const pointers = new Map();
     let gesture = null;
     let suppressClick = false;
@@ -81,6 +85,7 @@
     }, { passive: false });
 
     svgRoot.addEventListener("pointerdown", (event) => {
+      if (options.ignore && event.target.closest(options.ignore)) return;
       pointers.set(event.pointerId, { x: event.clientX, y: event.clientY });
       if (pointers.size === 1) {
         gesture = { kind: "pan", start: { x: event.clientX, y: event.clientY }, vb: { ...vb },
@@ -130,7 +135,7 @@
       suppressClick = false;
     }, true);
 
-    current = { zoomCentre, fit, reveal, apply };
+    current = { zoomCentre, fit, reveal, apply, state: () => ({ full, vb: { ...vb } }) };
     apply();
     return current;
   }
