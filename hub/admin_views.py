@@ -7,20 +7,27 @@ can check the figures without a browser.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from hub.config import HubSettings
 
 NO_HEALTH = "no health report yet"
 
 
-def when(at: float | None, now: float) -> str:
-    """``2026-12-02 12:53 UTC (4 min ago)``; "never" when there is no time."""
+def when(at: float | None, now: float, timezone: str = "UTC") -> str:
+    """``2026-12-02 13:53 CET (4 min ago)`` in ``timezone`` (the site's, where the thing
+    belongs to a site; UTC for the hub's own jobs), 24-hour and named; "never" when there
+    is no time."""
     if at is None:
         return "never"
-    stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(at))
+    try:
+        zone = ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
+    stamp = datetime.fromtimestamp(at, zone).strftime("%Y-%m-%d %H:%M %Z")
     ago = max(0.0, now - at)
     if ago < 60:
         rel = "just now"
@@ -65,9 +72,9 @@ def _count(value: Any) -> str:
 
 
 def agent_rows(agents: list[dict[str, Any]], provisioned: list[dict[str, Any]],
-               now: float) -> list[AgentRow]:
+               now: float, zones: dict[str, str] | None = None) -> list[AgentRow]:
     """Agents the store knows (store.agents(): reported, or named on a desk) plus provisioned
-    ones it does not.
+    ones it does not. ``zones``: each site's time zone, for "last seen".
 
     Health fields come from the agent's latest ``health`` message; an agent that has only
     said hello shows "–" there and :data:`NO_HEALTH`.
@@ -82,8 +89,9 @@ def agent_rows(agents: list[dict[str, Any]], provisioned: list[dict[str, Any]],
         if a["id"] in revoked:
             state = "revoked" if not a.get("online") else "online (revoked: reload the broker)"
         offset = a.get("clock_offset")
+        last_seen = when(a.get("last_seen"), now, (zones or {}).get(a["site"], "UTC"))
         rows.append(AgentRow(
-            id=a["id"], site=a["site"], state=state, last_seen=when(a.get("last_seen"), now),
+            id=a["id"], site=a["site"], state=state, last_seen=last_seen,
             version=a.get("version") or "–", outbox_depth=_count(a.get("outbox_depth")),
             dropped=_count(a.get("dropped")), faults=tuple(str(f) for f in a.get("faults") or ()),
             uptime=duration(a.get("uptime")),

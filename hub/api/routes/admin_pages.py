@@ -65,7 +65,8 @@ def agents_page(request: Request, store: StoreDep, settings: SettingsDep) -> Res
     if isinstance(principal, Response):
         return principal
     now = time.time()
-    rows = admin_views.agent_rows(store.agents(), _provisioned(store), now)
+    zones = {s["id"]: s["timezone"] for s in store.sites()}
+    rows = admin_views.agent_rows(store.agents(), _provisioned(store), now, zones)
     sites = {s["id"]: s["name"] for s in store.sites()}
     return admin_render(request, principal, "admin_agents.html", "agents", {
         "agents": rows, "sites": sites, "timeout": f"{settings.heartbeat_timeout:g}",
@@ -80,9 +81,13 @@ def provisioning_page(request: Request, store: StoreDep) -> Response:
     if isinstance(principal, Response):
         return principal
     now = time.time()
-    provisioned = [{**p, "created": admin_views.when(p["created"], now),
-                    "revoked": admin_views.when(p["revoked"], now) if p["revoked"] else None}
-                   for p in _provisioned(store)]
+    zones = {s["id"]: s["timezone"] for s in store.sites()}
+    provisioned = []
+    for p in _provisioned(store):
+        zone = zones.get(p["site"], "UTC")
+        provisioned.append({**p, "created": admin_views.when(p["created"], now, zone),
+                            "revoked": admin_views.when(p["revoked"], now, zone)
+                            if p["revoked"] else None})
     return admin_render(request, principal, "admin_provisioning.html", "provisioning", {
         "commands": admin_views.PROVISIONING, "sites": store.sites(),
         "provisioned": provisioned})
