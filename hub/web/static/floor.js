@@ -226,17 +226,31 @@
     const label = svg("text", { class: "map-desk-state", x: 0, y: (font * 1.05).toFixed(2),
       "text-anchor": "middle", "font-size": (font * 0.9).toFixed(2) });
     g.append(label);
-    g.addEventListener("click", () => openPanel(desk.id, g));
-    g.addEventListener("keydown", (event) => {
-      if (event.key === "Enter" || event.key === " ") {
-        event.preventDefault();
-        openPanel(desk.id, g);
-      }
-    });
-    g.addEventListener("focus", () => state.view && state.view.reveal(cx, cy));
-    root.append(g);
+    root.append(g);  // clicks, keys and focus: one delegated listener each (wireDesks)
     return { node: g, label, title, kind: "svg", state: null, room: m.width * 0.92,
       font: font * 0.9 };
+  }
+
+  // One listener per kind on the plan for all its desks (a 500-desk floor would otherwise
+  // build 1,500 closures per drawing).
+  function wireDesks() {
+    const deskOf = (event) => event.target.closest && event.target.closest(".map-desk");
+    el.plan.addEventListener("click", (event) => {
+      const g = deskOf(event);
+      if (g) openPanel(g.dataset.desk, g);
+    });
+    el.plan.addEventListener("keydown", (event) => {
+      const g = deskOf(event);
+      if (g && (event.key === "Enter" || event.key === " ")) {
+        event.preventDefault();
+        openPanel(g.dataset.desk, g);
+      }
+    });
+    el.plan.addEventListener("focusin", (event) => {
+      const g = deskOf(event);
+      const desk = g && state.desks.get(g.dataset.desk);
+      if (desk && state.view) state.view.reveal(...point(desk));
+    });
   }
 
   function drawTile(desk) {
@@ -467,5 +481,6 @@
     window.addEventListener("pagehide", () => state.source && state.source.close());
   }
 
+  wireDesks();
   start();
 })();
