@@ -14,7 +14,7 @@ from pydantic import BaseModel
 
 from hub.api.deps import SettingsDep, StoreDep
 from hub.api.routes.me import PersonDep, local_hhmm
-from hub.api.routes.web import CSRF_FAILED, _csrf_ok, _render, _signed_in
+from hub.api.routes.web import CSRF_FAILED, _csrf_ok, _render, _signed_in, sign_in_first
 from hub.checkin import colleagues
 from hub.errors import NotFound
 
@@ -44,7 +44,7 @@ def list_colleagues(store: StoreDep, settings: SettingsDep, person: PersonDep) -
 def privacy_page(request: Request, store: StoreDep, settings: SettingsDep) -> Response:
     principal = _signed_in(request, store)
     if principal is None or principal.user_id is None:
-        return RedirectResponse("/login", status_code=status.HTTP_303_SEE_OTHER)
+        return sign_in_first(request)
     return _render(request, "me_privacy.html", {
         "username": principal.name, "policy": settings.colleague_visibility,
         "visible": colleagues.is_visible(store, principal.user_id)})
@@ -60,7 +60,7 @@ def privacy_save(
 ) -> Response:
     principal = _signed_in(request, store)
     if principal is None or principal.user_id is None:
-        return RedirectResponse("/login", status_code=status.HTTP_303_SEE_OTHER)
+        return sign_in_first(request)
     if not _csrf_ok(request, csrf_token):
         raise HTTPException(status.HTTP_403_FORBIDDEN, detail=CSRF_FAILED)
     # Switching off is always possible; switching on only where the policy allows it.
@@ -73,7 +73,7 @@ def privacy_save(
 def colleagues_page(request: Request, store: StoreDep, settings: SettingsDep) -> Response:
     principal = _signed_in(request, store)
     if principal is None:
-        return RedirectResponse("/login", status_code=status.HTTP_303_SEE_OTHER)
+        return sign_in_first(request)
     rows = colleagues.findable(store, policy=settings.colleague_visibility)
     for row in rows:
         row["since_text"] = local_hhmm(store, row["site"], row["since"])

@@ -13,13 +13,13 @@ import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, HTTPException, Query, Request, UploadFile, status
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel
 
 from hub import people_import
 from hub.accounts import Principal
 from hub.api.deps import CurrentPrincipal, StoreDep
-from hub.api.routes.web import CSRF_FAILED, _csrf_ok, _render, _signed_in
+from hub.api.routes.web import CSRF_FAILED, _csrf_ok, _render, _signed_in, sign_in_first
 from hub.privacy import audit
 from hub.store_protocol import Store
 
@@ -103,7 +103,7 @@ async def import_people(
 def _admin_page(request: Request, store: Store) -> Principal | Response:
     principal = _signed_in(request, store)
     if principal is None:
-        return RedirectResponse("/login", status_code=status.HTTP_303_SEE_OTHER)
+        return sign_in_first(request)
     if principal.role != "admin":
         raise HTTPException(status.HTTP_403_FORBIDDEN, detail=ADMIN_ONLY)
     return principal

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from hub.api.deps import StoreDep
-from hub.api.routes.web import PASSWORD_PAGE, _render, _signed_in
+from hub.api.routes.web import PASSWORD_PAGE, _render, _signed_in, sign_in_first
 
 router = APIRouter(tags=["web"], include_in_schema=False)
 
@@ -18,7 +18,7 @@ router = APIRouter(tags=["web"], include_in_schema=False)
 def _page(request: Request, store: StoreDep, template: str, **context: str) -> Response:
     principal = _signed_in(request, store)
     if principal is None:
-        return RedirectResponse("/login", status_code=status.HTTP_303_SEE_OTHER)
+        return sign_in_first(request)
     if principal.must_change_password:
         return RedirectResponse(PASSWORD_PAGE, status_code=status.HTTP_303_SEE_OTHER)
     return _render(request, template,
