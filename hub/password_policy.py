@@ -19,8 +19,10 @@ from hub.errors import DeskpulseError
 MIN_LENGTH = 12
 MAX_LENGTH = 1024  # the forms' limit; argon2 hashes any length, so no lower cap
 _DECORATION = re.compile(r"^[\W\d_]*(?P<stem>.*?)[\W\d_]*$")
-_RUNS = ("0123456789", "abcdefghijklmnopqrstuvwxyz", "qwertyuiop", "asdfghjkl", "zxcvbnm",
-         "1qaz2wsx3edc4rfv", "qazwsxedcrfv")
+_SEPARATORS = re.compile(r"[\W\d_]+")
+_RUNS = ("01234567890123456789", "abcdefghijklmnopqrstuvwxyz", "qwertyuiopasdfghjklzxcvbnm",
+         "qwertzuiopasdfghjklyxcvbnm", "azertyuiopqsdfghjklmwxcvbn", "1qaz2wsx3edc4rfv5tgb",
+         "qazwsxedcrfvtgb", "1q2w3e4r5t6y7u8i9o0p")
 
 
 class PasswordRejected(DeskpulseError):
@@ -35,10 +37,12 @@ def common_passwords() -> frozenset[str]:
                      if line.strip() and not line.startswith("#"))
 
 
-def _repeats(text: str) -> bool:
-    """``text`` is one shorter piece repeated (``abcabcabcabc``, ``aaaaaaaaaaaa``)."""
-    return any(len(text) % size == 0 and text[:size] * (len(text) // size) == text
-               for size in range(1, len(text) // 2 + 1))
+def _unit(text: str) -> str:
+    """The shortest piece ``text`` is a repetition of (``abcabc`` -> ``abc``)."""
+    for size in range(1, len(text) // 2 + 1):
+        if len(text) % size == 0 and text[:size] * (len(text) // size) == text:
+            return text[:size]
+    return text
 
 
 def _keyboard_run(text: str) -> bool:
@@ -54,17 +58,17 @@ def reason(password: str, *, username: str = "") -> str | None:
         return f"the password is longer than {MAX_LENGTH} characters"
     lowered = password.lower()
     match = _DECORATION.match(lowered)
-    stem = match.group("stem") if match else lowered
-    common = common_passwords()
+    stem = match.group("stem") if match else lowered  # digits and symbols around taken off
+    letters = _SEPARATORS.sub("", lowered)  # and those in between, too
+    candidates = {lowered, stem, _unit(stem), letters, _unit(letters)} - {""}
     names = {"deskpulse", *(part for part in re.split(r"[@._\s-]+", username.lower())
                             if len(part) >= 3)}
-    if lowered in common or stem in common or (stem and _repeats(stem) and
-                                                 any(stem.startswith(c) for c in common)):
+    if candidates & common_passwords():
         return ("this password is on the list of commonly used passwords that attackers "
                 "try first; choose something less predictable")
-    if stem in names or (stem and _repeats(stem) and any(stem.startswith(n) for n in names)):
+    if candidates & names:
         return "the password must not be your username or the product name"
-    if not stem or _repeats(lowered) or _keyboard_run(lowered) or _repeats(stem):
+    if _keyboard_run(lowered) or len(_unit(lowered)) <= 3 or len(set(lowered)) <= 2:
         return ("the password is a repeated character or a keyboard run; choose something "
                 "less predictable")
     return None

@@ -97,11 +97,13 @@ def sections(export: dict[str, Any], zone: ZoneInfo) -> list[Section]:
 def viewed_by(export: dict[str, Any], zone: ZoneInfo,
               label: Callable[[str], str] = lambda actor: actor) -> list[dict[str, str]]:
     """Who viewed or changed the person's data, newest first, in words."""
-    return [{"when": when(e["at"], zone), "who": label(str(e["actor"])),
-             "role": ROLES.get(str(e["actor_role"]), str(e["actor_role"])),
-             "what": ACTIONS.get(str(e["action"]), str(e["action"])),
-             "detail": str(e["detail"])}
-            for e in reversed(export.get("viewed_by") or [])]
+    out = []
+    for e in reversed(export.get("viewed_by") or []):
+        action, detail = ACTIONS.get(str(e["action"]), str(e["action"])), str(e["detail"])
+        out.append({"when": when(e["at"], zone), "who": label(str(e["actor"])),
+                    "role": ROLES.get(str(e["actor_role"]), str(e["actor_role"])),
+                    "what": detail if detail.startswith(action) else f"{action}: {detail}"})
+    return out
 
 
 def counts(export: dict[str, Any]) -> list[tuple[str, int]]:
