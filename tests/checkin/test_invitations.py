@@ -155,3 +155,20 @@ def test_a_signed_out_page_sends_to_sign_in_and_back(client: TestClient) -> None
         response = client.get(page)
         assert response.status_code == 303 and response.headers["location"] == \
             f"/login?next={page}", page
+
+
+def test_the_csv_import_confirmation_step_emails_the_new_people(
+    client: TestClient, store: Store, smtp: SmtpServer, admin: int,
+) -> None:
+    sign_in(client, "root")
+    page = "/admin/people/import"
+    data = b"name,email,department\nAda Byron,ada@office.example,R&D\nAlan T,alan@office.example,\n"
+    preview = client.post(page, data={"csrf_token": csrf_from(client.get(page).text)},
+                          files={"file": ("people.csv", data, "text/csv")})
+    assert preview.status_code == 200 and 'name="invite"' in preview.text
+    fields = dict(re.findall(r'name="(payload|token)" value="([^"]*)"', preview.text))
+    done = client.post(page + "/confirm", data={**fields, "invite": "email",
+                                               "csrf_token": csrf_from(preview.text)})
+    assert done.status_code == 200 and "2\n  of 2 invitations sent by e-mail" in done.text
+    assert sorted(m["To"] for m in smtp.wait_for(2)) == ["ada@office.example",
+                                                         "alan@office.example"]
