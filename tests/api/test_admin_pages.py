@@ -124,7 +124,8 @@ def test_signed_out_browsers_are_sent_to_sign_in(app: FastAPI) -> None:
     with TestClient(app, follow_redirects=False) as client:
         for path in PAGES:
             response = client.get(path)
-            assert (response.status_code, response.headers["location"]) == (303, f"/login?next={path}")
+            assert (response.status_code, response.headers["location"]) == (
+                303, f"/login?next={path}")  # and back here after signing in
 
 
 def test_the_admin_link_is_in_the_nav_for_admins_only(

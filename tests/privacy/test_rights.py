@@ -237,7 +237,8 @@ def test_my_data_page_views_corrects_and_deletes(
     assert client.post("/me/data/delete", data={"confirm": "no",
                                                 "csrf_token": token}).status_code == 400
     done = client.post("/me/data/delete", data={"confirm": "delete", "csrf_token": token})
-    assert done.status_code == 200 and "signature" in done.text
+    assert done.status_code == 200 and "Signature" in done.text
+    assert "receipt-download" in done.text
     assert store.db.execute("SELECT COUNT(*) FROM users WHERE id = ?", [ann]).fetchone()[0] == 0
 
 
