@@ -140,6 +140,9 @@ def _hub_labels(args: argparse.Namespace) -> int:
             (args.per_desk / f"{label.desk}.png").write_bytes(labels.qr_png(label.url))
             (args.per_desk / f"{label.desk}.svg").write_bytes(labels.qr_svg(label.url))
     print(f"Wrote {len(sheet)} desk labels to {args.out} (codes point to {base}/d/...)")
+    warning = labels.loopback_warning(base)
+    if warning is not None:
+        print(f"warning: {warning}", file=sys.stderr)
     return 0
 
 

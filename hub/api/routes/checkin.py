@@ -361,7 +361,8 @@ def labels_page(
     chosen = site or (sites[0]["id"] if sites else None)
     rows = labels.site_labels(store, chosen, base_url(request, settings)) if chosen else []
     return _render(request, "checkin_labels.html", {
-        "sites": sites, "site": chosen, "labels": rows, "username": principal.name})
+        "sites": sites, "site": chosen, "labels": rows, "username": principal.name,
+        "loopback": labels.loopback_warning(base_url(request, settings))})
 
 
 @pages.post("/admin/labels/{desk}/reissue", response_class=HTMLResponse)
