@@ -96,9 +96,9 @@ def account_for_email(db: Any, email: str) -> int | None:
 
 
 def peek(db: Any, token: str, *, now: float | None = None) -> dict[str, Any]:
-    """The account a live link belongs to (``user_id``, ``username``, ``next``)."""
+    """The account a live link belongs to (``user_id``, ``username``, ``role``, ``next``)."""
     row = next(db.query(
-        "SELECT i.user_id, u.username, i.next, i.expires, i.used FROM invitations i"
+        "SELECT i.user_id, u.username, u.role, i.next, i.expires, i.used FROM invitations i"
         " JOIN users u ON u.id = i.user_id WHERE i.token_hash = ?", [_hash(token)]), None)
     if row is None or row["used"] is not None or row["expires"] <= _now(now):
         raise InvitationInvalid("this sign-in link is not valid any more: it was used "

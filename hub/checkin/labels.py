@@ -143,7 +143,7 @@ def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     return ImageFont.load_default(size=size)
 
 
-def loopback_warning(base_url: str) -> str | None:
+def loopback_warning(base_url: str, what: str = "the labels") -> str | None:
     """A warning when labels would point at this machine only (``localhost``, 127.0.0.1,
     ::1): a phone scanning them would open itself, not the hub."""
     host = (urlsplit(base_url).hostname or "").lower()
@@ -153,7 +153,7 @@ def loopback_warning(base_url: str) -> str | None:
         loopback = host.endswith(".localhost")
     if not loopback:
         return None
-    return (f"the labels point to {base_url}, a loopback address: phones cannot reach it. "
+    return (f"{what} point to {base_url}, a loopback address: phones cannot reach it. "
             "Set public_url in hub.toml (or --base-url) to the address phones use, then "
             "print again")
 

@@ -67,19 +67,24 @@ def when(at: Any, zone: ZoneInfo) -> str:
         return str(at)
 
 
-def _cell(column: str, value: Any, zone: ZoneInfo) -> str:
-    if column in TIMES:
-        return when(value, zone)
+def _cell(column: str, value: Any, zone: ZoneInfo, names: dict[str, str]) -> str:
     if value is None:
         return "–"
+    if column in ("desk", "site"):
+        return names.get(str(value), str(value))
+    if column in TIMES:
+        return when(value, zone)
     if isinstance(value, bool) or (column in ("visible", "must_change_password")
                                    and value in (0, 1)):
         return "yes" if value else "no"
     return str(value)
 
 
-def sections(export: dict[str, Any], zone: ZoneInfo) -> list[Section]:
-    """Every kind of record the person has rows of, in inventory order (audit apart)."""
+def sections(export: dict[str, Any], zone: ZoneInfo,
+             names: dict[str, str] | None = None) -> list[Section]:
+    """Every kind of record the person has rows of, in inventory order (audit apart);
+    ``names`` turns desk and site ids into what people call them."""
+    names = names or {}
     out = []
     for entry in INVENTORY:
         rows = export["tables"].get(entry.name) or []
@@ -90,7 +95,8 @@ def sections(export: dict[str, Any], zone: ZoneInfo) -> list[Section]:
             name=entry.name, title=TITLES.get(entry.name, entry.purpose),
             purpose=entry.purpose[:1].upper() + entry.purpose[1:],
             headers=[c.meaning[:1].upper() + c.meaning[1:] for c in columns],
-            rows=[[_cell(c.name, row.get(c.name), zone) for c in columns] for row in rows]))
+            rows=[[_cell(c.name, row.get(c.name), zone, names) for c in columns]
+                  for row in rows]))
     return out
 
 

@@ -32,6 +32,7 @@ from hub.api.routes.web import (
     _render,
     start_session,
 )
+from hub.checkin import labels
 from hub.config import HubSettings
 from hub.privacy import audit
 from hub.privacy.readable import local_datetime
@@ -97,8 +98,8 @@ def invite_redeem(
         return _invite_page(request, store, token, error=str(exc), code=400)
     except invitations.InvitationInvalid:
         return _invite_page(request, store, token)
-    # start_session needs only the account; the password is no longer a one-time one.
-    principal = Principal(kind="session", name=row["username"], role="employee",
+    # The password was just chosen, so it is no longer a one-time one.
+    principal = Principal(kind="session", name=row["username"], role=row["role"],
                           user_id=int(row["user_id"]), must_change_password=False)
     return start_session(request, store, principal, safe_next(row["next"], "/me"))
 
@@ -191,7 +192,8 @@ def invitations_response(store: Store, request: Request, settings: HubSettings,
             for i in made]
     return admin_render(request, principal, "admin_invitations.html", "people", {
         "rows": rows, "sent": len(sent), "error": error, "how": how,
-        "mail": mailer.enabled(settings)})
+        "mail": mailer.enabled(settings),
+        "loopback": labels.loopback_warning(base, "the sign-in links")})
 
 
 @router.post("/admin/invitations", response_class=HTMLResponse)

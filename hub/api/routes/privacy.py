@@ -127,6 +127,15 @@ def _person_page(request: Request, store: Store) -> Principal | Response:
     return principal
 
 
+def _place_names(store: Store) -> dict[str, str]:
+    """Desk and site ids as people know them: "Desk 4 (Second floor)", "Head office"."""
+    names = {str(r["id"]): f"{r['name']} ({r['floor']})" for r in store.db.query(
+        "SELECT d.id, d.name, f.name AS floor FROM desks d "
+        "JOIN floors f ON f.site = d.site AND f.id = d.floor")}
+    names.update({str(site["id"]): str(site["name"]) for site in store.sites()})
+    return names
+
+
 def _page(request: Request, store: Store, principal: Principal, *,
           error: str | None = None, done: str | None = None, code: int = 200,
           fields: dict[str, str] | None = None) -> Response:
@@ -137,7 +146,8 @@ def _page(request: Request, store: Store, principal: Principal, *,
     profile = rights.profile(store.db, principal.user_id)
     return _render(request, "me_data.html", {
         "username": principal.name, "profile": {**profile, **(fields or {})},
-        "counts": readable.counts(data), "sections": readable.sections(data, zone),
+        "counts": readable.counts(data),
+        "sections": readable.sections(data, zone, _place_names(store)),
         "viewed_by": readable.viewed_by(data, zone, lambda a: "you" if a == rights.SELF else a),
         "zone": str(zone), "error": error, "done": done,
         "consents": data["tables"].get("consents", [])}, status_code=code)
