@@ -122,6 +122,7 @@ def _hub_badge_key(args: argparse.Namespace) -> int:
 
 
 def _hub_labels(args: argparse.Namespace) -> int:
+    from hub import provision
     from hub.checkin import labels
     from hub.store_protocol import open_store
 
@@ -130,6 +131,7 @@ def _hub_labels(args: argparse.Namespace) -> int:
         f"http://{settings.http_host}:{settings.http_port}")
     store = open_store(settings.store_url)
     try:
+        provision.check_site(store.db, args.site)
         sheet = labels.site_labels(store, args.site, base)
     finally:
         store.close()

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
+import threading
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, HTTPException, Path, Request, status
@@ -38,6 +40,7 @@ from hub.privacy import audit
 from hub.privacy.readable import local_datetime
 from hub.store_protocol import Store
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["invitations"], include_in_schema=False)
 Token = Annotated[str, Path(min_length=20, max_length=100, pattern=r"^[A-Za-z0-9_-]+$")]
 LINK_REQUESTS_PER_HOUR = 3  # per address: nobody floods a mailbox through the hub
@@ -138,14 +141,19 @@ def link_request(
     if person is not None:
         made = invitations.create(store.db, person, ttl=invitations.SELF_SERVICE_TTL_SECONDS,
                                   next_path=safe_next(next_path, "") or None)
+        # Sent after the answer, in the background: a known address must not answer more
+        # slowly than an unknown one (that would tell who works here).
         letters = _letters(store, request, settings, [made])
-        try:
-            mailer.send(settings, letters)
-        except mailer.MailFailed:
-            return _render(request, "signin_link.html", {
-                **context, "error": "the hub could not send the e-mail just now; try again "
-                "later or ask your office team"}, status_code=503)
+        threading.Thread(target=_send_quietly, args=(settings, letters),
+                         name="signin-link-mail", daemon=True).start()
     return _render(request, "signin_link.html", {**context, "sent": LINK_SENT})
+
+
+def _send_quietly(settings: HubSettings, letters: list[mailer.Letter]) -> None:
+    try:
+        mailer.send(settings, letters)
+    except mailer.MailFailed as exc:
+        log.warning("a requested sign-in link was not sent: %s", exc)
 
 
 # -- the administrator's side ------------------------------------------------------------------
