@@ -150,7 +150,7 @@ def test_an_admin_with_a_one_time_password_must_change_it_first(
     with signed_in(app, store, principal.user_id) as client:
         response = client.get("/admin/people")
         assert (response.status_code, response.headers["location"]) == (
-            303, "/account/password")
+            303, "/account/password?next=/admin/people")  # and back after the change
 
 
 # -- agents ----------------------------------------------------------------------------------
