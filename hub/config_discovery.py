@@ -26,9 +26,10 @@ STORE_VARIABLES = ("DESKPULSE_DATA_DIR", "DESKPULSE_DATABASE", "DESKPULSE_DATABA
 
 
 def find(flag: Path | None, environ: Mapping[str, str] | None = None,
-         default: Path = DEFAULT_CONFIG) -> tuple[Path | None, str]:
+         default: Path | None = None) -> tuple[Path | None, str]:
     """``(config file or None, where it came from)``; ConfigError when there is none."""
     env = os.environ if environ is None else environ
+    default = DEFAULT_CONFIG if default is None else default
     if flag is not None:
         return _existing(flag, "--config"), "--config"
     if env.get(ENV_VAR):

@@ -8,6 +8,7 @@ import csv
 import io
 import re
 import time
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -172,3 +173,13 @@ def test_the_csv_import_confirmation_step_emails_the_new_people(
     assert done.status_code == 200 and "2\n  of 2 invitations sent by e-mail" in done.text
     assert sorted(m["To"] for m in smtp.wait_for(2)) == ["ada@office.example",
                                                          "alan@office.example"]
+
+
+def test_smtp_comes_from_hub_toml(tmp_path: Path) -> None:
+    """The mailer's settings are hub.toml keys like any other (docs/checkin.md)."""
+    path = tmp_path / "hub.toml"
+    path.write_text('smtp_host = "mail.office.example"\nsmtp_port = 2525\n'
+                    'smtp_starttls = false\nsmtp_from = "desks@office.example"\n')
+    settings = HubSettings.from_toml(path)
+    assert (settings.smtp_host, settings.smtp_port, settings.smtp_starttls,
+            settings.smtp_from) == ("mail.office.example", 2525, False, "desks@office.example")

@@ -174,7 +174,6 @@ def test_without_a_config_the_command_says_where_it_looked(
         monkeypatch.delenv(name, raising=False)
     missing = tmp_path / "etc" / "hub.toml"
     monkeypatch.setattr(config_discovery, "DEFAULT_CONFIG", missing)
-    monkeypatch.setattr(config_discovery.find, "__defaults__", (None, missing))
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "home" / "data"))
     assert main(["hub", "agents", "add", "pi-1", "--site", "hq",
@@ -201,7 +200,7 @@ def test_the_environment_variable_and_the_default_location_are_said(
     err = capsys.readouterr().err
     assert f"deskpulse: using {hub_dir / 'hub.toml'} (from DESKPULSE_CONFIG)" in err
     monkeypatch.delenv(config_discovery.ENV_VAR)
-    monkeypatch.setattr(config_discovery.find, "__defaults__", (None, hub_dir / "hub.toml"))
+    monkeypatch.setattr(config_discovery, "DEFAULT_CONFIG", hub_dir / "hub.toml")
     assert main(["hub", "create-token", "ci2"]) == 0
     assert f"using {hub_dir / 'hub.toml'} (from the default location)" in capsys.readouterr().err
 
