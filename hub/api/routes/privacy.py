@@ -179,10 +179,14 @@ def my_data_correct(
     wanted = {"name": name, "email": email, "department": department}
     changes: dict[str, str | None] = {
         k: v for k, v in wanted.items() if (v.strip() or None) != current[k]}
+    # Through the PATCH /api/v1/me route itself, so the page and the API keep one set of
+    # rules; a refusal shows the API's own `detail` (e.g. an e-mail already in use).
     try:
-        with store.transaction() as db:
-            rights.correct(db, _secret(request), principal.user_id, changes, principal)
-    except DeskpulseError as exc:  # the service's own words, e.g. an e-mail already in use
+        correct_me(request, store, principal, principal.user_id, Correction(**changes))
+    except HTTPException as exc:
+        return _page(request, store, principal, error=f"Not saved: {exc.detail}",
+                     code=exc.status_code, fields=wanted)
+    except DeskpulseError as exc:
         return _page(request, store, principal, error=f"Not saved: {exc}", code=400,
                      fields=wanted)
     done = "corrected" if changes else "unchanged"
