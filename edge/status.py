@@ -73,17 +73,32 @@ class BrokerCheck:
     detail: str
 
 
-def check_broker(config: AgentConfig, timeout: float = 5.0) -> BrokerCheck:
-    """Connect to the broker with the agent's credentials and TLS settings, then leave.
+def _ca_problem(ca_file: Path | None) -> str | None:
+    """Why the configured CA file cannot be used, before any connection is tried."""
+    if ca_file is None:
+        return None
+    if not ca_file.exists():
+        return (f"the CA file {ca_file} does not exist: copy the hub's ca.crt there "
+                "(deploy/mosquitto) or fix mqtt.ca_file")
+    try:
+        head = ca_file.read_bytes()[:4096]
+    except OSError as exc:
+        return (f"the CA file {ca_file} cannot be read ({exc.strerror or exc}): let the "
+                "agent's user read it (chmod 644, or chgrp deskpulse)")
+    if b"-----BEGIN CERTIFICATE-----" not in head:
+        return (f"the CA file {ca_file} is not a PEM certificate: copy the hub's ca.crt "
+                "there again")
+    return None
 
-    Its own client id (the agent's plus ``-status``): connecting as the agent itself would
-    make the broker drop a running agent's session. Nothing is published."""
+
+def _connect(config: AgentConfig, client_id: str, password: str | None,
+             timeout: float) -> tuple[Any, str | None]:
+    """One connection attempt: (the broker's CONNACK reason or None, a failure line)."""
     mqtt = config.mqtt
-    client = paho.Client(CallbackAPIVersion.VERSION2,
-                         client_id=f"deskpulse-{config.site}-{config.agent}-status",
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
                          clean_session=True, protocol=paho.MQTTv311)
     if mqtt.username is not None:
-        client.username_pw_set(mqtt.username, mqtt.password)
+        client.username_pw_set(mqtt.username, password)
     answered = threading.Event()
     outcome: dict[str, Any] = {}
 
@@ -102,24 +117,51 @@ def check_broker(config: AgentConfig, timeout: float = 5.0) -> BrokerCheck:
             client.tls_set(ca_certs=str(mqtt.ca_file) if mqtt.ca_file else None)
         client.connect(mqtt.host, mqtt.port, keepalive=10)
     except ssl.SSLError as exc:
-        return BrokerCheck(False, f"TLS failed ({exc.reason or exc}): check mqtt.ca_file and "
-                                  "that mqtt.host is the name in the broker's certificate")
+        return None, (f"TLS failed ({exc.reason or exc}): check mqtt.ca_file and that "
+                      "mqtt.host is the name in the broker's certificate")
     except OSError as exc:
-        return BrokerCheck(False, f"cannot connect ({exc.strerror or exc}): check mqtt.host, "
-                                  "mqtt.port and the network; is the broker running?")
+        return None, (f"cannot connect ({exc.strerror or exc}): check mqtt.host, mqtt.port "
+                      "and the network; is the broker running?")
     client.loop_start()
     try:
         if not answered.wait(timeout):
-            return BrokerCheck(False, f"no answer within {timeout:g} s: check mqtt.port "
-                                      "(TLS or plain?) and firewalls")
-        reason = outcome["reason"]
-        if getattr(reason, "is_failure", True):
-            return BrokerCheck(False, f"refused ({reason}): check mqtt.username and "
-                                      "mqtt.password against `deskpulse hub agents add`")
-        return BrokerCheck(True, "reachable, credentials accepted")
+            return None, (f"no answer within {timeout:g} s: check mqtt.port (TLS or plain?) "
+                          "and firewalls")
+        return outcome["reason"], None
     finally:
         client.disconnect()
         client.loop_stop()
+
+
+def check_broker(config: AgentConfig, timeout: float = 5.0) -> BrokerCheck:
+    """Connect to the broker with the agent's credentials and TLS settings, then leave.
+
+    Its own client id (the agent's plus ``-status``): connecting as the agent itself would
+    make the broker drop a running agent's session. Nothing is published. When the agent
+    has credentials and they are accepted, a second attempt with a wrong password tells
+    whether the broker checked them at all: one that lets anybody in (``allow_anonymous``
+    without a password file) would accept any agent under any name."""
+    mqtt = config.mqtt
+    if mqtt.tls:
+        problem = _ca_problem(mqtt.ca_file)
+        if problem is not None:
+            return BrokerCheck(False, problem)
+    client_id = f"deskpulse-{config.site}-{config.agent}-status"
+    reason, failure = _connect(config, client_id, mqtt.password, timeout)
+    if failure is not None:
+        return BrokerCheck(False, failure)
+    if getattr(reason, "is_failure", True):
+        return BrokerCheck(False, f"credentials refused ({reason}): check mqtt.username and "
+                                  "mqtt.password against `deskpulse hub agents add`")
+    if mqtt.username is None:
+        return BrokerCheck(True, "reachable (no credentials configured)")
+    wrong, failure = _connect(config, client_id + "-probe",
+                              (mqtt.password or "") + "-not-the-password", timeout)
+    if failure is None and not getattr(wrong, "is_failure", True):
+        return BrokerCheck(False, "the broker accepts any password (anonymous access): the "
+                                  "credentials were not checked; set allow_anonymous false "
+                                  "and a password_file (deploy/mosquitto)")
+    return BrokerCheck(True, "reachable, credentials accepted")
 
 
 def report(config: AgentConfig, *, broker: bool, now: float | None = None) -> tuple[str, int]:

@@ -19,9 +19,11 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from hub import password_policy
 from hub.dbcompat import insert_id, is_postgres
 from hub.errors import DeskpulseError
 from hub.migrations import apply_exclusively
+from hub.password_policy import PasswordRejected
 
 log = logging.getLogger(__name__)
 
@@ -333,19 +335,15 @@ def delete_session(db: Database, token: str) -> None:
         db.execute("DELETE FROM sessions WHERE token_hash = ?", [hash_token(token)])
 
 
-MIN_PASSWORD_LENGTH = 10
+MIN_PASSWORD_LENGTH = password_policy.MIN_LENGTH
 
 
-class PasswordRejected(DeskpulseError):
-    """A new password that does not meet the rules (too short, same as before, mismatch)."""
-
-
-def check_new_password(current: str, new: str, confirm: str) -> None:
-    """The rules a new password must meet; PasswordRejected says which one failed."""
+def check_new_password(current: str, new: str, confirm: str, *, username: str = "") -> None:
+    """The rules a new password must meet (hub/password_policy.py); PasswordRejected says
+    which one failed."""
     if new != confirm:
         raise PasswordRejected("the new passwords do not match")
-    if len(new) < MIN_PASSWORD_LENGTH:
-        raise PasswordRejected(f"the new password needs at least {MIN_PASSWORD_LENGTH} characters")
+    password_policy.check(new, username=username)
     if new == current:
         raise PasswordRejected("the new password must differ from the current one")
 
@@ -365,7 +363,7 @@ def change_password(
     Clears the one-time flag and ends every other session of the user, so a leaked
     one-time password stops working everywhere at once.
     """
-    check_new_password(current, new, confirm)
+    check_new_password(current, new, confirm, username=username)
     principal = authenticate_password(db, username, current, now=now)
     keep = hash_token(keep_session) if keep_session else ""
     with db.atomic():

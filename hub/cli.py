@@ -14,6 +14,8 @@ from pathlib import Path
 
 from edge.errors import DeskpulseError
 
+CONFIG_HELP = "hub.toml (default: $DESKPULSE_CONFIG, else /etc/deskpulse/hub.toml)"
+
 
 def _demo(args: argparse.Namespace) -> int:
     from hub.demo import DemoOptions, run_demo
@@ -25,10 +27,21 @@ def _demo(args: argparse.Namespace) -> int:
     ))
 
 
+def _hub_config(args: argparse.Namespace) -> Path | None:
+    """The hub.toml of this command (hub/config_discovery.py), said on stderr unless it was
+    given with --config."""
+    from hub import config_discovery
+
+    path, source = config_discovery.find(args.config)
+    if source != "--config":
+        print(f"deskpulse: using {path or 'no hub.toml'} (from {source})", file=sys.stderr)
+    return path
+
+
 def _hub_settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from hub.config import HubSettings
 
-    return HubSettings.from_toml(args.config)
+    return HubSettings.from_toml(_hub_config(args))
 
 
 def _hub_serve(args: argparse.Namespace) -> int:
@@ -41,7 +54,7 @@ def _hub_serve(args: argparse.Namespace) -> int:
     from hub.server import HubServer
 
     overrides = {} if args.worker is None else {"worker_name": args.worker}
-    settings = HubSettings.from_toml(args.config, **overrides)
+    settings = HubSettings.from_toml(_hub_config(args), **overrides)
     server = HubServer(settings, role=args.role)
     password = ensure_admin(server.store.db) if server.serves_http else None
     stop = threading.Event()
@@ -109,6 +122,7 @@ def _hub_badge_key(args: argparse.Namespace) -> int:
 
 
 def _hub_labels(args: argparse.Namespace) -> int:
+    from hub import provision
     from hub.checkin import labels
     from hub.store_protocol import open_store
 
@@ -117,6 +131,7 @@ def _hub_labels(args: argparse.Namespace) -> int:
         f"http://{settings.http_host}:{settings.http_port}")
     store = open_store(settings.store_url)
     try:
+        provision.check_site(store.db, args.site)
         sheet = labels.site_labels(store, args.site, base)
     finally:
         store.close()
@@ -127,6 +142,9 @@ def _hub_labels(args: argparse.Namespace) -> int:
             (args.per_desk / f"{label.desk}.png").write_bytes(labels.qr_png(label.url))
             (args.per_desk / f"{label.desk}.svg").write_bytes(labels.qr_svg(label.url))
     print(f"Wrote {len(sheet)} desk labels to {args.out} (codes point to {base}/d/...)")
+    warning = labels.loopback_warning(base)
+    if warning is not None:
+        print(f"warning: {warning}", file=sys.stderr)
     return 0
 
 
@@ -140,6 +158,7 @@ def _hub_agents_add(args: argparse.Namespace) -> int:
     store = open_store(settings.store_url)
     try:
         provision.check_name(args.name, args.site)
+        provision.check_site(store.db, args.site)
         desks = provision.agent_desks(store.db, args.name, args.site)
         password, text = provision.add_agent(
             args.name, args.site, passwd_file=args.passwd_file, acl_file=args.acl_file,
@@ -159,9 +178,16 @@ def _hub_agents_add(args: argparse.Namespace) -> int:
         print(f"MQTT password for {args.name}: {password}")
     else:
         print(text, end="")
+    _said_broker_files(args)
     print("The password is shown once and stored only as a hash: reload the broker (SIGHUP).",
           file=sys.stderr)
     return 0
+
+
+def _said_broker_files(args: argparse.Namespace) -> None:
+    """The broker's files live outside the hub's data_dir: say which ones were changed."""
+    print(f"Broker files updated: {args.passwd_file} and {args.acl_file} "
+          "(--passwd-file/--acl-file to use others).", file=sys.stderr)
 
 
 def _hub_agents_revoke(args: argparse.Namespace) -> int:
@@ -170,6 +196,7 @@ def _hub_agents_revoke(args: argparse.Namespace) -> int:
 
     known = provision.revoke_agent(args.name, passwd_file=args.passwd_file,
                                    acl_file=args.acl_file)
+    _said_broker_files(args)
     store = open_store(_hub_settings(args).store_url)
     try:
         with store.transaction() as db:
@@ -207,6 +234,7 @@ def _hub_agents_hub_account(args: argparse.Namespace) -> int:
 
     password = provision.ensure_hub_account(passwd_file=args.passwd_file,
                                             acl_file=args.acl_file)
+    _said_broker_files(args)
     if password is None:
         print(f"{provision.HUB_ACCOUNT} already exists; its password is unchanged.")
         return 0
@@ -252,21 +280,24 @@ def _add_privacy_parser(hub: argparse._SubParsersAction) -> None:  # type: ignor
                            help="delete again the accounts in the deletion log (after a restore)")
     check = sub.add_parser("verify-audit", help="check the audit trail's hash chain")
     for cmd in (doc, again, check):
-        cmd.add_argument("--config", type=Path, default=None, help="hub.toml")
+        cmd.add_argument("--config", type=Path, default=None, help=CONFIG_HELP)
         cmd.set_defaults(func=_hub_privacy)
 
 
 def _add_agents_parser(hub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """`deskpulse hub agents add|revoke|hub-account|edge-config` (hub/provision.py,
     hub/edge_config.py)."""
+    from hub.edge_config import PLACEHOLDER_HOST
+
     agents = hub.add_parser("agents", help="per-agent MQTT credentials and broker ACL")
     sub = agents.add_subparsers(dest="agents_command", required=True)
     add = sub.add_parser("add", help="create an agent's credentials and its edge.toml")
     add.add_argument("name", help="agent id")
     add.add_argument("--site", required=True, help="site id the agent reports for")
     add.add_argument("--out", type=Path, default=None, help="write edge.toml here (mode 600)")
-    add.add_argument("--broker-host", default="localhost",
-                     help="broker name the agent connects to (in the server certificate)")
+    add.add_argument("--broker-host", default=PLACEHOLDER_HOST,
+                     help="broker name the agent connects to (in the server certificate; "
+                          "default: a placeholder to replace)")
     add.add_argument("--broker-port", type=int, default=8883)
     add.add_argument("--no-tls", action="store_true", help="plain MQTT (not recommended)")
     add.add_argument("--ca-file", default="/etc/deskpulse/ca.crt",
@@ -281,16 +312,16 @@ def _add_agents_parser(hub: argparse._SubParsersAction) -> None:  # type: ignore
                                              "(desks, zones, sensors; no password)")
     cfg.add_argument("name", help="agent id")
     cfg.add_argument("--out", type=Path, default=None, help="write edge.toml here")
-    cfg.add_argument("--broker-host", default="broker.example.internal",
+    cfg.add_argument("--broker-host", default=PLACEHOLDER_HOST,
                      help="broker name the agent connects to (default: a placeholder)")
     cfg.add_argument("--broker-port", type=int, default=8883)
     cfg.add_argument("--no-tls", action="store_true", help="plain MQTT (not recommended)")
     cfg.add_argument("--ca-file", default="/etc/deskpulse/ca.crt",
                      help="path of the private CA certificate on the agent")
-    cfg.add_argument("--config", type=Path, default=None, help="hub.toml")
+    cfg.add_argument("--config", type=Path, default=None, help=CONFIG_HELP)
     cfg.set_defaults(func=_hub_agents_edge_config)
     for cmd in (add, rev, acc):
-        cmd.add_argument("--config", type=Path, default=None, help="hub.toml")
+        cmd.add_argument("--config", type=Path, default=None, help=CONFIG_HELP)
         cmd.add_argument("--passwd-file", type=Path,
                          default=Path("/etc/mosquitto/deskpulse.passwd"))
         cmd.add_argument("--acl-file", type=Path, default=Path("/etc/mosquitto/deskpulse.acl"))
@@ -347,7 +378,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_agents_parser(hub)
     _add_privacy_parser(hub)
     for sub in (serve, imp, tok, lab, bkey):
-        sub.add_argument("--config", type=Path, default=None, help="hub.toml")
+        sub.add_argument("--config", type=Path, default=None, help=CONFIG_HELP)
 
     edge = commands.add_parser("edge", help="edge agent commands (run on the Pi)",
                                add_help=False)

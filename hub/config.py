@@ -116,6 +116,16 @@ class HubSettings(BaseSettings):
     # Floor-plan uploads (PNG/SVG; docs/dashboard.md), also capped by max_body_bytes.
     floor_plan_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, le=1024**3)
     checkin_rate_per_minute: int = Field(default=30, ge=1, le=10_000)
+    # Invitation e-mails (hub/mailer.py, docs/checkin.md "Invitations"): no smtp_host = no
+    # e-mail; invitations are then handed out as a printed list or CSV. The password is
+    # best given as DESKPULSE_SMTP_PASSWORD.
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_starttls: bool = True
+    smtp_username: str | None = None
+    smtp_password: str | None = Field(default=None, repr=False)
+    smtp_from: str = "deskpulse@localhost"
+    smtp_timeout: float = Field(default=10.0, gt=0.0, le=120.0)
 
     @classmethod
     def settings_customise_sources(

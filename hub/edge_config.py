@@ -42,6 +42,16 @@ def outbox_section() -> list[str]:
     ]
 
 
+PLACEHOLDER_COMMENT = "# Replace with the broker's host name (the name in its TLS certificate)."
+
+
+def host_lines(broker_host: str) -> list[str]:
+    """The ``host`` line of ``[mqtt]``; the placeholder comes with the same comment in every
+    generated edge.toml (this one and ``deskpulse hub agents add``'s)."""
+    lines = [PLACEHOLDER_COMMENT] if broker_host == PLACEHOLDER_HOST else []
+    return [*lines, f"host = {_v('host', broker_host)}"]
+
+
 def edge_toml(
     site: str, agent: str, desks: Sequence[tuple[str, str, Sequence[desk_sensors.Spec]]], *,
     broker_host: str = PLACEHOLDER_HOST, broker_port: int = 8883, tls: bool = True,
@@ -59,10 +69,8 @@ def edge_toml(
         "",
         "[mqtt]",
     ]
-    if broker_host == PLACEHOLDER_HOST:
-        lines.append("# Replace with the broker's host name (the name in its TLS certificate).")
+    lines += host_lines(broker_host)
     lines += [
-        f"host = {_v('host', broker_host)}",
         f"port = {broker_port}",
         f"tls = {_v('tls', tls)}",
     ]

@@ -13,6 +13,8 @@ from __future__ import annotations
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from hub import invitations_schema
+
 migrations = Migrations("deskpulse-hub")
 
 _M001 = """
@@ -401,3 +403,9 @@ def m_h9d_agent_gaps(db: Database) -> None:
     """Issue 9 (operations): gaps counted per agent, so an alert can name the agent that
     may have lost messages (hub.apply.count_gap)."""
     db.execute("ALTER TABLE agents ADD COLUMN gaps INTEGER NOT NULL DEFAULT 0")
+
+
+@migrations(name="m_i19_invitations")
+def m_i19_invitations(db: Database) -> None:
+    """Issue 19: single-use sign-in links (hub/invitations.py); only the token's hash."""
+    db.executescript(invitations_schema.SQL)

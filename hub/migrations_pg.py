@@ -299,6 +299,18 @@ ALTER TABLE transitions ADD COLUMN pending INTEGER;
 CREATE INDEX transitions_pending ON transitions (id) WHERE pending IS NOT NULL;
 """),
     ("m_h9d_agent_gaps", "ALTER TABLE agents ADD COLUMN gaps BIGINT NOT NULL DEFAULT 0;"),
+    # hub/invitations.py: single-use sign-in links (only the token's hash is kept).
+    ("m_i19_invitations", """
+CREATE TABLE invitations (
+    token_hash TEXT PRIMARY KEY,
+    user_id BIGINT NOT NULL,
+    created DOUBLE PRECISION NOT NULL,
+    expires DOUBLE PRECISION NOT NULL,
+    used DOUBLE PRECISION,
+    next TEXT
+);
+CREATE INDEX invitations_user ON invitations (user_id);
+"""),
 ]
 
 

@@ -28,7 +28,7 @@ from sqlite_utils import Database
 
 from edge.protocol import EDGE_TO_HUB, HUB_TO_EDGE, TOPIC_ROOT, is_id
 from hub import desk_sensors
-from hub.edge_config import outbox_section
+from hub.edge_config import host_lines, outbox_section
 from hub.errors import ConfigError, DeskpulseError
 
 log = logging.getLogger(__name__)
@@ -109,7 +109,7 @@ def edge_toml(
         'data_dir = "/var/lib/deskpulse-edge"',
         "",
         "[mqtt]",
-        f"host = {_toml_str(broker_host)}",
+        *host_lines(broker_host),
         f"port = {broker_port}",
         f"username = {_toml_str(name)}",
         f"password = {_toml_str(password)}",
@@ -128,6 +128,16 @@ def edge_toml(
                   "[[desks]]", f"id = {_toml_str(desk)}", 'zone = "zone-1"',
                   f'sensor = "file:/run/deskpulse/{desk}"']
     return "\n".join(lines) + "\n"
+
+
+def check_site(db: Database, site: str) -> None:
+    """ConfigError naming the known sites when ``site`` is not one of them."""
+    known = [str(row[0]) for row in db.execute("SELECT id FROM sites ORDER BY id")]
+    if site not in known:
+        listed = ", ".join(known) if known else "none yet"
+        raise ConfigError(f"unknown site '{site}' (known sites: {listed}): import the "
+                          "building first (`deskpulse hub import-building`) or pick a known "
+                          "site")
 
 
 def check_name(name: str, site: str) -> None:

@@ -16,6 +16,7 @@ import pytest
 
 from tests.broker import Mosquitto
 from tests.pg import PostgresCluster
+from tests.smtp import SmtpServer, smtp_server
 
 ENGINES = ("sqlite", "postgres")
 
@@ -75,3 +76,10 @@ def postgres() -> Iterator[PostgresCluster]:
 def pg_url(postgres: PostgresCluster) -> str:
     """A new, empty database of this test's own on the session's cluster."""
     return postgres.create_database()
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    """A real local SMTP server (aiosmtpd) for this test; see tests/smtp.py."""
+    with smtp_server() as server:
+        yield server

@@ -31,6 +31,7 @@ from hub.api.routes import (
     desks_stream,
     floor_plans,
     health,
+    me_home,
     page_layout,
     presence,
     sites,
@@ -40,6 +41,7 @@ from hub.api.routes import (
     web_views,
 )
 from hub.api.routes import checkin as checkin_routes
+from hub.api.routes import invitations as invitation_routes
 from hub.api.routes import metrics as metrics_routes
 from hub.api.routes import people_import as people_import_routes
 from hub.api.routes import privacy as privacy_routes
@@ -167,6 +169,8 @@ def create_app(
     app.include_router(building_pages.router)
     app.include_router(admin_pages.router)
     app.include_router(admin_people.router)
+    app.include_router(me_home.router)
+    app.include_router(invitation_routes.router)
     app.mount("/static", StaticFiles(directory=str(WEB_DIR / "static")), name="static")
     _mount_swagger_assets(app)
     return app

@@ -9,12 +9,14 @@ twelve labels per page (desk name and floor printed under each code).
 from __future__ import annotations
 
 import io
+import ipaddress
 import re
 import secrets
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import qrcode
 import qrcode.image.svg
@@ -37,6 +39,7 @@ class Label:
     name: str
     floor: str
     url: str
+    site: str = ""  # the site's name, printed beside the floor
 
 
 def new_code() -> str:
@@ -94,8 +97,9 @@ def resolve_code(store: Store, code: str) -> str | None:
 def site_labels(store: Store, site: str, base_url: str) -> list[Label]:
     """A label for every desk of ``site``, issuing codes for desks that have none."""
     desks = list(store.db.query(
-        "SELECT d.id, d.name, f.name AS floor FROM desks d JOIN floors f "
-        "ON f.site = d.site AND f.id = d.floor WHERE d.site = ? ORDER BY f.level, d.id", [site],
+        "SELECT d.id, d.name, f.name AS floor, s.name AS site FROM desks d JOIN floors f "
+        "ON f.site = d.site AND f.id = d.floor JOIN sites s ON s.id = d.site "
+        "WHERE d.site = ? ORDER BY f.level, d.id", [site],
     ))
     if not desks and store.db.execute("SELECT 1 FROM sites WHERE id = ?", [site]).fetchone() \
             is None:
@@ -103,7 +107,8 @@ def site_labels(store: Store, site: str, base_url: str) -> list[Label]:
     labels = []
     for desk in desks:
         code = active_code(store, desk["id"]) or issue_code(store, desk["id"])
-        labels.append(Label(desk["id"], desk["name"], desk["floor"], label_url(base_url, code)))
+        labels.append(Label(desk["id"], desk["name"], desk["floor"], label_url(base_url, code),
+                            desk["site"]))
     return labels
 
 
@@ -138,15 +143,39 @@ def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     return ImageFont.load_default(size=size)
 
 
+def loopback_warning(base_url: str, what: str = "the labels") -> str | None:
+    """A warning when labels would point at this machine only (``localhost``, 127.0.0.1,
+    ::1): a phone scanning them would open itself, not the hub."""
+    host = (urlsplit(base_url).hostname or "").lower()
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = host.endswith(".localhost")
+    if not loopback:
+        return None
+    return (f"{what} point to {base_url}, a loopback address: phones cannot reach it. "
+            "Set public_url in hub.toml (or --base-url) to the address phones use, then "
+            "print again")
+
+
+def _centred(draw: ImageDraw.ImageDraw, width: int, y: int, text: str, size: int) -> None:
+    font = _font(size)
+    box = draw.textbbox((0, 0), text, font=font)
+    draw.text(((width - (box[2] - box[0])) // 2, y), text, fill=0, font=font)
+
+
 def _label_tile(label: Label, width: int, height: int) -> Image.Image:
+    """"Scan to check in", the QR, the desk's name, its floor and site."""
     tile = Image.new("L", (width, height), 255)
     draw = ImageDraw.Draw(tile)
     draw.rectangle((0, 0, width - 1, height - 1), outline=200, width=2)
-    side = min(width - 40, height - 110)
+    _centred(draw, width, 10, "Scan to check in", 24)
+    side = min(width - 40, height - 150)
     code = qr_image(label.url).resize((side, side), Image.Resampling.NEAREST)
-    tile.paste(code, ((width - side) // 2, 12))
-    y = 12 + side + 6
-    for text, size in ((label.name, 30), (label.floor, 22)):
+    tile.paste(code, ((width - side) // 2, 40))
+    y = 40 + side + 6
+    where = f"{label.floor}, {label.site}" if label.site else label.floor
+    for text, size in ((label.name, 30), (where, 20)):
         font = _font(size)
         text = text[:40]
         box = draw.textbbox((0, 0), text, font=font)

@@ -126,6 +126,12 @@ def occupant(store: Store, desk: str, person_id: int | None) -> Occupant:
     return "mine" if person_id is not None and int(row[0]) == person_id else "taken"
 
 
+def sensor_state(store: Store, desk: str) -> str:
+    """What the desk's own sensor last reported: occupied, vacant or unknown (anonymous)."""
+    row = store.db.execute("SELECT state FROM desk_state WHERE desk = ?", [desk]).fetchone()
+    return "unknown" if row is None else str(row[0])
+
+
 # -- check-in and check-out -----------------------------------------------------------------
 
 def current(store: Store, person_id: int) -> Checkin | None:

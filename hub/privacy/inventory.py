@@ -162,6 +162,20 @@ INVENTORY: tuple[Table, ...] = (
         ),
     ),
     Table(
+        name="invitations", purpose="single-use sign-in links to choose a password",
+        legal_basis="contract (employment): access to the workplace system",
+        retention="until used or replaced; expired links are removed after 7 more days",
+        readers="nobody (hashes only)", link="user_id = :person", on_delete="delete",
+        columns=(
+            Column("token_hash", "SHA-256 of the link's secret", export=False),
+            Column("user_id", "whose link"),
+            Column("created", "when it was made"),
+            Column("expires", "when it stops working"),
+            Column("used", "when it was used"),
+            Column("next", "the page to open after signing in (e.g. a desk label)"),
+        ),
+    ),
+    Table(
         name="audit_log", purpose="who read or changed personal data, hash-chained",
         legal_basis="legal obligation: accountability (GDPR art. 5(2), 30)",
         retention="audit entries: 365 days (configurable)",

@@ -124,7 +124,8 @@ def test_signed_out_browsers_are_sent_to_sign_in(app: FastAPI) -> None:
     with TestClient(app, follow_redirects=False) as client:
         for path in PAGES:
             response = client.get(path)
-            assert (response.status_code, response.headers["location"]) == (303, "/login")
+            assert (response.status_code, response.headers["location"]) == (
+                303, f"/login?next={path}")  # and back here after signing in
 
 
 def test_the_admin_link_is_in_the_nav_for_admins_only(
@@ -149,7 +150,7 @@ def test_an_admin_with_a_one_time_password_must_change_it_first(
     with signed_in(app, store, principal.user_id) as client:
         response = client.get("/admin/people")
         assert (response.status_code, response.headers["location"]) == (
-            303, "/account/password")
+            303, "/account/password?next=/admin/people")  # and back after the change
 
 
 # -- agents ----------------------------------------------------------------------------------

@@ -195,7 +195,7 @@ def test_one_time_admin_password_must_be_replaced(
 
     assert change(one_time, "new-admin-pw-1", "new-admin-pw-1", "forged").status_code == 403
     short = change(one_time, "short", "short")
-    assert short.status_code == 400 and "at least 10 characters" in short.text
+    assert short.status_code == 400 and "at least 12 characters" in short.text
     mismatch = change(one_time, "new-admin-pw-1", "new-admin-pw-2")
     assert mismatch.status_code == 400 and "do not match" in mismatch.text
     wrong = change("guess-guess", "new-admin-pw-1", "new-admin-pw-1")

@@ -48,6 +48,8 @@ def test_opting_in_and_out_through_the_page(
     saved = allowed.post("/me/privacy", data={"visible": "on",
                                               "csrf_token": csrf_from(page.text)})
     assert saved.status_code == 303 and colleagues.is_visible(store, bob)
+    confirmed = allowed.get(saved.headers["location"]).text  # the person sees it took effect
+    assert "Saved: colleagues can find you while you are checked in." in confirmed
     assert allowed.post("/me/privacy", data={"visible": "on", "csrf_token": "x"}
                         ).status_code == 403
     allowed.cookies.clear()

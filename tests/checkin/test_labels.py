@@ -137,3 +137,22 @@ def test_admin_labels_page_lists_and_reissues(
     assert done.status_code == 303 and done.headers["location"] == "/admin/labels?site=hq"
     assert labels.active_code(store, "hq-d1") != code
     assert labels.resolve_code(store, code) is None
+
+
+def test_a_loopback_base_url_is_warned_about_before_printing(
+    settings: HubSettings, store: SqliteStore, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Labels that point to 127.0.0.1 open the phone itself: the CLI and the page say so."""
+    config = tmp_path / "hub.toml"
+    config.write_text(f'data_dir = "{settings.data_dir}"\nsecret_key = "{settings.secret_key}"\n'
+                      + (f'database_url = "{settings.database_url}"\n'
+                         if settings.database_url else ""))
+    assert main(["hub", "labels", "--site", "hq", "--out", str(tmp_path / "l.pdf"),
+                 "--config", str(config)]) == 0
+    err = capsys.readouterr().err
+    assert "warning: the labels point to http://127.0.0.1:8000, a loopback address: phones " \
+           "cannot reach it. Set public_url in hub.toml" in err
+    assert labels.loopback_warning(BASE) is None
+    assert labels.loopback_warning("http://[::1]:8000") is not None
+    sheet = labels.site_labels(store, "hq", BASE)
+    assert {label.site for label in sheet} == {"Head office"}

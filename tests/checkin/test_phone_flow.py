@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 from fastapi.testclient import TestClient
 
 from hub.checkin import labels, service
 from hub.store import SqliteStore
-from tests.api.conftest import csrf_from
+from tests.api.conftest import Desks, csrf_from
 from tests.checkin.conftest import PASSWORD, sign_in
 
 
@@ -102,3 +104,28 @@ def test_personal_qr_page_uses_a_static_script(client: TestClient, ann: int) -> 
     assert "<script>" not in page.text
     assert "script-src 'self'" in page.headers["content-security-policy"]
     assert client.get("/static/checkin.js").status_code == 200
+
+
+def test_a_desk_the_sensor_reports_occupied_says_so_and_still_lets_the_person_choose(
+    client: TestClient, store: SqliteStore, ann: int,
+) -> None:
+    """Nobody has checked in, but the desk's sensor says someone sits there: the page says
+    so (anonymously) and offers "Check in anyway", which works."""
+    sensors = Desks(store)
+    sensors.send(("hq-d2", "occupied", time.time() - 5))
+    code = labels.issue_code(store, "hq-d2")
+    sign_in(client, "ann")
+    page = client.get(f"/d/{code}")
+    assert "Someone seems to be sitting here (sensor)." in " ".join(page.text.split())
+    assert "This desk is free." not in page.text
+    assert 'id="checkin-button"' in page.text and "Check in anyway" in page.text
+    done = client.post(f"/d/{code}/checkin", data={"csrf_token": csrf_from(page.text)})
+    assert done.status_code == 303
+    mine = service.current(store, ann)
+    assert mine is not None and mine.desk == "hq-d2"
+    assert "You are checked in here" in client.get(f"/d/{code}").text
+
+    sensors.send(("hq-d1", "vacant", time.time()))
+    service.check_out(store, ann, reason="checkout")
+    other = labels.issue_code(store, "hq-d1")  # a desk whose sensor says vacant: just free
+    assert "This desk is free." in client.get(f"/d/{other}").text

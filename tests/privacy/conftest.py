@@ -11,7 +11,7 @@ from argon2 import PasswordHasher
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from hub import accounts
+from hub import accounts, invitations
 from hub.accounts import Principal
 from hub.api.app import create_app
 from hub.checkin import colleagues
@@ -101,6 +101,7 @@ SEEDERS: dict[str, Callable[[Store, int, str], object]] = {
     "checkin_people": lambda store, person, desk: pseudonym_for(store, person),
     "badges": _seed_badges,
     "consents": lambda store, person, desk: colleagues.set_visible(store, person, True),
+    "invitations": lambda store, person, desk: invitations.create(store.db, person),
     "audit_log": _seed_audit,
 }
 

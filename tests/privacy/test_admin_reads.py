@@ -20,7 +20,8 @@ from tests.privacy.conftest import PASSWORD, SECRET, sign_in
 
 MARKERS = ("Zyxwvut Privacyperson", "zyxwvut@example.org")
 FILL = {"site": "hq", "desk": "hq-d1", "fmt": "svg", "floor": "hq-f1", "zone": "hq-north",
-        "agent": "hq-agent-1", "code": "hq-d1"}  # path parameters of the routes walked below
+        "agent": "hq-agent-1", "code": "hq-d1",
+        "token": "not-an-invitation-token-0123"}  # path parameters of the routes walked below
 
 
 def _get_paths(app: FastAPI) -> list[str]:

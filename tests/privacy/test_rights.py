@@ -223,7 +223,7 @@ def test_my_data_page_views_corrects_and_deletes(
     sign_in(client, "ann")
     page = client.get("/me/data")
     assert page.status_code == 200 and 'id="data-counts"' in page.text
-    assert "colleague_visibility (notice " in page.text  # ann's consent record
+    assert "colleague visibility (privacy notice" in " ".join(page.text.split())  # consent
     assert "<script" not in page.text
     token = csrf_from(page.text)
     form = {"name": "Ann E.", "email": "", "department": "Ops"}
@@ -232,12 +232,15 @@ def test_my_data_page_views_corrects_and_deletes(
     assert rights.profile(store.db, ann)["department"] == "Ops"
     bad = client.post("/me/data", data={**form, "email": "x", "csrf_token": token})
     assert bad.status_code == 400 and "email" in bad.text
+    assert "Not saved: email must contain &#39;@&#39;" in bad.text  # the API's own detail
+    assert 'value="Ann E."' in bad.text  # what was typed is kept
     assert client.post("/me/data/delete", data={"confirm": "delete",
                                                 "csrf_token": "forged"}).status_code == 403
     assert client.post("/me/data/delete", data={"confirm": "no",
                                                 "csrf_token": token}).status_code == 400
     done = client.post("/me/data/delete", data={"confirm": "delete", "csrf_token": token})
-    assert done.status_code == 200 and "signature" in done.text
+    assert done.status_code == 200 and "Signature" in done.text
+    assert "receipt-download" in done.text
     assert store.db.execute("SELECT COUNT(*) FROM users WHERE id = ?", [ann]).fetchone()[0] == 0
 
 

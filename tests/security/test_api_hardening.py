@@ -36,6 +36,10 @@ PUBLIC = {
     ("POST", "/logout"),  # ends the caller's own session, if any
     ("GET", "/d/{code}"), ("POST", "/d/{code}/login"),  # a desk label's page: sign-in form
     ("GET", "/docs"), ("GET", "/openapi.json"),  # the API's description, no data
+    # An invitation: the single-use link is the credential (256 bits, hashed, expiring).
+    ("GET", "/invite/{token}"), ("POST", "/invite/{token}"),
+    # Asking for a sign-in link by e-mail: the same answer for any address, rate-limited.
+    ("GET", "/signin-link"), ("POST", "/signin-link"),
 }
 LOGIN_REDIRECT = "/login"
 
@@ -120,9 +124,10 @@ def test_every_route_refuses_a_caller_without_credentials(
         url = concrete(path)
         data = {"csrf_token": csrf} if method == "POST" else None
         response = client.request(method, url, data=data, params={"site": "hq"})
-        refused = response.status_code == 401 or (
+        location = response.headers.get("location", "")
+        refused = response.status_code == 401 or (  # to sign in, and back here afterwards
             not is_api and response.status_code == 303
-            and response.headers["location"] == LOGIN_REDIRECT)
+            and location.split("?next=")[0] == LOGIN_REDIRECT)
         if not refused:
             leaks.append(f"{method} {path} -> {response.status_code}")
     assert leaks == []

@@ -14,7 +14,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from edge.cli import main
-from tests.broker import free_port
+from tests.broker import Mosquitto, free_port
 from tests.security.conftest import SecureBroker
 
 
@@ -55,7 +55,7 @@ def test_the_agents_own_credentials_are_accepted(
 
 
 @pytest.mark.parametrize(("case", "expected"), [
-    ("wrong password", ("refused (", "check mqtt.username and mqtt.password")),
+    ("wrong password", ("credentials refused (", "check mqtt.username and mqtt.password")),
     ("untrusted certificate", ("TLS failed (", "check mqtt.ca_file")),  # the system's CAs
     ("nothing listening", ("cannot connect (", "is the broker running?")),
 ])
@@ -72,6 +72,62 @@ def test_a_failed_check_says_what_to_check_and_exits_1(
     assert code == 1
     assert all(text in out for text in expected), out
     assert out.count("warning: the broker check failed") == 1
+
+
+def warning_line(out: str) -> str:
+    (line,) = [x for x in out.splitlines() if x.startswith("warning: the broker check")]
+    return line
+
+
+def test_refused_credentials_are_named_in_one_line(
+    secure_broker: SecureBroker, password: str, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out = run(edge_toml(tmp_path, secure_broker, password + "x", ca=secure_broker.ca),
+                    capsys)
+    assert code == 1
+    assert warning_line(out) == (
+        "warning: the broker check failed: credentials refused (Not authorized): check "
+        "mqtt.username and mqtt.password against `deskpulse hub agents add`")
+
+
+@pytest.mark.parametrize("problem", ["missing", "a directory", "not a certificate"])
+def test_a_ca_file_that_cannot_be_used_is_named_before_connecting(
+    secure_broker: SecureBroker, password: str, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str], problem: str
+) -> None:
+    """Not "cannot connect (No such file or directory): check mqtt.host": the CA file."""
+    ca = tmp_path / "ca.crt"
+    if problem == "a directory":
+        ca.mkdir()
+    elif problem == "not a certificate":
+        ca.write_text("this is the key, not the certificate\n")
+    code, out = run(edge_toml(tmp_path, secure_broker, password, ca=ca), capsys)
+    assert code == 1
+    assert warning_line(out) == "warning: the broker check failed: " + {
+        "missing": f"the CA file {ca} does not exist: copy the hub's ca.crt there "
+                   "(deploy/mosquitto) or fix mqtt.ca_file",
+        "a directory": f"the CA file {ca} cannot be read (Is a directory): let the agent's "
+                       "user read it (chmod 644, or chgrp deskpulse)",
+        "not a certificate": f"the CA file {ca} is not a PEM certificate: copy the hub's "
+                             "ca.crt there again",
+    }[problem]
+
+
+def test_a_broker_that_lets_anybody_in_is_not_reported_as_accepting_the_credentials(
+    broker: Mosquitto, secure_broker: SecureBroker, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str]
+) -> None:
+    """tests/broker.py's Mosquitto allows anonymous clients: any password gets in."""
+    config = edge_toml(tmp_path, secure_broker, "whatever-password", port=broker.port,
+                       tls=False)
+    code, out = run(config, capsys)
+    assert code == 1, out
+    assert "credentials accepted" not in out
+    assert warning_line(out) == (
+        "warning: the broker check failed: the broker accepts any password (anonymous "
+        "access): the credentials were not checked; set allow_anonymous false and a "
+        "password_file (deploy/mosquitto)")
 
 
 def test_the_check_leaves_a_running_agents_session_alone(

@@ -82,7 +82,7 @@ def test_two_agents_get_different_passwords_and_a_taken_name_is_refused(
         assert printed.count(password) == 1
         passwords.append(password)
     assert passwords[0] != passwords[1]
-    assert agents(hub_dir, "add", "pi-1", "--site", "other") == 2
+    assert agents(hub_dir, "add", "pi-1", "--site", "hq") == 2  # taken, whatever the site
     assert "already has broker credentials" in capsys.readouterr().err
     assert agents(hub_dir, "add", provision.HUB_ACCOUNT, "--site", "hq") == 2
     assert agents(hub_dir, "add", "Bad_Name", "--site", "hq") == 2
@@ -151,3 +151,69 @@ def test_a_placeholder_edge_toml_loads_when_no_desk_is_assigned() -> None:
     assert config.mqtt.password == "p" * 32 + '"\\'  # quoting survives any character
     assert [d.id for d in config.desks] == ["desk-1"]
     assert config.mqtt.tls is False and config.mqtt.ca_file is None
+
+
+def test_an_unknown_site_is_refused_with_the_known_ones(
+    hub_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert agents(hub_dir, "add", "pi-bad", "--site", "nosuchsite") == 2
+    err = capsys.readouterr().err
+    assert err == ("error: unknown site 'nosuchsite' (known sites: hq): import the building "
+                   "first (`deskpulse hub import-building`) or pick a known site\n")
+    assert provisioned(hub_dir) == {}
+    assert not (hub_dir / "passwd").exists()  # nothing written for it
+
+
+def test_without_a_config_the_command_says_where_it_looked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Run as the README once showed, without --config: no silent new per-user database."""
+    from hub import config_discovery
+
+    for name in (config_discovery.ENV_VAR, *config_discovery.STORE_VARIABLES):
+        monkeypatch.delenv(name, raising=False)
+    missing = tmp_path / "etc" / "hub.toml"
+    monkeypatch.setattr(config_discovery, "DEFAULT_CONFIG", missing)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "home" / "data"))
+    assert main(["hub", "agents", "add", "pi-1", "--site", "hq",
+                 "--passwd-file", str(tmp_path / "passwd"),
+                 "--acl-file", str(tmp_path / "acl")]) == 2
+    assert capsys.readouterr().err == (
+        "error: no hub configuration found: pass --config FILE, set DESKPULSE_CONFIG=FILE, "
+        f"or install one at {missing} (example: deploy/examples/hub.toml)\n")
+    assert not (tmp_path / "home").exists() and not (tmp_path / "passwd").exists()
+
+    assert main(["hub", "create-token", "x", "--config", str(tmp_path / "nope.toml")]) == 2
+    assert capsys.readouterr().err == (
+        f"error: config file {tmp_path / 'nope.toml'} (from --config) does not exist: check "
+        "the path, or copy deploy/examples/hub.toml there\n")
+
+
+def test_the_environment_variable_and_the_default_location_are_said(
+    hub_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from hub import config_discovery
+
+    monkeypatch.setenv(config_discovery.ENV_VAR, str(hub_dir / "hub.toml"))
+    assert main(["hub", "create-token", "ci"]) == 0
+    err = capsys.readouterr().err
+    assert f"deskpulse: using {hub_dir / 'hub.toml'} (from DESKPULSE_CONFIG)" in err
+    monkeypatch.delenv(config_discovery.ENV_VAR)
+    monkeypatch.setattr(config_discovery, "DEFAULT_CONFIG", hub_dir / "hub.toml")
+    assert main(["hub", "create-token", "ci2"]) == 0
+    assert f"using {hub_dir / 'hub.toml'} (from the default location)" in capsys.readouterr().err
+
+
+def test_every_generated_edge_toml_has_the_same_placeholder_host_and_comment(
+    hub_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from hub.edge_config import PLACEHOLDER_COMMENT, PLACEHOLDER_HOST
+
+    added = hub_dir / "added.toml"
+    assert agents(hub_dir, "add", "pi-1", "--site", "hq", "--out", str(added)) == 0
+    assert main(["hub", "agents", "edge-config", "pi-1", "--config",
+                 str(hub_dir / "hub.toml")]) == 0
+    printed = capsys.readouterr().out
+    wanted = f'{PLACEHOLDER_COMMENT}\nhost = "{PLACEHOLDER_HOST}"\n'
+    assert wanted in added.read_text() and wanted in printed

@@ -16,7 +16,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from hub import admin_views
 from hub.accounts import Principal
 from hub.api.deps import SettingsDep, StoreDep
-from hub.api.routes.web import PASSWORD_PAGE, _render, _signed_in
+from hub.api.next_path import with_next
+from hub.api.routes.web import PASSWORD_PAGE, _render, _signed_in, sign_in_first
 from hub.privacy import audit, retention
 from hub.provision import TABLE as PROVISIONED
 from hub.store_protocol import Store
@@ -29,9 +30,10 @@ def admin_or_refusal(request: Request, store: Store) -> Principal | Response:
     """The signed-in administrator; a redirect (signed out, or must change password) or 403."""
     principal = _signed_in(request, store)
     if principal is None:
-        return RedirectResponse("/login", status_code=status.HTTP_303_SEE_OTHER)
+        return sign_in_first(request)
     if principal.must_change_password:
-        return RedirectResponse(PASSWORD_PAGE, status_code=status.HTTP_303_SEE_OTHER)
+        return RedirectResponse(with_next(PASSWORD_PAGE, request.url.path),
+                                status_code=status.HTTP_303_SEE_OTHER)
     if principal.role != "admin":
         raise HTTPException(status.HTTP_403_FORBIDDEN, detail=ADMIN_ONLY)
     return principal

@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 
 from hub.api.deps import SettingsDep, StoreDep
 from hub.api.routes.me import PersonDep
-from hub.api.routes.web import CSRF_FAILED, _csrf_ok, _render, _signed_in
+from hub.api.routes.web import CSRF_FAILED, _csrf_ok, _render, _signed_in, sign_in_first
 from hub.checkin import badges
 from hub.checkin.badges import Badge, BadgeTaken
 from hub.config import HubSettings
@@ -102,7 +102,7 @@ def _when(at: float | None) -> str:
 def badges_page(request: Request, store: StoreDep) -> Response:
     principal = _signed_in(request, store)
     if principal is None or principal.user_id is None:
-        return RedirectResponse("/login", status_code=status.HTTP_303_SEE_OTHER)
+        return sign_in_first(request)
     return _page(request, store, principal.user_id, principal.name)
 
 

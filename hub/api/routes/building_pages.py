@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from hub.api.deps import StoreDep
 from hub.api.routes.building_admin import ADMIN_ONLY
-from hub.api.routes.web import PASSWORD_PAGE, _render, _signed_in
+from hub.api.routes.web import PASSWORD_PAGE, _render, _signed_in, sign_in_first
 
 router = APIRouter(tags=["web"], include_in_schema=False)
 
@@ -20,7 +20,7 @@ router = APIRouter(tags=["web"], include_in_schema=False)
 def _page(request: Request, store: StoreDep, floor: str) -> Response:
     principal = _signed_in(request, store)
     if principal is None:
-        return RedirectResponse("/login", status_code=status.HTTP_303_SEE_OTHER)
+        return sign_in_first(request)
     if principal.must_change_password:
         return RedirectResponse(PASSWORD_PAGE, status_code=status.HTTP_303_SEE_OTHER)
     if principal.role != "admin":

@@ -19,17 +19,24 @@ from pydantic import BaseModel, Field
 from hub import accounts
 from hub.accounts import Principal
 from hub.api.deps import (
-    SESSION_COOKIE,
     ManagerPrincipal,
     SettingsDep,
     StoreDep,
-    is_https,
 )
 from hub.api.limits import limit_checkins
+from hub.api.next_path import with_next
 from hub.api.routes import badges as badges_routes
 from hub.api.routes import colleagues as colleagues_routes
 from hub.api.routes.me import PersonDep, local_hhmm
-from hub.api.routes.web import CSRF_FAILED, PASSWORD_PAGE, _csrf_ok, _render, _signed_in
+from hub.api.routes.web import (
+    CSRF_FAILED,
+    PASSWORD_PAGE,
+    _csrf_ok,
+    _render,
+    _signed_in,
+    sign_in_first,
+    start_session,
+)
 from hub.checkin import figures, labels, service, tokens
 from hub.checkin.service import Checkin, DeskTaken
 from hub.config import HubSettings
@@ -76,7 +83,8 @@ def _desk_page(
                        status_code=status.HTTP_404_NOT_FOUND)
     principal = _signed_in(request, store)
     context: dict[str, Any] = {"desk": desk, "code": code, "message": message, "error": error,
-                               "current": None, "since": "", "elsewhere": None}
+                               "current": None, "since": "", "elsewhere": None,
+                               "sensor": service.sensor_state(store, desk["id"])}
     if principal is None or principal.user_id is None:
         return _render(request, "checkin_desk.html", {**context, "state": "signin",
                                                       "username": ""}, status_code=status_code)
@@ -100,7 +108,8 @@ def desk_page(request: Request, store: StoreDep, code: str) -> Response:
     """Sign in if needed, then one tap to check in or out at this desk."""
     principal = _signed_in(request, store)
     if principal is not None and principal.must_change_password:
-        return RedirectResponse(PASSWORD_PAGE, status_code=status.HTTP_303_SEE_OTHER)
+        return RedirectResponse(with_next(PASSWORD_PAGE, f"/d/{code}"),
+                                status_code=status.HTTP_303_SEE_OTHER)
     return _desk_page(request, store, code)
 
 
@@ -122,15 +131,7 @@ def desk_login(
         return _desk_page(request, store, code, error=str(exc), status_code=429)
     except accounts.LoginFailed as exc:
         return _desk_page(request, store, code, error=str(exc), status_code=401)
-    assert principal.user_id is not None
-    token = accounts.create_session(store.db, principal.user_id)
-    target = PASSWORD_PAGE if principal.must_change_password else f"/d/{code}"
-    response = RedirectResponse(target, status_code=status.HTTP_303_SEE_OTHER)
-    response.set_cookie(
-        SESSION_COOKIE, token, max_age=accounts.SESSION_TTL_SECONDS, httponly=True,
-        samesite="lax", secure=is_https(request), path="/",
-    )
-    return response
+    return start_session(request, store, principal, f"/d/{code}")
 
 
 def _person_or_back(request: Request, store: Store, csrf_token: str) -> Principal:
@@ -185,7 +186,7 @@ def personal_qr(request: Request, store: StoreDep) -> Response:
     """A QR to show a desk camera; static/checkin.js refreshes it every 30 s."""
     principal = _signed_in(request, store)
     if principal is None:
-        return RedirectResponse("/login", status_code=status.HTTP_303_SEE_OTHER)
+        return sign_in_first(request)
     return _render(request, "me_qr.html", {"username": principal.name,
                                            "refresh_seconds": QR_REFRESH_SECONDS})
 
@@ -342,7 +343,7 @@ def reissue_label(store: StoreDep, caller: ManagerPrincipal, desk: str) -> dict[
 def _manager_page(request: Request, store: Store) -> Principal | Response:
     principal = _signed_in(request, store)
     if principal is None:
-        return RedirectResponse("/login", status_code=status.HTTP_303_SEE_OTHER)
+        return sign_in_first(request)
     if principal.role not in ("manager", "admin"):
         raise HTTPException(status.HTTP_403_FORBIDDEN, detail="this needs the manager role")
     return principal
@@ -360,7 +361,8 @@ def labels_page(
     chosen = site or (sites[0]["id"] if sites else None)
     rows = labels.site_labels(store, chosen, base_url(request, settings)) if chosen else []
     return _render(request, "checkin_labels.html", {
-        "sites": sites, "site": chosen, "labels": rows, "username": principal.name})
+        "sites": sites, "site": chosen, "labels": rows, "username": principal.name,
+        "loopback": labels.loopback_warning(base_url(request, settings))})
 
 
 @pages.post("/admin/labels/{desk}/reissue", response_class=HTMLResponse)

@@ -14,7 +14,7 @@ from pydantic import BaseModel
 
 from hub.api.deps import SettingsDep, StoreDep
 from hub.api.routes.me import PersonDep, local_hhmm
-from hub.api.routes.web import CSRF_FAILED, _csrf_ok, _render, _signed_in
+from hub.api.routes.web import CSRF_FAILED, _csrf_ok, _render, _signed_in, sign_in_first
 from hub.checkin import colleagues
 from hub.errors import NotFound
 
@@ -41,13 +41,19 @@ def list_colleagues(store: StoreDep, settings: SettingsDep, person: PersonDep) -
 
 
 @pages.get(PRIVACY_PAGE, response_class=HTMLResponse)
-def privacy_page(request: Request, store: StoreDep, settings: SettingsDep) -> Response:
+def privacy_page(request: Request, store: StoreDep, settings: SettingsDep,
+                 saved: str = "") -> Response:
     principal = _signed_in(request, store)
     if principal is None or principal.user_id is None:
-        return RedirectResponse("/login", status_code=status.HTTP_303_SEE_OTHER)
+        return sign_in_first(request)
+    visible = colleagues.is_visible(store, principal.user_id)
+    done = None
+    if saved:  # the confirmation after a change, in words
+        done = ("Saved: colleagues can find you while you are checked in." if visible
+                else "Saved: nobody can find you.")
     return _render(request, "me_privacy.html", {
         "username": principal.name, "policy": settings.colleague_visibility,
-        "visible": colleagues.is_visible(store, principal.user_id)})
+        "visible": visible, "done": done})
 
 
 @pages.post(PRIVACY_PAGE, response_class=HTMLResponse)
@@ -60,20 +66,20 @@ def privacy_save(
 ) -> Response:
     principal = _signed_in(request, store)
     if principal is None or principal.user_id is None:
-        return RedirectResponse("/login", status_code=status.HTTP_303_SEE_OTHER)
+        return sign_in_first(request)
     if not _csrf_ok(request, csrf_token):
         raise HTTPException(status.HTTP_403_FORBIDDEN, detail=CSRF_FAILED)
     # Switching off is always possible; switching on only where the policy allows it.
     wanted = visible == "on" and settings.colleague_visibility
     colleagues.set_visible(store, principal.user_id, wanted)
-    return RedirectResponse(PRIVACY_PAGE, status_code=status.HTTP_303_SEE_OTHER)
+    return RedirectResponse(PRIVACY_PAGE + "?saved=1", status_code=status.HTTP_303_SEE_OTHER)
 
 
 @pages.get("/colleagues", response_class=HTMLResponse)
 def colleagues_page(request: Request, store: StoreDep, settings: SettingsDep) -> Response:
     principal = _signed_in(request, store)
     if principal is None:
-        return RedirectResponse("/login", status_code=status.HTTP_303_SEE_OTHER)
+        return sign_in_first(request)
     rows = colleagues.findable(store, policy=settings.colleague_visibility)
     for row in rows:
         row["since_text"] = local_hhmm(store, row["site"], row["since"])

@@ -13,14 +13,22 @@ from hub.errors import NotFound
 from hub.store_protocol import Store
 
 
+def site_zone(store: Store, site: str | None) -> ZoneInfo:
+    """The site's time zone; the first site's when none is named (a person's own records
+    belong to no site), UTC when the hub has no sites yet."""
+    try:
+        if site is None:
+            sites = store.sites()
+            return ZoneInfo(sites[0]["timezone"]) if sites else ZoneInfo("UTC")
+        return ZoneInfo(store.site(site)["timezone"])
+    except (NotFound, KeyError, ValueError):
+        return ZoneInfo("UTC")
+
+
 def local_hhmm(store: Store, site: str, at: float | None) -> str:
     if at is None:
         return ""
-    try:
-        zone = ZoneInfo(store.site(site)["timezone"])
-    except (NotFound, KeyError, ValueError):
-        zone = ZoneInfo("UTC")
-    return datetime.fromtimestamp(at, zone).strftime("%H:%M")
+    return datetime.fromtimestamp(at, site_zone(store, site)).strftime("%H:%M")
 
 
 def require_person(principal: CurrentPrincipal) -> int:

@@ -13,13 +13,14 @@ import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, HTTPException, Query, Request, UploadFile, status
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel
 
-from hub import people_import
+from hub import mailer, people_import
 from hub.accounts import Principal
-from hub.api.deps import CurrentPrincipal, StoreDep
-from hub.api.routes.web import CSRF_FAILED, _csrf_ok, _render, _signed_in
+from hub.api.deps import CurrentPrincipal, SettingsDep, StoreDep
+from hub.api.routes import invitations as invitation_routes
+from hub.api.routes.web import CSRF_FAILED, _csrf_ok, _render, _signed_in, sign_in_first
 from hub.privacy import audit
 from hub.store_protocol import Store
 
@@ -103,7 +104,7 @@ async def import_people(
 def _admin_page(request: Request, store: Store) -> Principal | Response:
     principal = _signed_in(request, store)
     if principal is None:
-        return RedirectResponse("/login", status_code=status.HTTP_303_SEE_OTHER)
+        return sign_in_first(request)
     if principal.role != "admin":
         raise HTTPException(status.HTTP_403_FORBIDDEN, detail=ADMIN_ONLY)
     return principal
@@ -150,12 +151,14 @@ async def import_preview(
 
 @pages.post(PAGE + "/confirm", response_class=HTMLResponse)
 def import_confirm(
-    request: Request, store: StoreDep,
+    request: Request, store: StoreDep, settings: SettingsDep,
     payload: Annotated[str, Form(max_length=_B64_LIMIT)] = "",
     token: Annotated[str, Form(max_length=200)] = "",
     csrf_token: Annotated[str, Form(max_length=200)] = "",
+    invite: Annotated[str, Form(max_length=10)] = "none",
 ) -> Response:
-    """Apply exactly the previewed file, if its token is genuine and not expired."""
+    """Apply exactly the previewed file, if its token is genuine and not expired; then,
+    if asked, make invitations for its people who have no password yet."""
     principal = _admin_page(request, store)
     if isinstance(principal, Response):
         return principal
@@ -171,6 +174,14 @@ def import_confirm(
     if problem:
         return _form(request, error=problem, code=status.HTTP_400_BAD_REQUEST)
     result = _run(store, principal, preview)
+    if invite in ("print", "csv", "email") and (invite != "email" or mailer.enabled(settings)):
+        emails = {row.email for row in preview.rows}
+        waiting = [int(r[0]) for r in store.db.execute(
+            "SELECT id, email FROM users WHERE must_change_password = 1 ORDER BY username")
+            if (r[1] or "").lower() in emails]
+        made = invitation_routes.make_invitations(store, request, principal, waiting)
+        return invitation_routes.invitations_response(store, request, settings, principal,
+                                                      made, invite)
     return _form(request, done={"created": result.created, "updated": result.updated,
                                 "unchanged": result.unchanged, "skipped": len(result.skipped),
                                 "rejected": preview.error_count})

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Annotated, Any
 
@@ -16,10 +17,11 @@ from pydantic import BaseModel, Field
 
 from hub.accounts import Principal
 from hub.api.deps import SESSION_COOKIE, CurrentPrincipal, SettingsDep, StoreDep
-from hub.api.routes.me import PersonDep
-from hub.api.routes.web import CSRF_FAILED, _csrf_ok, _render, _signed_in
+from hub.api.routes.me import PersonDep, site_zone
+from hub.api.routes.web import CSRF_FAILED, _csrf_ok, _render, _signed_in, sign_in_first
 from hub.config import HubSettings
-from hub.privacy import audit, rights
+from hub.errors import DeskpulseError
+from hub.privacy import audit, readable, rights
 from hub.store_protocol import Store
 
 api = APIRouter(prefix="/api/v1", tags=["privacy"])
@@ -114,31 +116,49 @@ def person_data(
 
 # -- the "My data" page ----------------------------------------------------------------------
 
+DONE = {"corrected": "Saved. Your corrections are in your account now.",
+        "unchanged": "Nothing to save: the fields were as before."}
+
+
 def _person_page(request: Request, store: Store) -> Principal | Response:
     principal = _signed_in(request, store)
     if principal is None or principal.user_id is None:
-        return RedirectResponse("/login", status_code=status.HTTP_303_SEE_OTHER)
+        return sign_in_first(request)
     return principal
 
 
+def _place_names(store: Store) -> dict[str, str]:
+    """Desk and site ids as people know them: "Desk 4 (Second floor)", "Head office"."""
+    names = {str(r["id"]): f"{r['name']} ({r['floor']})" for r in store.db.query(
+        "SELECT d.id, d.name, f.name AS floor FROM desks d "
+        "JOIN floors f ON f.site = d.site AND f.id = d.floor")}
+    names.update({str(site["id"]): str(site["name"]) for site in store.sites()})
+    return names
+
+
 def _page(request: Request, store: Store, principal: Principal, *,
-          error: str | None = None, code: int = 200) -> Response:
+          error: str | None = None, done: str | None = None, code: int = 200,
+          fields: dict[str, str] | None = None) -> Response:
+    """The person's data in words (hub/privacy/readable.py), in the site's time zone."""
     assert principal.user_id is not None
     data = rights.export(store.db, _secret(request), principal.user_id)
-    counts = {name: len(rows) for name, rows in data["tables"].items()}
+    zone = site_zone(store, None)
+    profile = rights.profile(store.db, principal.user_id)
     return _render(request, "me_data.html", {
-        "username": principal.name, "profile": rights.profile(store.db, principal.user_id),
-        "counts": counts, "viewed_by": data["viewed_by"], "error": error,
-        "consents": data["tables"].get("consents", []),
-        "pretty": json.dumps(data["tables"], indent=2, default=str)}, status_code=code)
+        "username": principal.name, "profile": {**profile, **(fields or {})},
+        "counts": readable.counts(data),
+        "sections": readable.sections(data, zone, _place_names(store)),
+        "viewed_by": readable.viewed_by(data, zone, lambda a: "you" if a == rights.SELF else a),
+        "zone": str(zone), "error": error, "done": done,
+        "consents": data["tables"].get("consents", [])}, status_code=code)
 
 
 @pages.get(MY_DATA_PAGE, response_class=HTMLResponse)
-def my_data_page(request: Request, store: StoreDep) -> Response:
+def my_data_page(request: Request, store: StoreDep, done: str = "") -> Response:
     principal = _person_page(request, store)
     if isinstance(principal, Response):
         return principal
-    return _page(request, store, principal)
+    return _page(request, store, principal, done=DONE.get(done))
 
 
 @pages.post(MY_DATA_PAGE, response_class=HTMLResponse)
@@ -159,12 +179,19 @@ def my_data_correct(
     wanted = {"name": name, "email": email, "department": department}
     changes: dict[str, str | None] = {
         k: v for k, v in wanted.items() if (v.strip() or None) != current[k]}
+    # Through the PATCH /api/v1/me route itself, so the page and the API keep one set of
+    # rules; a refusal shows the API's own `detail` (e.g. an e-mail already in use).
     try:
-        with store.transaction() as db:
-            rights.correct(db, _secret(request), principal.user_id, changes, principal)
-    except rights.CorrectionRejected as exc:
-        return _page(request, store, principal, error=str(exc), code=400)
-    return RedirectResponse(MY_DATA_PAGE, status_code=status.HTTP_303_SEE_OTHER)
+        correct_me(request, store, principal, principal.user_id, Correction(**changes))
+    except HTTPException as exc:
+        return _page(request, store, principal, error=f"Not saved: {exc.detail}",
+                     code=exc.status_code, fields=wanted)
+    except DeskpulseError as exc:
+        return _page(request, store, principal, error=f"Not saved: {exc}", code=400,
+                     fields=wanted)
+    done = "corrected" if changes else "unchanged"
+    return RedirectResponse(f"{MY_DATA_PAGE}?done={done}#correct",
+                            status_code=status.HTTP_303_SEE_OTHER)
 
 
 @pages.post(MY_DATA_PAGE + "/delete", response_class=HTMLResponse)
@@ -178,13 +205,23 @@ def my_data_delete(
         return principal
     if not _csrf_ok(request, csrf_token):
         raise HTTPException(status.HTTP_403_FORBIDDEN, detail=CSRF_FAILED)
-    if confirm != "delete":
+    if confirm.strip().lower() != "delete":
         return _page(request, store, principal, code=400,
-                     error="type delete into the box to confirm the deletion")
+                     error="Nothing was deleted: type the word delete into the box to confirm")
     assert principal.user_id is not None
-    with store.transaction() as db:
-        receipt = rights.delete(db, _secret(request), principal.user_id, _log_path(settings))
-    response = _render(request, "me_deleted.html", {"receipt": receipt})
+    try:
+        with store.transaction() as db:
+            receipt = rights.delete(db, _secret(request), principal.user_id, _log_path(settings))
+    except DeskpulseError as exc:
+        return _page(request, store, principal, error=f"Nothing was deleted: {exc}", code=409)
+    zone = site_zone(store, None)
+    body = json.dumps(receipt, indent=2, sort_keys=True)
+    response = _render(request, "me_deleted.html", {
+        "receipt": receipt, "deleted_at": readable.when(receipt["deleted_at"], zone),
+        "zone": str(zone), "removed": readable.receipt_removed(receipt["removed"]),
+        "receipt_json": body,
+        "receipt_href": "data:application/json;base64,"
+                        + base64.b64encode(body.encode()).decode("ascii")})
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
 

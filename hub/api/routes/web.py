@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, HTTPException, Request, status
+from fastapi import APIRouter, Form, HTTPException, Query, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
@@ -25,11 +25,14 @@ from hub.api.deps import (
     new_csrf_nonce,
     session_principal,
 )
+from hub.api.next_path import safe_next, with_next
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["web"], include_in_schema=False)
 CSRF_FAILED = "invalid or missing CSRF token: reload the page and try again"
 PASSWORD_PAGE = "/account/password"  # noqa: S105 (a URL path)
+NextQuery = Annotated[str, Query(alias="next", max_length=400)]
+NextForm = Annotated[str, Form(alias="next", max_length=400)]
 
 
 def _templates(request: Request) -> Jinja2Templates:
@@ -68,6 +71,30 @@ def _csrf_ok(request: Request, submitted: str) -> bool:
     return csrf_valid(_secret(request), request.cookies.get(CSRF_COOKIE), submitted)
 
 
+def sign_in_first(request: Request) -> Response:
+    """To the sign-in form, which returns here (path and query) afterwards; after a form
+    (POST) it returns to the home page, as a form cannot be replayed by a redirect."""
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    if request.method != "GET":
+        here = "/"
+    return RedirectResponse(with_next("/login", here), status_code=status.HTTP_303_SEE_OTHER)
+
+
+def start_session(request: Request, store: Any, principal: Principal, next_path: str) -> Response:
+    """Set the session cookie and go on: to the password page first if the password is a
+    one-time one, then to ``next_path``."""
+    assert principal.user_id is not None
+    token = accounts.create_session(store.db, principal.user_id)
+    target = (with_next(PASSWORD_PAGE, next_path) if principal.must_change_password
+              else safe_next(next_path))
+    response = RedirectResponse(target, status_code=status.HTTP_303_SEE_OTHER)
+    response.set_cookie(
+        SESSION_COOKIE, token, max_age=accounts.SESSION_TTL_SECONDS, httponly=True,
+        samesite="lax", secure=is_https(request), path="/",
+    )
+    return response
+
+
 @router.get("/", response_class=HTMLResponse)
 def dashboard(request: Request, store: StoreDep) -> Response:
     """The live floor; signed-out browsers are sent to the sign-in form."""
@@ -83,10 +110,12 @@ def dashboard(request: Request, store: StoreDep) -> Response:
 
 
 @router.get("/login", response_class=HTMLResponse)
-def login_form(request: Request, store: StoreDep) -> Response:
+def login_form(request: Request, store: StoreDep, next_path: NextQuery = "") -> Response:
+    """The sign-in form; ``?next=`` is where it returns to afterwards."""
     if _signed_in(request, store) is not None:
-        return RedirectResponse("/", status_code=status.HTTP_303_SEE_OTHER)
-    return _render(request, "login.html", {"error": None, "username": ""})
+        return RedirectResponse(safe_next(next_path), status_code=status.HTTP_303_SEE_OTHER)
+    return _render(request, "login.html", {"error": None, "username": "",
+                                           "next": safe_next(next_path, "")})
 
 
 @router.post("/login", response_class=HTMLResponse)
@@ -96,10 +125,12 @@ def login(
     username: Annotated[str, Form(max_length=200)] = "",
     password: Annotated[str, Form(max_length=1024)] = "",
     csrf_token: Annotated[str, Form(max_length=200)] = "",
+    next_path: NextForm = "",
 ) -> Response:
-    """Check the form, start a session and go to the dashboard (303)."""
+    """Check the form, start a session and go where the person was going (303)."""
     def again(message: str, code: int) -> Response:
-        return _render(request, "login.html", {"error": message, "username": username},
+        return _render(request, "login.html", {"error": message, "username": username,
+                                               "next": safe_next(next_path, "")},
                        status_code=code)
 
     if not _csrf_ok(request, csrf_token):
@@ -110,16 +141,8 @@ def login(
         return again(str(exc), status.HTTP_429_TOO_MANY_REQUESTS)
     except accounts.LoginFailed as exc:
         return again(str(exc), status.HTTP_401_UNAUTHORIZED)
-    assert principal.user_id is not None
-    token = accounts.create_session(store.db, principal.user_id)
-    target = PASSWORD_PAGE if principal.must_change_password else "/"
-    response = RedirectResponse(target, status_code=status.HTTP_303_SEE_OTHER)
-    response.set_cookie(
-        SESSION_COOKIE, token, max_age=accounts.SESSION_TTL_SECONDS, httponly=True,
-        samesite="lax", secure=is_https(request), path="/",
-    )
     log.info("session started for a %s", principal.role)
-    return response
+    return start_session(request, store, principal, next_path)
 
 
 @router.post("/logout")
@@ -138,13 +161,20 @@ def logout(
     return response
 
 
+def _password_page(request: Request, principal: Principal, next_path: str,
+                   error: str | None = None, code: int = 200) -> Response:
+    return _render(request, "password.html", {
+        "principal": principal, "error": error, "next": safe_next(next_path, ""),
+        "min_length": accounts.MIN_PASSWORD_LENGTH}, status_code=code)
+
+
 @router.get(PASSWORD_PAGE, response_class=HTMLResponse)
-def password_form(request: Request, store: StoreDep) -> Response:
+def password_form(request: Request, store: StoreDep, next_path: NextQuery = "") -> Response:
     """Set a new password; where a one-time password leads straight after sign-in."""
     principal = _signed_in(request, store)
     if principal is None:
-        return RedirectResponse("/login", status_code=status.HTTP_303_SEE_OTHER)
-    return _render(request, "password.html", {"principal": principal, "error": None})
+        return sign_in_first(request)
+    return _password_page(request, principal, next_path)
 
 
 @router.post(PASSWORD_PAGE, response_class=HTMLResponse)
@@ -155,14 +185,14 @@ def change_password(
     new: Annotated[str, Form(max_length=1024)] = "",
     confirm: Annotated[str, Form(max_length=1024)] = "",
     csrf_token: Annotated[str, Form(max_length=200)] = "",
+    next_path: NextForm = "",
 ) -> Response:
     principal = _signed_in(request, store)
     if principal is None:
         return RedirectResponse("/login", status_code=status.HTTP_303_SEE_OTHER)
 
     def again(message: str, code: int) -> Response:
-        return _render(request, "password.html", {"principal": principal, "error": message},
-                       status_code=code)
+        return _password_page(request, principal, next_path, message, code)
 
     if not _csrf_ok(request, csrf_token):
         return again(CSRF_FAILED, status.HTTP_403_FORBIDDEN)
@@ -175,7 +205,7 @@ def change_password(
         return again(str(exc), status.HTTP_429_TOO_MANY_REQUESTS)
     except accounts.LoginFailed:
         return again("the current password is wrong", status.HTTP_401_UNAUTHORIZED)
-    return RedirectResponse("/", status_code=status.HTTP_303_SEE_OTHER)
+    return RedirectResponse(safe_next(next_path), status_code=status.HTTP_303_SEE_OTHER)
 
 
 @router.get("/docs", response_class=HTMLResponse)

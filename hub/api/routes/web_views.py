@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from hub.api.deps import StoreDep
 from hub.api.routes.page_layout import error_page
-from hub.api.routes.web import PASSWORD_PAGE, _render, _signed_in
+from hub.api.routes.web import PASSWORD_PAGE, _render, _signed_in, sign_in_first
 
 router = APIRouter(tags=["web"], include_in_schema=False)
 ANALYTICS_ROLES = ("admin", "manager")
@@ -24,7 +24,7 @@ ANALYTICS_REFUSED = ("Analytics per desk and zone is for managers and administra
 def _page(request: Request, store: StoreDep, template: str, **context: str) -> Response:
     principal = _signed_in(request, store)
     if principal is None:
-        return RedirectResponse("/login", status_code=status.HTTP_303_SEE_OTHER)
+        return sign_in_first(request)
     if principal.must_change_password:
         return RedirectResponse(PASSWORD_PAGE, status_code=status.HTTP_303_SEE_OTHER)
     return _render(request, template,
