@@ -144,8 +144,6 @@ def describe(violations: list[dict[str, Any]]) -> str:
 # Every page route of the app, each with one URL that shows it, and the selector that
 # shows its script has drawn it. {code} is desk hq-d1's label code.
 # test_every_page_route_is_listed fails when the app gains a page route missing here.
-# /me (the employee's home page, issue 19) is not on this branch yet: add ("me", "/me",
-# "main", "/me") when it is merged.
 PAGES = [
     ("dashboard", "/?site=hq", ".desk[data-state]", "/"),
     ("floor-map-first", "/floors", ".map-desk[data-state]", "/floors"),
@@ -155,6 +153,7 @@ PAGES = [
     ("constructor-first", "/admin/floors", "#desk-list li", "/admin/floors"),
     ("constructor", "/admin/floors/hq-f1?site=hq", "#desk-list li", "/admin/floors/{floor}"),
     ("colleagues", "/colleagues", "main", "/colleagues"),
+    ("me", "/me", "#me-hello", "/me"),
     ("me-data", "/me/data", "#data-counts", "/me/data"),
     ("me-privacy", "/me/privacy", "main", "/me/privacy"),
     ("me-badges", "/me/badges", "main", "/me/badges"),
@@ -179,6 +178,8 @@ PAGES = [
 NOT_PAGES = {
     "/login": "signed out: test_sign_in_page_has_no_critical_accessibility_violation",
     "/docs": "Swagger UI, the vendored bundle's own page",
+    "/signin-link": "signed out: walked on a phone in test_employee_journeys.py",
+    "/invite/{token}": "signed out: walked on a phone in test_employee_journeys.py",
     "/openapi.json": "JSON", "/healthz": "JSON", "/metrics": "Prometheus text",
 }
 VIEWPORTS = {"desktop": {"width": 1440, "height": 900}, "phone": {"width": 390, "height": 844}}
