@@ -22,10 +22,9 @@
       img.src = body.image;
       img.dataset.expires = String(body.expires);
       img.hidden = false;
-      const until = new Date(body.expires * 1000).toLocaleTimeString([], {
-        hour: "2-digit", minute: "2-digit", second: "2-digit",
-      });
-      status.textContent = "Valid until " + until + "; renews by itself.";
+      // How long, not until when: no clock time, so no browser zone or 12-hour format.
+      const left = Math.max(1, Math.round(body.expires - Date.now() / 1000));
+      status.textContent = "Valid for " + left + " s; renews by itself.";
     } catch (error) {
       img.hidden = true;
       status.textContent = "Cannot load your code (" + error.message + "); retrying.";
