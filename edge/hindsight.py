@@ -1,0 +1,185 @@
+"""The history estimator for a PIR desk: hindsight, published as late desk events.
+
+The live desk state (``edge.state.DeskStateMachine``) must turn vacant soon after someone
+leaves, so a person in deep focus who does not move for 20 minutes is reported gone, and
+a passer-by's motion during the live hold keeps a left desk occupied. Once ``horizon``
+seconds have passed, the motion around a moment tells much more. So this module
+re-estimates each desk's occupancy from its PIR motion *episodes* (runs of consecutive
+motion samples) and publishes corrections: ordinary desk events with a past ``at``,
+stored by the hub as late transitions (of two at the same time the one written later
+wins, and the rollups re-open the bins they touch; ``hub.aggregate``). The live state on
+the hub never moves backwards, so the map is not touched.
+
+The re-estimate (:func:`reestimate`, pure):
+
+1. episodes less than ``link_seconds`` apart form a *cluster*;
+2. a cluster is a *sitting's* motion if it holds a burst (an episode of at least
+   ``burst_seconds``: sitting down, standing up, stretching) or ``rhythm_episodes``
+   episodes over at least ``rhythm_seconds`` (a still reader's stirring); anything else
+   (a lone short pulse, a passer-by lingering a few seconds) is ignored;
+3. consecutive sitting clusters are one stay when the quiet between them is at most
+   ``window`` seconds and the later one does not open with an *arrival* (an episode of at
+   least ``arrival_seconds``: settling in) -- the person never left;
+4. a stay is occupied from its first motion to its last (+ ``tail_seconds``).
+
+:func:`reconcile` turns a re-estimate into the corrections that make the hub's history
+equal to it over a span; :class:`Hindsight` runs both online with bounded memory.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from edge.protocol import DeskEvent
+
+__all__ = ["Hindsight", "Rules", "reconcile", "reestimate"]
+
+Episode = tuple[float, float]  # (first motion sample, last motion sample of the run)
+Interval = tuple[float, float]
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The re-estimate's parameters (see the module docstring; seconds)."""
+
+    window: float = 2700.0
+    link_seconds: float = 300.0
+    burst_seconds: float = 15.0
+    arrival_seconds: float = 20.0
+    rhythm_episodes: int = 3
+    rhythm_seconds: float = 120.0
+    tail_seconds: float = 5.0
+
+    def __post_init__(self) -> None:
+        if not (self.window >= self.link_seconds > 0 and self.burst_seconds >= 0
+                and self.arrival_seconds >= 0 and self.rhythm_episodes >= 1
+                and self.rhythm_seconds >= 0 and self.tail_seconds >= 0):
+            raise ValueError("Rules: window >= link_seconds > 0 and the other "
+                             "durations >= 0, rhythm_episodes >= 1 are required")
+
+    @property
+    def horizon(self) -> float:
+        """How long after a moment its re-estimate can still change."""
+        return self.window + 2 * self.link_seconds + self.rhythm_seconds
+
+
+def _clusters(episodes: Sequence[Episode], link: float) -> list[list[Episode]]:
+    out: list[list[Episode]] = []
+    for episode in episodes:
+        if out and episode[0] - out[-1][-1][1] <= link:
+            out[-1].append(episode)
+        else:
+            out.append([episode])
+    return out
+
+
+def reestimate(episodes: Sequence[Episode], rules: Rules = Rules()) -> list[Interval]:
+    """Occupied intervals from motion episodes in time order (module docstring)."""
+    stays: list[list[float]] = []
+    for cluster in _clusters(episodes, rules.link_seconds):
+        first, last = cluster[0][0], cluster[-1][1]
+        burst = any(b - a >= rules.burst_seconds for a, b in cluster)
+        rhythm = len(cluster) >= rules.rhythm_episodes and last - first >= rules.rhythm_seconds
+        if not (burst or rhythm):
+            continue
+        arrival = cluster[0][1] - cluster[0][0] >= rules.arrival_seconds
+        if stays and first - stays[-1][1] <= rules.window and not arrival:
+            stays[-1][1] = last
+        else:
+            stays.append([first, last])
+    return [(a, b + rules.tail_seconds) for a, b in stays]
+
+
+def _state_at(occupied: Sequence[Interval], t: float) -> str:
+    return "occupied" if any(a <= t < b for a, b in occupied) else "vacant"
+
+
+def reconcile(
+    live: Sequence[tuple[str, float]], occupied: Sequence[Interval], start: float, end: float,
+) -> list[tuple[str, float]]:
+    """Corrections (state, at) that, written after ``live`` (transitions (state, at) in
+    the order written), make the history over [start, end) equal ``occupied``: one at
+    ``start``, one at every re-estimated change and one at every live transition inside
+    the span (which it overrides). A live ``unknown`` is left alone: a desk the agent
+    could not see is not guessed at."""
+    if end <= start:
+        return []
+    unknown = {at for state, at in live if state == "unknown" and start <= at < end}
+    times = {start, *(at for _, at in live if start <= at < end)}
+    for a, b in occupied:
+        times.update(t for t in (a, b) if start <= t < end)
+    out = []
+    for t in sorted(times):
+        if t in unknown:
+            continue
+        out.append((_state_at(occupied, t), t))
+    return out
+
+
+class Hindsight:
+    """One PIR desk's history corrections, online.
+
+    Feed every raw PIR sample (``sample``) and every live event (``event``) in time
+    order. Every ``period`` seconds the span that has become final (older than the
+    rules' ``horizon``) is re-estimated and the corrections for it are returned. Memory:
+    the episodes and live events of the last ``horizon`` + ``window`` seconds.
+    """
+
+    def __init__(self, desk: str = "desk", *, rules: Rules = Rules(),
+                 period: float = 300.0) -> None:
+        if not period > 0:
+            raise ValueError("Hindsight: period must be > 0")
+        self.desk = desk
+        self.rules = rules
+        self.period = float(period)
+        self._episodes: deque[Episode] = deque()
+        self._run: list[float] | None = None  # the motion run going on: [first, last]
+        self._live: deque[tuple[str, float]] = deque()
+        self._final_until: float | None = None  # history is corrected up to here
+        self._next: float | None = None
+
+    def sample(self, at: float, motion: object) -> list[DeskEvent]:
+        """One raw PIR sample (True: motion since the previous one). A failed read
+        (None) or anything that is not a bool is skipped."""
+        if motion is True:
+            if self._run is None:
+                self._run = [at, at]
+            else:
+                self._run[1] = at
+        elif motion is False:
+            if self._run is not None:
+                self._episodes.append((self._run[0], self._run[1]))
+                self._run = None
+        else:
+            return []
+        if self._final_until is None:
+            self._final_until = at
+            self._next = at + self.rules.horizon + self.period
+        if self._next is not None and at >= self._next:
+            self._next = at + self.period
+            return self._finalise(at - self.rules.horizon)
+        return []
+
+    def event(self, event: DeskEvent) -> None:
+        """A live event of this desk, as the state machine emitted it."""
+        self._live.append((event.state, event.at))
+
+    def _finalise(self, until: float) -> list[DeskEvent]:
+        start = self._final_until
+        if start is None or until <= start:
+            return []
+        keep_from = start - self.rules.horizon - self.rules.window
+        while self._episodes and self._episodes[0][1] < keep_from:
+            self._episodes.popleft()
+        episodes = list(self._episodes)
+        if self._run is not None:
+            episodes.append((self._run[0], self._run[1]))
+        occupied = reestimate(episodes, self.rules)
+        live = list(self._live)
+        corrections = reconcile(live, occupied, start, until)
+        self._final_until = until
+        while len(self._live) > 1 and self._live[1][1] < until:
+            self._live.popleft()  # the latest one before ``until`` is kept
+        return [DeskEvent(self.desk, state, at) for state, at in corrections]  # type: ignore[arg-type]
