@@ -192,8 +192,12 @@ def latencies(truth: Sequence[Interval], events: Sequence[Event], configured: fl
                                         ("vacant", e, after, departures)):
             if state == "vacant" and until - edge < configured + 60.0:
                 continue  # the day ends too soon after it to see the departure
-            hit = next((emitted - edge for st, _, emitted in events
-                        if st == state and edge <= emitted < until), None)
+            before = [st for st, _, emitted in events if emitted <= edge]
+            if before and before[-1] == state:
+                hit: float | None = 0.0  # already shown so (a false state ahead of it)
+            else:
+                hit = next((emitted - edge for st, _, emitted in events
+                            if st == state and edge <= emitted < until), None)
             if hit is None:
                 missed += 1
             else:

@@ -16,11 +16,16 @@ The re-estimate (:func:`reestimate`, pure):
 2. a cluster is a *sitting's* motion if it holds a burst (an episode of at least
    ``burst_seconds``: sitting down, standing up, stretching) or ``rhythm_episodes``
    episodes over at least ``rhythm_seconds`` (a still reader's stirring); anything else
-   (a lone short pulse, a passer-by lingering a few seconds) is ignored;
-3. consecutive sitting clusters are one stay when the quiet between them is at most
-   ``window`` seconds and the later one does not open with an *arrival* (an episode of at
-   least ``arrival_seconds``: settling in) -- the person never left;
-4. a stay is occupied from its first motion to its last (+ ``tail_seconds``).
+   (a lone short pulse, a passer-by lingering a few seconds) counts only as quiet;
+3. a stay begins at a cluster with a burst (nobody sits down without one) and takes in
+   each following sitting cluster that begins at most ``window`` after its last motion
+   (so a decision is final ``horizon`` seconds later), unless the stay ended with a
+   burst (standing up) and the next cluster is an *arrival*: it opens with an episode
+   of at least ``arrival_seconds`` (settling in) and goes on with ``rhythm_episodes`` - 1
+   more over ``rhythm_seconds``. Without both signatures the person never left;
+4. a stay is occupied from its first motion to its last (+ ``tail_seconds``), where a
+   cluster ending in a burst ends with that burst (lone pulses after it are
+   passers-by).
 
 :func:`reconcile` turns a re-estimate into the corrections that make the hub's history
 equal to it over a span; :class:`Hindsight` runs both online with bounded memory.
@@ -45,10 +50,10 @@ class Rules:
     """The re-estimate's parameters (see the module docstring; seconds)."""
 
     window: float = 2700.0
-    link_seconds: float = 300.0
+    link_seconds: float = 240.0
     burst_seconds: float = 15.0
     arrival_seconds: float = 20.0
-    rhythm_episodes: int = 3
+    rhythm_episodes: int = 4
     rhythm_seconds: float = 120.0
     tail_seconds: float = 5.0
 
@@ -62,7 +67,8 @@ class Rules:
     @property
     def horizon(self) -> float:
         """How long after a moment its re-estimate can still change."""
-        return self.window + 2 * self.link_seconds + self.rhythm_seconds
+        return (self.window + (self.rhythm_episodes + 1) * self.link_seconds
+                + self.rhythm_seconds)
 
 
 def _clusters(episodes: Sequence[Episode], link: float) -> list[list[Episode]]:
@@ -77,18 +83,33 @@ def _clusters(episodes: Sequence[Episode], link: float) -> list[list[Episode]]:
 
 def reestimate(episodes: Sequence[Episode], rules: Rules = Rules()) -> list[Interval]:
     """Occupied intervals from motion episodes in time order (module docstring)."""
-    stays: list[list[float]] = []
+    stays: list[list[float]] = []  # [first motion, last motion]
+    open_stay = False  # the last stay may still grow
+    departed = False  # ... and its last counted motion was a burst (standing up)
     for cluster in _clusters(episodes, rules.link_seconds):
         first, last = cluster[0][0], cluster[-1][1]
-        burst = any(b - a >= rules.burst_seconds for a, b in cluster)
+        if open_stay and first - stays[-1][1] > rules.window:
+            open_stay = False  # no sitting's motion for longer than the window: gone
+        bursts = [n for n, (a, b) in enumerate(cluster) if b - a >= rules.burst_seconds]
         rhythm = len(cluster) >= rules.rhythm_episodes and last - first >= rules.rhythm_seconds
-        if not (burst or rhythm):
-            continue
-        arrival = cluster[0][1] - cluster[0][0] >= rules.arrival_seconds
-        if stays and first - stays[-1][1] <= rules.window and not arrival:
-            stays[-1][1] = last
-        else:
+        if not (bursts or rhythm):
+            continue  # a passer-by, or a still person's lone stir (counted as quiet)
+        ends_with_burst = bool(bursts) and (
+            not rhythm or len(cluster) - bursts[-1] < rules.rhythm_episodes)
+        if ends_with_burst:
+            last = cluster[bursts[-1]][1]  # lone pulses after the last burst: passers-by
+        opening = cluster[0]
+        rest = cluster[1:]
+        arrival = (opening[1] - opening[0] >= rules.arrival_seconds
+                   and len(rest) >= rules.rhythm_episodes - 1
+                   and last - opening[1] >= rules.rhythm_seconds)
+        if open_stay and not (departed and arrival):
+            stays[-1][1] = max(stays[-1][1], last)  # the person never left
+            if bursts:  # a stir without a burst does not undo a standing up
+                departed = ends_with_burst
+        elif bursts:  # a stay begins with someone sitting down
             stays.append([first, last])
+            open_stay, departed = True, ends_with_burst
     return [(a, b + rules.tail_seconds) for a, b in stays]
 
 
@@ -124,7 +145,8 @@ class Hindsight:
     Feed every raw PIR sample (``sample``) and every live event (``event``) in time
     order. Every ``period`` seconds the span that has become final (older than the
     rules' ``horizon``) is re-estimated and the corrections for it are returned. Memory:
-    the episodes and live events of the last ``horizon`` + ``window`` seconds.
+    the episodes of the last ``horizon`` + ``window`` seconds and of the stay that may
+    still reach into them (a working day at most), and the live events not yet final.
     """
 
     def __init__(self, desk: str = "desk", *, rules: Rules = Rules(),
@@ -170,13 +192,19 @@ class Hindsight:
         start = self._final_until
         if start is None or until <= start:
             return []
-        keep_from = start - self.rules.horizon - self.rules.window
-        while self._episodes and self._episodes[0][1] < keep_from:
-            self._episodes.popleft()
         episodes = list(self._episodes)
         if self._run is not None:
             episodes.append((self._run[0], self._run[1]))
         occupied = reestimate(episodes, self.rules)
+        # forget what can no longer matter: episodes before both the window behind the
+        # new final point and the stay that may still reach it (a stay needs its start)
+        keep_from = until - self.rules.horizon - self.rules.window
+        for a, b in occupied:
+            if b + self.rules.window >= keep_from:
+                keep_from = min(keep_from, a)
+                break
+        while self._episodes and self._episodes[0][1] < keep_from:
+            self._episodes.popleft()
         live = list(self._live)
         corrections = reconcile(live, occupied, start, until)
         self._final_until = until

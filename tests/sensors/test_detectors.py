@@ -308,3 +308,29 @@ def test_thermopile_accepts_array_subclasses_without_raising() -> None:
     assert thermo.update(0, np.ma.array(ROOM, mask=np.eye(8, dtype=bool))).presence == "absent"
     assert thermo.update(10, np.asmatrix(ROOM + 0.01)).presence == "absent"
     assert thermo.update(20, np.ma.masked_all((8, 8))).presence in {"absent", "fault"}
+
+
+def _sitting(pir: PirDetector, gap: float, count: int) -> None:
+    """A confirmed arrival, then one motion sample every ``gap`` seconds."""
+    pir.update(0.0, True)
+    pir.update(20.0, True)
+    for n in range(1, count + 1):
+        pir.update(20.0 + gap * n, True)
+
+
+def test_adaptive_hold_follows_the_desks_motion_rhythm() -> None:
+    typist = PirDetector(min_hold_seconds=120, max_hold_seconds=600)
+    _sitting(typist, 20.0, 10)
+    assert typist.hold == 120  # frequent motion: the desk lets go soon
+    reader = PirDetector(min_hold_seconds=120, max_hold_seconds=600)
+    _sitting(reader, 200.0, 10)
+    assert reader.hold == 400  # 2 x the 90th percentile gap (200 s)
+    sleeper = PirDetector(min_hold_seconds=120, max_hold_seconds=600)
+    _sitting(sleeper, 380.0, 5)
+    assert sleeper.hold == 600  # capped: the live departure time stays bounded
+    assert sleeper.absent_after == pytest.approx(720)
+    # a new sitting after the desk went absent starts from hold_seconds again
+    t = 20.0 + 380.0 * 5 + 2000.0
+    sleeper.update(t, True)
+    sleeper.update(t + 20.0, True)
+    assert sleeper.hold == sleeper.hold_seconds
