@@ -135,7 +135,7 @@ def run_desk_day(kind: str, day: DeskDay, day_start: float, seed: int, step: flo
         if event is not None:
             run.events.append((event.state, event.at, now))
             if hindsight is not None:
-                hindsight.event(event)
+                corrections += hindsight.event(event)
         run.corrections += [(c.state, c.at, now) for c in corrections]
     return run
 

@@ -16,13 +16,15 @@ The re-estimate (:func:`reestimate`, pure):
 2. a cluster is a *sitting's* motion if it holds a burst (an episode of at least
    ``burst_seconds``: sitting down, standing up, stretching) or ``rhythm_episodes``
    episodes over at least ``rhythm_seconds`` (a still reader's stirring); anything else
-   (a lone short pulse, a passer-by lingering a few seconds) counts only as quiet;
-3. a stay begins at a cluster with a burst (nobody sits down without one) and takes in
+   (a lone short pulse, a passer-by lingering a few seconds) only extends a stay whose
+   last counted motion was not a burst (a still person stirring, not a passer-by after
+   someone stood up and left);
+3. a stay begins at a cluster with an *arrival* burst (at least ``arrival_seconds``:
+   nobody settles in without one) and takes in
    each following sitting cluster that begins at most ``window`` after its last motion
    (so a decision is final ``horizon`` seconds later), unless the stay ended with a
-   burst (standing up) and the next cluster is an *arrival*: it opens with an episode
-   of at least ``arrival_seconds`` (settling in) and goes on with ``rhythm_episodes`` - 1
-   more over ``rhythm_seconds``. Without both signatures the person never left;
+   burst (standing up) and the next cluster opens with an arrival burst (settling in).
+   Without both signatures the person never left;
 4. a stay is occupied from its first motion to its last (+ ``tail_seconds``), where a
    cluster ending in a burst ends with that burst (lone pulses after it are
    passers-by).
@@ -52,7 +54,7 @@ class Rules:
     window: float = 2700.0
     link_seconds: float = 240.0
     burst_seconds: float = 15.0
-    arrival_seconds: float = 20.0
+    arrival_seconds: float = 30.0
     rhythm_episodes: int = 4
     rhythm_seconds: float = 120.0
     tail_seconds: float = 5.0
@@ -93,23 +95,23 @@ def reestimate(episodes: Sequence[Episode], rules: Rules = Rules()) -> list[Inte
         bursts = [n for n, (a, b) in enumerate(cluster) if b - a >= rules.burst_seconds]
         rhythm = len(cluster) >= rules.rhythm_episodes and last - first >= rules.rhythm_seconds
         if not (bursts or rhythm):
-            continue  # a passer-by, or a still person's lone stir (counted as quiet)
+            if open_stay and not departed:
+                stays[-1][1] = max(stays[-1][1], last)  # a still person stirring
+            continue  # else a passer-by
         ends_with_burst = bool(bursts) and (
             not rhythm or len(cluster) - bursts[-1] < rules.rhythm_episodes)
         if ends_with_burst:
             last = cluster[bursts[-1]][1]  # lone pulses after the last burst: passers-by
-        opening = cluster[0]
-        rest = cluster[1:]
-        arrival = (opening[1] - opening[0] >= rules.arrival_seconds
-                   and len(rest) >= rules.rhythm_episodes - 1
-                   and last - opening[1] >= rules.rhythm_seconds)
+        arrival = cluster[0][1] - cluster[0][0] >= rules.arrival_seconds
         if open_stay and not (departed and arrival):
             stays[-1][1] = max(stays[-1][1], last)  # the person never left
             if bursts:  # a stir without a burst does not undo a standing up
                 departed = ends_with_burst
-        elif bursts:  # a stay begins with someone sitting down
+        elif any(b - a >= rules.arrival_seconds for a, b in cluster):
+            # a stay begins with someone settling in
             stays.append([first, last])
-            open_stay, departed = True, ends_with_burst
+            # settling in is no standing up, even when nothing follows it for a while
+            open_stay, departed = True, ends_with_burst and bursts[-1] > 0
     return [(a, b + rules.tail_seconds) for a, b in stays]
 
 
@@ -146,7 +148,8 @@ class Hindsight:
     order. Every ``period`` seconds the span that has become final (older than the
     rules' ``horizon``) is re-estimated and the corrections for it are returned. Memory:
     the episodes of the last ``horizon`` + ``window`` seconds and of the stay that may
-    still reach into them (a working day at most), and the live events not yet final.
+    still reach into them (a working day at most), the live events not yet final, and
+    the corrections held back since the desk's newest live event (one per period).
     """
 
     def __init__(self, desk: str = "desk", *, rules: Rules = Rules(),
@@ -161,6 +164,8 @@ class Hindsight:
         self._live: deque[tuple[str, float]] = deque()
         self._final_until: float | None = None  # history is corrected up to here
         self._next: float | None = None
+        self._latest: float | None = None  # the newest live event's at
+        self._held: list[DeskEvent] = []  # corrections not older than it (see _finalise)
 
     def sample(self, at: float, motion: object) -> list[DeskEvent]:
         """One raw PIR sample (True: motion since the previous one). A failed read
@@ -184,9 +189,15 @@ class Hindsight:
             return self._finalise(at - self.rules.horizon)
         return []
 
-    def event(self, event: DeskEvent) -> None:
-        """A live event of this desk, as the state machine emitted it."""
+    def event(self, event: DeskEvent) -> list[DeskEvent]:
+        """A live event of this desk, as the state machine emitted it; returns the held
+        corrections it lets out (see ``_finalise``)."""
         self._live.append((event.state, event.at))
+        if self._latest is None or event.at > self._latest:
+            self._latest = event.at
+        ready = [c for c in self._held if c.at < event.at]
+        self._held = [c for c in self._held if c.at >= event.at]
+        return ready
 
     def _finalise(self, until: float) -> list[DeskEvent]:
         start = self._final_until
@@ -210,4 +221,14 @@ class Hindsight:
         self._final_until = until
         while len(self._live) > 1 and self._live[1][1] < until:
             self._live.popleft()  # the latest one before ``until`` is kept
-        return [DeskEvent(self.desk, state, at) for state, at in corrections]  # type: ignore[arg-type]
+        # The hub moves a desk's live state to an event at least as new as its own, so a
+        # correction at or after the newest live event would move the map: it is held
+        # until a newer live event makes it history.
+        out = []
+        for state, at in corrections:
+            correction = DeskEvent(self.desk, state, at)  # type: ignore[arg-type]
+            if self._latest is not None and at < self._latest:
+                out.append(correction)
+            else:
+                self._held.append(correction)
+        return out

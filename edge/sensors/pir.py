@@ -25,6 +25,12 @@ longer. ``hold_seconds`` is the hold until three gaps are known; a new sitting (
 the verdict turned absent) starts from it again. ``absent_after`` is then the longest
 delay, the one to configure the live departure time by.
 
+**Passers-by after a departure** (adaptive mode): standing up to leave is a burst of
+motion (at least ``burst_seconds`` of consecutive motion samples). After a burst, a
+short stir is credited only ``min_hold_seconds``, not the learned hold, until two
+stirs more than ``stir_seconds`` apart show the person is still sitting there: so a
+passer-by walking past a desk just left does not restart its whole hold.
+
 Faults: no valid sample for ``missing_seconds`` (short dropouts keep the last verdict,
 which keeps decaying), a sample that is not a bool, or an output stuck high for
 ``stuck_seconds`` (real people stop moving now and then; a PIR high for hours is broken).
@@ -67,6 +73,8 @@ class PirDetector:
         max_hold_seconds: float | None = None,
         rhythm_factor: float = 2.0,
         episode_seconds: float = 10.0,
+        burst_seconds: float = 15.0,
+        stir_seconds: float = 30.0,
     ) -> None:
         low = hold_seconds if min_hold_seconds is None else min_hold_seconds
         high = hold_seconds if max_hold_seconds is None else max_hold_seconds
@@ -74,7 +82,7 @@ class PirDetector:
                 and stuck_seconds > 0 and missing_seconds > 0
                 and 0 <= confirm_seconds <= confirm_window
                 and 0 <= low <= hold_seconds <= high and rhythm_factor > 0
-                and episode_seconds >= 0):
+                and episode_seconds >= 0 and burst_seconds > 0 and stir_seconds >= 0):
             raise ValueError("PirDetector: hold >= 0, half-life > 0, 0 < threshold <= 1, "
                              "stuck_seconds > 0, missing_seconds > 0, "
                              "0 <= confirm_seconds <= confirm_window, "
@@ -84,8 +92,14 @@ class PirDetector:
         self.max_hold_seconds = float(high)
         self.rhythm_factor = float(rhythm_factor)
         self.episode_seconds = float(episode_seconds)
+        self.burst_seconds = float(burst_seconds)
+        self.stir_seconds = float(stir_seconds)
         self._gaps: deque[float] = deque(maxlen=RHYTHM_GAPS)
         self._hold = self.hold_seconds
+        self._credit_until: float | None = None  # full presence up to here
+        self._run_start: float | None = None  # the current run of motion samples
+        self._after_burst = False
+        self._stirs: list[float] = []  # stirs since the last burst (at most two kept)
         self.decay_half_life = float(decay_half_life)
         self.threshold = float(threshold)
         self.stuck_seconds = float(stuck_seconds)
@@ -93,6 +107,7 @@ class PirDetector:
         self.confirm_seconds = float(confirm_seconds)
         self.confirm_window = float(confirm_window)
         self._first_motion: float | None = None  # unconfirmed motion while absent
+        self._confirm_count = 0  # motion samples since it
         self._last_motion: float | None = None
         self._high_since: float | None = None
         self._last_valid: float | None = None
@@ -129,7 +144,10 @@ class PirDetector:
         """Presence probability at ``at`` from the motion seen so far (0 before any)."""
         if self._last_motion is None or not _finite(at):
             return 0.0
-        quiet = max(0.0, at - self._last_motion - self._hold)
+        credit = self._credit_until
+        if credit is None or self.min_hold_seconds == self.max_hold_seconds:
+            credit = self._last_motion + self._hold
+        quiet = max(0.0, at - credit)
         return float(0.5 ** (quiet / self.decay_half_life))
 
     def update(self, at: float, sample: object | None) -> Reading:
@@ -145,15 +163,42 @@ class PirDetector:
         self._last_valid = at
         if not sample:
             self._high_since = None
+            self._run_start = None
             return self._verdict(at)
+        if self._run_start is None:
+            self._run_start = at
         if self._high_since is None:
             self._high_since = at
         if at - self._high_since >= self.stuck_seconds:
             return Reading(at, "fault")
         if self._confirmed(at):
             self._learn(at)
+            self._credit(at)
             self._last_motion = at
         return self._verdict(at)
+
+    def _credit(self, at: float) -> None:
+        """How long counted motion at ``at`` keeps the desk fully present."""
+        if self.min_hold_seconds == self.max_hold_seconds:
+            self._credit_until = at + self._hold
+            return
+        start = self._run_start if self._run_start is not None else at
+        credit = self._hold
+        if at - start >= self.burst_seconds:
+            self._after_burst, self._stirs = True, []  # standing up, sitting down, ...
+            credit = self.min_hold_seconds
+        elif self._after_burst:
+            if not self._stirs or at - self._stirs[-1] > self.stir_seconds:
+                self._stirs = [*self._stirs[-1:], at]
+            if len(self._stirs) >= 2:
+                self._after_burst = False  # still sitting there: the rhythm again
+            else:
+                credit = self.min_hold_seconds
+        until = at + credit
+        if self._credit_until is None or self.probability(at) < self.threshold:
+            self._credit_until = until
+        else:
+            self._credit_until = max(self._credit_until, until)
 
     def _confirmed(self, at: float) -> bool:
         """Whether motion at ``at`` counts (always while present; see the docstring)."""
@@ -162,9 +207,19 @@ class PirDetector:
             return True
         first = self._first_motion
         if first is None or not 0 <= at - first <= self.confirm_window:
-            self._first_motion = at
+            self._first_motion, self._confirm_count = at, 1
             return False
-        if at - first >= self.confirm_seconds:
+        if self._run_start == at:
+            self._confirm_count += 1  # a new run of motion: one more stir
+        if self.min_hold_seconds < self.max_hold_seconds:
+            # learning desks: someone sitting down moves on and on (a burst), or stirs
+            # three separate times; a passer-by lingering a few seconds does neither
+            start = self._run_start if self._run_start is not None else at
+            enough = (at - start >= self.burst_seconds
+                      or (self._confirm_count >= 3 and at - first >= 2 * self.confirm_seconds))
+        else:
+            enough = at - first >= self.confirm_seconds
+        if enough:
             self._first_motion = None
             return True
         return False

@@ -114,8 +114,8 @@ def test_reconcile_makes_the_hubs_history_equal_the_estimate(
 @settings(max_examples=60, deadline=None)
 @given(episodes)
 def test_online_corrections_equal_the_batch_estimate(eps: list[tuple[float, float]]) -> None:
-    """The online pass (5-s samples, live events ignored) corrects the finalised span to
-    what the batch re-estimate of all samples says."""
+    """The online pass (5-s samples) corrects the finalised span to what the batch
+    re-estimate of all samples says, once a newer live event lets its corrections out."""
     rules = RULES
     step = 5.0
     horizon_end = (eps[-1][1] if eps else 0.0) + rules.horizon + 1000.0
@@ -135,6 +135,9 @@ def test_online_corrections_equal_the_batch_estimate(eps: list[tuple[float, floa
         elif run is not None:
             runs.append((run[0], run[1]))
             run = None
+    # corrections not older than the newest live event are held: a newer one lets them out
+    corrections += [(c.state, c.at) for c in hindsight.event(
+        DeskEvent("desk", "vacant", float(times[-1]) + 1.0))]
     batch = reestimate(runs, rules)
     final = times[-1] - rules.horizon - 60.0
     probes = np.linspace(0.0, max(0.0, final), 200)
@@ -150,3 +153,17 @@ def test_bad_rules_are_refused() -> None:
         Rules(window=10.0, link_seconds=20.0)
     with pytest.raises(ValueError):
         Hindsight(period=0.0)
+
+
+def test_no_correction_is_newer_than_the_newest_live_event() -> None:
+    """The hub moves the live state to an event at least as new as its own: a correction
+    must never be one, or the map would show the history's guess."""
+    hindsight = Hindsight(rules=RULES, period=60.0)
+    hindsight.event(DeskEvent("desk", "occupied", 0.0))
+    hindsight.event(DeskEvent("desk", "vacant", 100.0))  # live: vacant from 100 s on
+    out: list[DeskEvent] = []
+    for t in np.arange(0.0, 3 * RULES.horizon, 5.0).tolist():
+        out += hindsight.sample(t, t < 40.0)  # settled in for 40 s, then nothing
+    assert out and all(c.at < 100.0 for c in out)
+    released = hindsight.event(DeskEvent("desk", "occupied", 3 * RULES.horizon))
+    assert released and all(100.0 <= c.at < 3 * RULES.horizon for c in released)
