@@ -121,24 +121,38 @@ def _state_at(occupied: Sequence[Interval], t: float) -> str:
 
 def reconcile(
     live: Sequence[tuple[str, float]], occupied: Sequence[Interval], start: float, end: float,
-) -> list[tuple[str, float]]:
-    """Corrections (state, at) that, written after ``live`` (transitions (state, at) in
-    the order written), make the history over [start, end) equal ``occupied``: one at
-    ``start``, one at every re-estimated change and one at every live transition inside
-    the span (which it overrides). A live ``unknown`` is left alone: a desk the agent
-    could not see is not guessed at."""
+    before: str | None = None,
+) -> tuple[list[tuple[str, float]], str | None]:
+    """(corrections, the history's state at ``end``) over [start, end).
+
+    ``live`` are the live transitions (state, at) in the order written, ``before`` the
+    history's state just before ``start`` (None: not known). Written after them, the
+    corrections make the history equal ``occupied`` at every moment of the span where
+    the live state is not ``unknown`` (a desk the agent could not see is not guessed
+    at), with one correction per change only: none where the history is right already.
+    """
     if end <= start:
-        return []
-    unknown = {at for state, at in live if state == "unknown" and start <= at < end}
-    times = {start, *(at for _, at in live if start <= at < end)}
+        return [], before
+    changes = {start, *(at for _, at in live if start <= at < end)}
     for a, b in occupied:
-        times.update(t for t in (a, b) if start <= t < end)
+        changes.update(t for t in (a, b) if start <= t < end)
+    earlier = [(at, n, state) for n, (state, at) in enumerate(live) if at <= start]
+    live_state = max(earlier)[2] if earlier else None  # the newest; the last written of ties
+    if live_state is not None and live_state != "unknown" and before is not None:
+        live_state = before  # the earlier corrections' state carries on
+    current = before if before is not None else live_state
     out = []
-    for t in sorted(times):
-        if t in unknown:
+    for t in sorted(changes):
+        here = [state for state, at in live if at == t]
+        if here:
+            live_state = current = here[-1]
+        if live_state == "unknown":
             continue
-        out.append((_state_at(occupied, t), t))
-    return out
+        want = _state_at(occupied, t)
+        if want != current:
+            out.append((want, t))
+            current = want
+    return out, current
 
 
 class Hindsight:
@@ -166,6 +180,7 @@ class Hindsight:
         self._next: float | None = None
         self._latest: float | None = None  # the newest live event's at
         self._held: list[DeskEvent] = []  # corrections not older than it (see _finalise)
+        self._state: str | None = None  # the history's state at _final_until
 
     def sample(self, at: float, motion: object) -> list[DeskEvent]:
         """One raw PIR sample (True: motion since the previous one). A failed read
@@ -217,7 +232,7 @@ class Hindsight:
         while self._episodes and self._episodes[0][1] < keep_from:
             self._episodes.popleft()
         live = list(self._live)
-        corrections = reconcile(live, occupied, start, until)
+        corrections, self._state = reconcile(live, occupied, start, until, self._state)
         self._final_until = until
         while len(self._live) > 1 and self._live[1][1] < until:
             self._live.popleft()  # the latest one before ``until`` is kept

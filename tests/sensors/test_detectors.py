@@ -310,27 +310,47 @@ def test_thermopile_accepts_array_subclasses_without_raising() -> None:
     assert thermo.update(20, np.ma.masked_all((8, 8))).presence in {"absent", "fault"}
 
 
-def _sitting(pir: PirDetector, gap: float, count: int) -> None:
-    """A confirmed arrival, then one motion sample every ``gap`` seconds."""
-    pir.update(0.0, True)
-    pir.update(20.0, True)
-    for n in range(1, count + 1):
-        pir.update(20.0 + gap * n, True)
+def _sitting(pir: PirDetector, gaps: list[float]) -> float:
+    """Settling in (20 s of motion), then one short stir after each gap; the time after."""
+    for t in range(0, 25, 5):
+        pir.update(float(t), True)
+    t = 20.0
+    for gap in gaps:
+        pir.update(t + 5.0, False)
+        t += gap
+        pir.update(t, True)
+    return t
 
 
 def test_adaptive_hold_follows_the_desks_motion_rhythm() -> None:
     typist = PirDetector(min_hold_seconds=120, max_hold_seconds=600)
-    _sitting(typist, 20.0, 10)
+    _sitting(typist, [20.0] * 10)
     assert typist.hold == 120  # frequent motion: the desk lets go soon
     reader = PirDetector(min_hold_seconds=120, max_hold_seconds=600)
-    _sitting(reader, 200.0, 10)
+    _sitting(reader, [200.0] * 10)
     assert reader.hold == 400  # 2 x the 90th percentile gap (200 s)
     sleeper = PirDetector(min_hold_seconds=120, max_hold_seconds=600)
-    _sitting(sleeper, 380.0, 5)
+    end = _sitting(sleeper, [200.0] * 3 + [380.0] * 6)
     assert sleeper.hold == 600  # capped: the live departure time stays bounded
     assert sleeper.absent_after == pytest.approx(720)
+    assert sleeper.update(end + 700.0, False).presence == "present"
+    assert sleeper.update(end + 730.0, False).presence == "absent"
     # a new sitting after the desk went absent starts from hold_seconds again
-    t = 20.0 + 380.0 * 5 + 2000.0
-    sleeper.update(t, True)
-    sleeper.update(t + 20.0, True)
+    _sitting_again = end + 3000.0
+    for t in range(0, 25, 5):
+        sleeper.update(_sitting_again + t, True)
     assert sleeper.hold == sleeper.hold_seconds
+
+
+def test_after_standing_up_a_passer_by_earns_only_the_minimum_hold() -> None:
+    pir = PirDetector(min_hold_seconds=120, max_hold_seconds=600)
+    end = _sitting(pir, [200.0] * 10)  # a reader: the hold is 400 s
+    for t in range(5, 30, 5):  # standing up to leave: a burst
+        pir.update(end + t, True)
+    left = end + 25.0
+    pir.update(left + 5.0, False)
+    pir.update(left + 300.0, True)  # one passer-by, 5 minutes later
+    pir.update(left + 305.0, False)
+    # the passer-by's stir holds 120 s (+ one 120-s half-life), not the learned 400 s
+    assert pir.update(left + 300.0 + 235.0, False).presence == "present"
+    assert pir.update(left + 300.0 + 245.0, False).presence == "absent"

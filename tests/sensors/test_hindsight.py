@@ -97,18 +97,20 @@ def test_reconcile_makes_the_hubs_history_equal_the_estimate(
 ) -> None:
     """Written after the live events, with the hub's rule (at the same at, the later
     one wins), the corrections give the re-estimate at every moment of the span,
-    except where the live state is unknown (left alone)."""
+    except where the live state is unknown (left alone); and none is redundant."""
     end = start + length
-    corrections = reconcile(live, occupied, start, end)
+    corrections, _ = reconcile(live, occupied, start, end)
     probes = np.linspace(start, end, 97)[:-1] if end > start else np.array([])
     history = shown([*live, *corrections], probes)
     expected = np.array([1 if any(a <= t < b for a, b in occupied) else 0 for t in probes])
     unknown_at = sorted(at for s, at in live if s == "unknown")
     for t, got, want in zip(probes, history, expected, strict=True):
         latest_live = max((at for _, at in live if at <= t), default=None)
-        if latest_live is not None and latest_live in unknown_at and latest_live >= start:
+        if latest_live is not None and latest_live in unknown_at:
             continue
         assert got == want
+    again, _ = reconcile([*live, *corrections], occupied, start, end, None)
+    assert len(again) <= 1  # at most the one at ``start`` (history before it unknown)
 
 
 @settings(max_examples=60, deadline=None)
@@ -161,9 +163,11 @@ def test_no_correction_is_newer_than_the_newest_live_event() -> None:
     hindsight = Hindsight(rules=RULES, period=60.0)
     hindsight.event(DeskEvent("desk", "occupied", 0.0))
     hindsight.event(DeskEvent("desk", "vacant", 100.0))  # live: vacant from 100 s on
+    stirs = {100.0 * n for n in range(1, 7)}  # but the reader stirred until 600 s
     out: list[DeskEvent] = []
     for t in np.arange(0.0, 3 * RULES.horizon, 5.0).tolist():
-        out += hindsight.sample(t, t < 40.0)  # settled in for 40 s, then nothing
-    assert out and all(c.at < 100.0 for c in out)
+        out += hindsight.sample(t, t < 40.0 or t in stirs)
+    assert out == []  # occupied at 100 s and vacant at 605 s: both held back
     released = hindsight.event(DeskEvent("desk", "occupied", 3 * RULES.horizon))
-    assert released and all(100.0 <= c.at < 3 * RULES.horizon for c in released)
+    assert released == [DeskEvent("desk", "occupied", 100.0),
+                        DeskEvent("desk", "vacant", 600.0 + RULES.tail_seconds)]
