@@ -388,7 +388,7 @@ def test_a_pir_desk_publishes_late_corrections_when_a_vacancy_proves_false(
 
     config = make_config(broker.port, desks=1)
     settle = {float(t) for t in range(0, 40)}
-    stirs = {1500.0 + 50.0 * n for n in range(80)}
+    stirs = {1500.0 + 50.0 * n for n in range(110)}
     low, high = ADAPTIVE_HOLD
     sensor = DetectingSensor(MotionDriver(settle | stirs),
                              PirDetector(min_hold_seconds=low, max_hold_seconds=high))
