@@ -195,7 +195,8 @@ class PirDetector:
             else:
                 credit = self.min_hold_seconds
         until = at + credit
-        if self._credit_until is None or self.probability(at) < self.threshold:
+        if (self._credit_until is None or self.probability(at) < self.threshold
+                or at - start >= self.burst_seconds):  # standing up: the old credit ends
             self._credit_until = until
         else:
             self._credit_until = max(self._credit_until, until)

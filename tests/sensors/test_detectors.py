@@ -344,13 +344,16 @@ def test_adaptive_hold_follows_the_desks_motion_rhythm() -> None:
 
 def test_after_standing_up_a_passer_by_earns_only_the_minimum_hold() -> None:
     pir = PirDetector(min_hold_seconds=120, max_hold_seconds=600)
-    end = _sitting(pir, [200.0] * 10)  # a reader: the hold is 400 s
+    end = _sitting(pir, [200.0] * 10)  # a reader: the learned hold is 400 s
+    assert pir.hold == 400
     for t in range(5, 30, 5):  # standing up to leave: a burst
         pir.update(end + t, True)
     left = end + 25.0
     pir.update(left + 5.0, False)
-    pir.update(left + 300.0, True)  # one passer-by, 5 minutes later
-    pir.update(left + 305.0, False)
-    # the passer-by's stir holds 120 s (+ one 120-s half-life), not the learned 400 s
-    assert pir.update(left + 300.0 + 235.0, False).presence == "present"
-    assert pir.update(left + 300.0 + 245.0, False).presence == "absent"
+    pir.update(left + 100.0, True)  # a passer-by walks past 100 s later
+    pir.update(left + 105.0, False)
+    # the burst and the stir hold only 120 s each (+ one 120-s half-life), not 400 s
+    assert pir.update(left + 100.0 + 235.0, False).presence == "present"
+    assert pir.update(left + 100.0 + 245.0, False).presence == "absent"
+    pir.update(left + 600.0, True)  # a lone passer-by near the empty desk: not believed
+    assert pir.update(left + 605.0, False).presence == "absent"
