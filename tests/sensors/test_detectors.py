@@ -357,3 +357,20 @@ def test_after_standing_up_a_passer_by_earns_only_the_minimum_hold() -> None:
     assert pir.update(left + 100.0 + 245.0, False).presence == "absent"
     pir.update(left + 600.0, True)  # a lone passer-by near the empty desk: not believed
     assert pir.update(left + 605.0, False).presence == "absent"
+
+
+@pytest.mark.parametrize(
+    ("pir", "seat", "expected"),
+    [
+        ("present", "absent", "absent"),  # a passer-by near an empty chair
+        ("absent", "present", "present"),  # a still reader on the chair
+        ("present", "fault", "present"),  # the seat sensor is broken: the PIR stands in
+        ("absent", "fault", "absent"),
+        ("fault", "fault", "fault"),
+    ],
+)
+def test_fusion_prefers_the_seat_sensor_over_a_pir(pir: str, seat: str, expected: str) -> None:
+    readings = [Reading(1.0, pir), Reading(2.0, seat)]  # type: ignore[arg-type]
+    assert fuse(readings, [False, True]) == Reading(2.0, expected)  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        fuse(readings, [True])
