@@ -29,7 +29,10 @@ delay, the one to configure the live departure time by.
 motion (at least ``burst_seconds`` of consecutive motion samples). After a burst, a
 short stir is credited only ``min_hold_seconds``, not the learned hold, until two
 stirs more than ``stir_seconds`` apart show the person is still sitting there: so a
-passer-by walking past a desk just left does not restart its whole hold.
+passer-by walking past a desk just left does not restart its whole hold. Settling in
+is a burst too (the detector cannot tell the two apart). And near an empty desk a
+learning detector believes motion only once it is a burst or three separate runs of
+motion at least ``2 * confirm_seconds`` apart within ``confirm_window``.
 
 Faults: no valid sample for ``missing_seconds`` (short dropouts keep the last verdict,
 which keeps decaying), a sample that is not a bool, or an output stuck high for
