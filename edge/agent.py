@@ -20,9 +20,11 @@ from edge import __version__
 from edge.ble.zones import ZoneCounter
 from edge.config import AgentConfig
 from edge.errors import ConfigError
+from edge.hindsight import Hindsight
 from edge.mqtt import MqttLink
 from edge.outbox import Outbox
 from edge.protocol import (
+    MAX_ITEMS,
     CheckinsMessage,
     Config,
     DeskEvent,
@@ -37,6 +39,8 @@ from edge.protocol import (
     topic_for,
 )
 from edge.sensors.base import Reading, Sensor
+from edge.sensors.pipeline import DetectingSensor
+from edge.sensors.pir import PirDetector
 from edge.state import DeskStateMachine
 
 if TYPE_CHECKING:  # bleak and cv2 are imported only by agents that scan / have a camera
@@ -81,6 +85,11 @@ class Agent:
         self._sensors = {d.id: sensors[d.id] for d in config.desks}
         self._machines = {
             d.id: DeskStateMachine(config.hold_seconds, desk=d.id) for d in config.desks
+        }
+        # PIR-only desks also get the history estimator: late corrections (edge/hindsight.py)
+        self._hindsight = {
+            desk: Hindsight(desk) for desk, sensor in self._sensors.items()
+            if isinstance(sensor, DetectingSensor) and isinstance(sensor.detector, PirDetector)
         }
         self._faults: tuple[str, ...] = ()  # desks whose last reading was a fault
         self._fault_logged: set[str] = set()  # touched by the stepping thread only
@@ -165,12 +174,23 @@ class Agent:
         readings = {desk: self._read(desk, sensor, now) for desk, sensor in self._sensors.items()}
         with self._lock:
             self._faults = tuple(d for d, r in readings.items() if r.presence == "fault")
-            events = [
-                event
-                for desk, reading in readings.items()
-                if (event := self._machines[desk].update(reading)) is not None
-            ]
-            message = self._enqueue(events, now)
+            events = []
+            corrections = []  # written after the live events: at the same at, they win
+            for desk, reading in readings.items():
+                event = self._machines[desk].update(reading)
+                if event is not None:
+                    events.append(event)
+                hindsight = self._hindsight.get(desk)
+                if hindsight is not None:
+                    sensor = self._sensors[desk]
+                    assert isinstance(sensor, DetectingSensor)
+                    corrections += hindsight.sample(now, sensor.last_sample)
+                    if event is not None:
+                        corrections += hindsight.event(event)
+            events += corrections
+            message = None
+            for first in range(0, len(events), MAX_ITEMS):  # the protocol's bound
+                message = self._enqueue(events[first:first + MAX_ITEMS], now)
         if message is not None:
             log.debug("boot %d seq %d: %d desk change(s)", self.boot, message.seq, len(events))
             self._wake.set()

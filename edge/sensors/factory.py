@@ -20,7 +20,7 @@ from edge.sensors.base import Sensor
 from edge.sensors.contact import ContactDetector
 from edge.sensors.file import FileSensor
 from edge.sensors.pipeline import DetectingSensor, FusedSensor, SensorFault
-from edge.sensors.pir import PirDetector
+from edge.sensors.pir import ADAPTIVE_HOLD, PirDetector
 from edge.sensors.thermopile import ThermopileDetector
 
 __all__ = ["Hardware", "build_desk_sensor", "build_sensors"]
@@ -62,7 +62,10 @@ def build_desk_sensor(
         _build(sensor, base_dir, f"{where}.sensors[{j}]", hardware)
         for j, sensor in enumerate(desk.sensors)
     ]
-    return sensors[0] if len(sensors) == 1 else FusedSensor(sensors)
+    if len(sensors) == 1:
+        return sensors[0]
+    # a PIR counts only while every seat-seeing sensor of the desk is at fault
+    return FusedSensor(sensors, [sensor.type != "pir" for sensor in desk.sensors])
 
 
 def _shorthand(text: str, base_dir: Path, where: str) -> Sensor:
@@ -99,9 +102,12 @@ def _build_unchecked(sensor: SensorConfig, base_dir: Path, hardware: Hardware) -
     assert sensor.pin is not None  # the config parser requires it for GPIO sensors
     if sensor.type == "pir":
         pir = PirDriver(sensor.pin, pin_factory=hardware.pin_factory)
+        low, high = ADAPTIVE_HOLD  # the hold learns the desk's motion rhythm
         if sensor.hold_seconds is None:
-            return DetectingSensor(pir, PirDetector())
-        return DetectingSensor(pir, PirDetector(hold_seconds=sensor.hold_seconds))
+            return DetectingSensor(pir, PirDetector(min_hold_seconds=low, max_hold_seconds=high))
+        hold = sensor.hold_seconds
+        return DetectingSensor(pir, PirDetector(
+            hold_seconds=hold, min_hold_seconds=min(low, hold), max_hold_seconds=max(high, hold)))
     contact = ContactDriver(sensor.pin, pull_up=sensor.pull_up, pin_factory=hardware.pin_factory)
     if sensor.debounce_seconds is None:
         return DetectingSensor(contact, ContactDetector())

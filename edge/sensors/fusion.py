@@ -9,6 +9,12 @@ Rule (in order):
    one still works, so one dead sensor does not make the desk ``unknown``;
 3. else (every sensor is at fault) -> ``fault``.
 
+Preference: when some sensors are marked *preferred* (those that see the seat: a seat
+mat, a contact switch, a thermopile), the rule above is applied to the preferred ones
+that are not at fault, and the others (a PIR) count only while every preferred one is at
+fault. A PIR's "present" is a passer-by as often as a person near an empty desk, and its
+"absent" is a still reader; a seat sensor knows better on both.
+
 The fused reading is stamped with the latest ``at`` of its inputs.
 """
 
@@ -21,12 +27,20 @@ from edge.sensors.base import Reading
 __all__ = ["fuse"]
 
 
-def fuse(readings: Sequence[Reading]) -> Reading:
-    """One desk verdict from several sensors' readings (see the module docstring)."""
+def fuse(readings: Sequence[Reading], preferred: Sequence[bool] | None = None) -> Reading:
+    """One desk verdict from several sensors' readings (see the module docstring);
+    ``preferred`` has one flag per reading (default: all preferred)."""
     if not readings:
         raise ValueError("fuse() needs at least one reading")
+    if preferred is not None and len(preferred) != len(readings):
+        raise ValueError("fuse(): one preferred flag per reading")
     at = max(r.at for r in readings)
-    presences = {r.presence for r in readings}
+    chosen = readings
+    if preferred is not None:
+        working = [r for r, p in zip(readings, preferred, strict=True)
+                   if p and r.presence != "fault"]
+        chosen = working or readings
+    presences = {r.presence for r in chosen}
     if "present" in presences:
         return Reading(at, "present")
     if "absent" in presences:

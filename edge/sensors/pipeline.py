@@ -45,10 +45,12 @@ class DetectingSensor:
     def __init__(self, driver: Driver, detector: Detector) -> None:
         self.driver = driver
         self.detector = detector
+        self.last_sample: object | None = None  # the last raw sample (None: read failed)
         self._failures = 0  # consecutive failed reads
 
     def read(self, now: float) -> Reading:
         sample: object | None
+        self.last_sample = None
         try:
             sample = self.driver.sample(now)
         except SensorFault as exc:
@@ -62,6 +64,7 @@ class DetectingSensor:
                 log.info("%s recovered after %d failed reads",
                          type(self.driver).__name__, self._failures)
             self._failures = 0
+            self.last_sample = sample
         try:
             return self.detector.update(now, sample)
         except Exception as exc:  # detectors promise not to raise; keep the promise here too
@@ -78,12 +81,20 @@ class DetectingSensor:
 
 
 class FusedSensor:
-    """Several sensors on one desk, combined by :func:`edge.sensors.fusion.fuse`."""
+    """Several sensors on one desk, combined by :func:`edge.sensors.fusion.fuse`.
 
-    def __init__(self, sensors: Sequence[Sensor]) -> None:
+    ``preferred`` (one flag per sensor, default all True) marks the sensors that see the
+    seat itself (seat mat, contact, thermopile): while one of them works, the others
+    (a PIR, which passers-by and stillness fool) are not asked for a verdict."""
+
+    def __init__(self, sensors: Sequence[Sensor],
+                 preferred: Sequence[bool] | None = None) -> None:
         if not sensors:
             raise ValueError("a FusedSensor needs at least one sensor")
+        if preferred is not None and len(preferred) != len(sensors):
+            raise ValueError("FusedSensor: one preferred flag per sensor")
         self.sensors = tuple(sensors)
+        self.preferred = tuple(preferred) if preferred is not None else (True,) * len(sensors)
 
     def read(self, now: float) -> Reading:
         readings = []
@@ -97,4 +108,4 @@ class FusedSensor:
             if not isinstance(reading, Reading):
                 reading = Reading(now, "fault")
             readings.append(reading)
-        return fuse(readings)
+        return fuse(readings, self.preferred)

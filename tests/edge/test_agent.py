@@ -363,3 +363,53 @@ def test_the_outbox_bounds_of_edge_toml_apply_and_drops_show_in_health(
     kept = [decode(parse_topic(row.topic), row.payload, now=t0 + 60)
             for row in agent.outbox.pending(10)]
     assert [m.seq for m in kept if isinstance(m, DesksMessage)] == [3, 4]
+
+
+class MotionDriver:
+    """A PIR output that saw motion at the given seconds (one sample a second)."""
+
+    def __init__(self, motion: set[float]) -> None:
+        self.motion = motion
+
+    def sample(self, now: float) -> bool:
+        return now in self.motion
+
+
+def test_a_pir_desk_publishes_late_corrections_when_a_vacancy_proves_false(
+    broker: Mosquitto, make_config: ConfigFactory,
+) -> None:
+    """A reader settles in, sits 25 minutes without moving (the live state turns vacant
+    after the PIR hold and the agent's 5 s), then stirs every 50 s: once the hindsight
+    horizon has passed, the agent publishes an ``occupied`` at the vacancy's own time,
+    in a desks message after the live events, and the live state stays as it was."""
+    from edge.hindsight import Rules
+    from edge.sensors.pipeline import DetectingSensor
+    from edge.sensors.pir import ADAPTIVE_HOLD, PirDetector
+
+    config = make_config(broker.port, desks=1)
+    settle = {float(t) for t in range(0, 40)}
+    stirs = {1500.0 + 50.0 * n for n in range(110)}
+    low, high = ADAPTIVE_HOLD
+    sensor = DetectingSensor(MotionDriver(settle | stirs),
+                             PirDetector(min_hold_seconds=low, max_hold_seconds=high))
+    agent = Agent(config, {"d1": sensor})
+    try:
+        live: list[DeskEvent] = []
+        late: list[DeskEvent] = []
+        end = 1500.0 + Rules().horizon + 900.0
+        for t in range(0, int(end)):
+            message = agent.step(float(t))
+            if message is None:
+                continue
+            for event in message.events:
+                (late if event.at < t - 60 and live and event.state == "occupied"
+                 and any(e.state == "vacant" and e.at == event.at for e in live)
+                 else live).append(event)
+        vacancies = [e for e in live if e.state == "vacant" and 0 < e.at < 1500.0]
+        assert len(vacancies) == 1  # the live state let the still reader go
+        assert vacancies[0].at in [e.at for e in late]  # and the history takes it back
+        # (the other correction dates the arrival at the first motion, 0 s, not at 15 s
+        # when the live state believed it)
+        assert agent.states == {"d1": "occupied"}
+    finally:
+        agent.stop(drain_seconds=0)

@@ -308,3 +308,69 @@ def test_thermopile_accepts_array_subclasses_without_raising() -> None:
     assert thermo.update(0, np.ma.array(ROOM, mask=np.eye(8, dtype=bool))).presence == "absent"
     assert thermo.update(10, np.asmatrix(ROOM + 0.01)).presence == "absent"
     assert thermo.update(20, np.ma.masked_all((8, 8))).presence in {"absent", "fault"}
+
+
+def _sitting(pir: PirDetector, gaps: list[float]) -> float:
+    """Settling in (20 s of motion), then one short stir after each gap; the time after."""
+    for t in range(0, 25, 5):
+        pir.update(float(t), True)
+    t = 20.0
+    for gap in gaps:
+        pir.update(t + 5.0, False)
+        t += gap
+        pir.update(t, True)
+    return t
+
+
+def test_adaptive_hold_follows_the_desks_motion_rhythm() -> None:
+    typist = PirDetector(min_hold_seconds=120, max_hold_seconds=600)
+    _sitting(typist, [20.0] * 10)
+    assert typist.hold == 120  # frequent motion: the desk lets go soon
+    reader = PirDetector(min_hold_seconds=120, max_hold_seconds=600)
+    _sitting(reader, [200.0] * 10)
+    assert reader.hold == 400  # 2 x the 90th percentile gap (200 s)
+    sleeper = PirDetector(min_hold_seconds=120, max_hold_seconds=600)
+    end = _sitting(sleeper, [200.0] * 3 + [380.0] * 6)
+    assert sleeper.hold == 600  # capped: the live departure time stays bounded
+    assert sleeper.absent_after == pytest.approx(720)
+    assert sleeper.update(end + 700.0, False).presence == "present"
+    assert sleeper.update(end + 730.0, False).presence == "absent"
+    # a new sitting after the desk went absent starts from hold_seconds again
+    _sitting_again = end + 3000.0
+    for t in range(0, 25, 5):
+        sleeper.update(_sitting_again + t, True)
+    assert sleeper.hold == sleeper.hold_seconds
+
+
+def test_after_standing_up_a_passer_by_earns_only_the_minimum_hold() -> None:
+    pir = PirDetector(min_hold_seconds=120, max_hold_seconds=600)
+    end = _sitting(pir, [200.0] * 10)  # a reader: the learned hold is 400 s
+    assert pir.hold == 400
+    for t in range(5, 30, 5):  # standing up to leave: a burst
+        pir.update(end + t, True)
+    left = end + 25.0
+    pir.update(left + 5.0, False)
+    pir.update(left + 100.0, True)  # a passer-by walks past 100 s later
+    pir.update(left + 105.0, False)
+    # the burst and the stir hold only 120 s each (+ one 120-s half-life), not 400 s
+    assert pir.update(left + 100.0 + 235.0, False).presence == "present"
+    assert pir.update(left + 100.0 + 245.0, False).presence == "absent"
+    pir.update(left + 600.0, True)  # a lone passer-by near the empty desk: not believed
+    assert pir.update(left + 605.0, False).presence == "absent"
+
+
+@pytest.mark.parametrize(
+    ("pir", "seat", "expected"),
+    [
+        ("present", "absent", "absent"),  # a passer-by near an empty chair
+        ("absent", "present", "present"),  # a still reader on the chair
+        ("present", "fault", "present"),  # the seat sensor is broken: the PIR stands in
+        ("absent", "fault", "absent"),
+        ("fault", "fault", "fault"),
+    ],
+)
+def test_fusion_prefers_the_seat_sensor_over_a_pir(pir: str, seat: str, expected: str) -> None:
+    readings = [Reading(1.0, pir), Reading(2.0, seat)]  # type: ignore[arg-type]
+    assert fuse(readings, [False, True]) == Reading(2.0, expected)  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        fuse(readings, [True])

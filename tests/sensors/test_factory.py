@@ -97,6 +97,8 @@ def test_each_type_gets_its_driver_and_detector(tmp_path: Path, pins: MockFactor
     pir = sensors["d-pir"]
     assert isinstance(pir, DetectingSensor) and isinstance(pir.driver, PirDriver)
     assert isinstance(pir.detector, PirDetector) and pir.detector.hold_seconds == 30.0
+    # the hold learns the desk between the configured one and the agent's ceiling
+    assert (pir.detector.min_hold_seconds, pir.detector.max_hold_seconds) == (30.0, 600.0)
     assert pir.driver.pin == 17
 
     mat = sensors["d-mat"]
@@ -113,6 +115,7 @@ def test_each_type_gets_its_driver_and_detector(tmp_path: Path, pins: MockFactor
     first, second = both.sensors
     assert isinstance(first, DetectingSensor) and isinstance(first.driver, ContactDriver)
     assert isinstance(second, FileSensor) and second.path == tmp_path / "both.txt"
+    assert both.preferred == (True, True)  # no PIR on this desk: every sensor is asked
 
     single = sensors["d-file"]
     assert isinstance(single, FileSensor) and single.path == tmp_path / "d-file.txt"
