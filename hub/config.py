@@ -94,6 +94,10 @@ class HubSettings(BaseSettings):
     # more than this has its desk event times corrected by the offset, or rejected.
     max_clock_skew_seconds: float = Field(default=120.0, gt=0.0)
     clock_skew_action: Literal["correct", "reject"] = "correct"
+    # Event horizon (docs/security.md, "Cost of one message"): an edge message with a time
+    # stamp older than this is dead-lettered, and rollups are never recomputed further
+    # back. Keep it above every agent's outbox max_age_days (edge.toml, default 7).
+    event_horizon_days: float = Field(default=14.0, ge=1.0, le=366.0)
     # Check-in (docs/checkin.md): auto check-out after this long vacant; label URL base.
     checkout_after_vacant_seconds: float = Field(default=1200.0, gt=0.0)
     public_url: str | None = None
@@ -116,6 +120,10 @@ class HubSettings(BaseSettings):
     # Floor-plan uploads (PNG/SVG; docs/dashboard.md), also capped by max_body_bytes.
     floor_plan_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, le=1024**3)
     checkin_rate_per_minute: int = Field(default=30, ge=1, le=10_000)
+
+    @property
+    def event_horizon_seconds(self) -> float:
+        return self.event_horizon_days * 86400.0
 
     @classmethod
     def settings_customise_sources(
