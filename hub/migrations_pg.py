@@ -299,6 +299,17 @@ ALTER TABLE transitions ADD COLUMN pending INTEGER;
 CREATE INDEX transitions_pending ON transitions (id) WHERE pending IS NOT NULL;
 """),
     ("m_h9d_agent_gaps", "ALTER TABLE agents ADD COLUMN gaps BIGINT NOT NULL DEFAULT 0;"),
+    # Twin of m_i24a_badges_generation: any change to badges makes ingest republish configs.
+    ("m_i24a_badges_generation", """
+INSERT INTO meta (name, value) VALUES ('badges_generation', '0') ON CONFLICT (name) DO NOTHING;
+CREATE FUNCTION badges_generation_bump() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE meta SET value = (CAST(value AS BIGINT) + 1)::text WHERE name = 'badges_generation';
+    RETURN NULL;
+END $$;
+CREATE TRIGGER badges_generation_bump AFTER INSERT OR DELETE OR UPDATE OF hash, withdrawn
+ON badges FOR EACH STATEMENT EXECUTE FUNCTION badges_generation_bump();
+"""),
 ]
 
 
