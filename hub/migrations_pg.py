@@ -16,6 +16,8 @@ import time
 
 import psycopg
 
+from hub.accounts import EMAIL_OWNER_SQL
+
 _LOCK_KEY = 0x6465736B  # "desk": the migrations' advisory lock, distinct from site locks
 
 MIGRATIONS: list[tuple[str, str]] = [
@@ -310,6 +312,8 @@ END $$;
 CREATE TRIGGER badges_generation_bump AFTER INSERT OR DELETE OR UPDATE OF hash, withdrawn
 ON badges FOR EACH STATEMENT EXECUTE FUNCTION badges_generation_bump();
 """),
+    # Twin of hub/accounts.py's m003_email_owner (the same SQL).
+    ("m_i24b_email_owner", EMAIL_OWNER_SQL),
 ]
 
 
