@@ -19,7 +19,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
-from hub.dbcompat import insert_id, is_postgres
+from hub.dbcompat import insert_id, is_postgres, take_turn
 from hub.errors import DeskpulseError
 from hub.migrations import apply_exclusively
 
@@ -243,6 +243,24 @@ def recent_failures(db: Database, username: str, *, now: float | None = None) ->
     return int(row[0]) if row else 0
 
 
+def _reserve_attempt(db: Database, username: str, at: float) -> None:
+    """Count the username's recent failures and record this attempt as one, in one step.
+
+    Why one step: checking the count, verifying the password (slow, on purpose) and only
+    then recording a failure let 40 parallel wrong passwords get 13 checks instead of
+    LOGIN_MAX_FAILURES (issue 24, item 5). Here each attempt is counted as a failure
+    before its password is checked, under the write lock (BEGIN IMMEDIATE on SQLite, an
+    advisory lock per username on PostgreSQL), and a success clears the count.
+    """
+    with db.atomic():
+        take_turn(db, "login:" + username)
+        if recent_failures(db, username, now=at) >= LOGIN_MAX_FAILURES:
+            raise LoginRateLimited(
+                f"too many failed logins; try again in {LOGIN_WINDOW_SECONDS // 60} minutes"
+            )
+        db.execute("INSERT INTO login_failures (username, at) VALUES (?, ?)", [username, at])
+
+
 def _verify(stored_hash: str | None, password: str) -> bool:
     """Argon2 check; an unknown user still costs one verification (no user probing)."""
     global _dummy_hash
@@ -263,10 +281,7 @@ def authenticate_password(
     """Check a username/password; LoginRateLimited or LoginFailed on refusal."""
     at = _now(now)
     username = username.strip()
-    if recent_failures(db, username, now=at) >= LOGIN_MAX_FAILURES:
-        raise LoginRateLimited(
-            f"too many failed logins; try again in {LOGIN_WINDOW_SECONDS // 60} minutes"
-        )
+    _reserve_attempt(db, username, at)
     row: dict[str, Any] | None = next(
         db.query(
             "SELECT id, username, password_hash, role, must_change_password"
@@ -276,10 +291,8 @@ def authenticate_password(
         None,
     )
     if not _verify(row["password_hash"] if row else None, password) or row is None:
+        # The attempt stays recorded as a failure (it was written before the check).
         with db.atomic():
-            db.execute(
-                "INSERT INTO login_failures (username, at) VALUES (?, ?)", [username, at]
-            )
             db.execute(
                 "DELETE FROM login_failures WHERE at <= ?", [at - LOGIN_WINDOW_SECONDS]
             )
@@ -290,6 +303,7 @@ def authenticate_password(
             "UPDATE users SET password_hash = ? WHERE id = ?",
             [_hasher.hash(password), row["id"]],
         )
+    # A success clears the username's failures, this attempt's reservation included.
     db.execute("DELETE FROM login_failures WHERE username = ?", [username])
     return Principal(
         kind="session",
