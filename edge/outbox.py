@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edge.errors import OutboxError
+from edge.private_files import private_file
 from edge.protocol import MIN_TIMESTAMP
 
 log = logging.getLogger(__name__)
@@ -85,7 +86,7 @@ class Outbox:
         self.clock = clock
         self._lock = threading.Lock()
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            private_file(self.path)  # owner-only, before SQLite creates it (and its WAL)
             # Autocommit mode: each statement (or explicit BEGIN block) is one transaction.
             self._db = sqlite3.connect(
                 self.path, check_same_thread=False, isolation_level=None, timeout=5.0

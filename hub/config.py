@@ -24,6 +24,7 @@ from pydantic import Field, ValidationError, ValidationInfo, field_validator, mo
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from edge.private_files import private_dir
 from hub.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -246,8 +247,7 @@ class HubSettings(BaseSettings):
 
     def ensure_data_dir(self) -> Path:
         """Create the data directory (owner-only) if it does not exist yet."""
-        self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        return self.data_dir
+        return private_dir(self.data_dir)
 
     def ensure_secret_key(self) -> str:
         """The configured secret, else the one in ``data_dir/secret.key``, generated once.

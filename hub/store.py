@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 from sqlite_utils import Database
 
+from edge.private_files import private_file
 from hub import apply as _apply
 from hub import apply_set, migrations, transition_index
 from hub.aggregate import RollupFrame, TransitionFrame
@@ -304,7 +305,8 @@ class SqliteStore(StoreQueries):
 
     def __init__(self, path: Path | str, *, busy_timeout: float = 10.0) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if str(self.path) != ":memory:":
+            private_file(self.path)  # owner-only, before SQLite creates it (and its WAL)
         self.busy_timeout = busy_timeout
         self._local = threading.local()
         self._connections: list[tuple[threading.Thread, sqlite3.Connection]] = []

@@ -58,9 +58,9 @@ ATTRIBUTES = PROPERTIES | GEOMETRY
 
 # One CSS value: keywords, numbers with units, #hex colours, rgb()/hsl() of numbers, plain
 # quoted font names, url(#id) and !important. No backslash, no other function.
-_VALUE_TOKEN = (r"(?:url\(\s*#[a-z0-9_.:-]+\s*\)|(?:rgba?|hsla?)\([0-9.,%\s/+-]*\)"
+_VALUE_PART = (r"(?:url\(\s*#[a-z0-9_.:-]+\s*\)|(?:rgba?|hsla?)\([0-9.,%\s/+-]*\)"
                 r"|\"[a-z0-9 ,._-]*\"|'[a-z0-9 ,._-]*'|[#a-z0-9.,%+\s/-]|!important)")
-_VALUE = re.compile(rf"(?:{_VALUE_TOKEN})*", re.IGNORECASE)
+_VALUE = re.compile(rf"(?:{_VALUE_PART})*", re.IGNORECASE)
 _SELECTOR = re.compile(r"[a-z0-9_#.,\s>*:+~-]+", re.IGNORECASE)
 _NAME = re.compile(r"[a-z-]{1,40}")
 _SAFE_DATA = re.compile(r"data:image/(png|jpeg|jpg|gif|webp)[;,]", re.IGNORECASE)
