@@ -48,7 +48,7 @@ DIRTY_SLICE = 500  # desks per transaction: each one holds the write lock for a 
 IDLE_SLICE = 2000
 # At most this many (desk, bin) cells per transaction and per kernel call: it bounds the
 # write-lock time and the memory of one slice however far back its desks' events reach.
-MAX_SLICE_CELLS = 10_000
+MAX_SLICE_CELLS = 2_000
 DEFAULT_HORIZON = 14 * 86400.0  # HubSettings.event_horizon_days
 _PAUSE = 0.001  # between slices: the ingest writer, if waiting, takes the lock first
 

@@ -41,7 +41,7 @@ BIN = 900
 # docs/security.md, "Cost of one message": at most (horizon / bin + 2) rollup rows per desk
 # named, no transaction longer than a slice of MAX_SLICE_CELLS (desk, bin) cells.
 ROW_BOUND = len(DESKS) * (HORIZON_DAYS * 86400 / BIN + 2)
-MEMORY_BOUND = 64 * 1024 * 1024
+MEMORY_BOUND = 16 * 1024 * 1024  # Python allocations (tracemalloc); numpy reports to it
 LOCK_BOUND_SECONDS = 2.0
 
 
