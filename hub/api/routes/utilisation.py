@@ -11,7 +11,7 @@ import json
 import re
 import time
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -67,7 +67,7 @@ def parse_instant(value: str, tz: ZoneInfo, *, end: bool) -> float:
         # In UTC, the bounds' own zone: a local date can fall outside even when its name
         # does not seem to (1970-01-01 in Berlin begins at 1969-12-31 23:00 UTC).
         try:
-            when = datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(seconds=seconds)
+            when = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(seconds=seconds)
             at = f"{'begins at' if len(text) == 10 else 'is'} {when:%Y-%m-%d %H:%M} UTC, "
         except OverflowError:  # beyond year 9999 in UTC
             at = "is "
