@@ -6,6 +6,8 @@ get the import's validation. Both store engines.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
@@ -134,3 +136,41 @@ def test_an_import_without_a_body_is_a_400_saying_what_to_send(
         assert response.json()["detail"] == (
             "the request has no body: send the CSV file (header name,email,department) as "
             "the body, Content-Type text/csv")
+
+
+def test_the_migration_keeps_one_copy_of_each_address_on_sqlite() -> None:
+    import sqlite3
+
+    conn = sqlite3.connect(":memory:")
+    _old_accounts(conn)
+    conn.executescript(accounts.EMAIL_OWNER_SQL)
+    assert _owners(conn) == EXPECTED_OWNERS
+
+
+def test_the_migration_keeps_one_copy_of_each_address_on_postgres(pg_url: str) -> None:
+    import psycopg
+
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        _old_accounts(conn)
+        conn.execute(accounts.EMAIL_OWNER_SQL.encode())
+        assert _owners(conn) == EXPECTED_OWNERS
+
+
+# Before the migration: Eve claimed Bob's imported address, Zed a copy of Ann's (in
+# another case), Q an empty one.
+_OLD = [(1, "eve", "bob@x.org"), (2, "bob@x.org", "Bob@x.org"), (3, "ann", "a@x.org"),
+        (4, "zed", "A@x.org"), (5, "q", "")]
+EXPECTED_OWNERS = [(1, None, None), (2, "Bob@x.org", "import"), (3, "a@x.org", "self"),
+                   (4, None, None), (5, None, None)]
+
+
+def _old_accounts(conn: Any) -> None:
+    conn.execute("CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    conn.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, username TEXT, email TEXT)")
+    for row in _OLD:
+        conn.execute(f"INSERT INTO users VALUES ({row[0]}, '{row[1]}', '{row[2]}')")
+
+
+def _owners(conn: Any) -> list[tuple[Any, ...]]:
+    return [tuple(r) for r in conn.execute(
+        "SELECT id, email, email_source FROM users ORDER BY id").fetchall()]
