@@ -24,6 +24,7 @@ from sqlite_utils import Database
 
 from hub import accounts, people_import
 from hub.accounts import Principal
+from hub.dbcompat import IntegrityError
 from hub.errors import DeskpulseError, NotFound
 from hub.privacy import audit
 from hub.privacy.inventory import INVENTORY
@@ -130,8 +131,13 @@ def correct(
         if "email" in clean:
             _check_email_change(db, person, clean["email"])
         for field, value in clean.items():
-            db.execute(f"UPDATE users SET {field} = ? WHERE id = ?",  # noqa: S608 (allow-list)
-                       [value, person])
+            try:
+                with db.atomic():  # a savepoint: a refusal must not end the transaction
+                    db.execute(f"UPDATE users SET {field} = ? WHERE id = ?",  # noqa: S608
+                               [value, person])
+            except IntegrityError:  # the unique index, when two claim one address at once
+                raise CorrectionRejected("this e-mail address belongs to another account"
+                                         ) from None
         if "email" in clean:
             db.execute("UPDATE users SET email_source = ? WHERE id = ?",
                        [None if clean["email"] is None else accounts.EMAIL_FROM_SELF, person])
