@@ -25,6 +25,7 @@ from edge.mqtt import MqttLink
 from edge.outbox import Outbox
 from edge.protocol import (
     MAX_ITEMS,
+    MIN_TIMESTAMP,
     CheckinsMessage,
     Config,
     DeskEvent,
@@ -108,6 +109,8 @@ class Agent:
         self.boot: int = self.outbox.start_boot()
         self._seq = 0
         self._lock = threading.Lock()  # state machines, seq and their enqueue order
+        # True while desk changes are held because the clock is not set (see _enqueue).
+        self._clock_unset = False
         self._started_at = clock()
         self._zones_topic = topic_for(config.site, config.agent, "zones")
         self._ble_lock = threading.Lock()  # the counter: scanner thread vs stepping thread
@@ -188,6 +191,13 @@ class Agent:
                     if event is not None:
                         corrections += hindsight.event(event)
             events += corrections
+            if self._clock_unset and now >= MIN_TIMESTAMP:
+                # The clock has been set: every desk's state, stamped now, replaces the
+                # changes held back while it was not (their times were meaningless).
+                self._clock_unset = False
+                log.info("the clock is set; sending the state of every desk")
+                events = [e for m in self._machines.values()
+                          if (e := m.snapshot(now)) is not None]
             message = None
             for first in range(0, len(events), MAX_ITEMS):  # the protocol's bound
                 message = self._enqueue(events[first:first + MAX_ITEMS], now)
@@ -222,8 +232,23 @@ class Agent:
                 if scans:
                     self._enqueue_scans(scans, now)
 
-    def _enqueue_scans(self, scans: list[Scan], now: float) -> CheckinsMessage:
-        """Publish check-in scans through the outbox with the next seq."""
+    def _clock_is_unset(self, now: float, what: str) -> bool:
+        """True (and logged once) while the clock reads before MIN_TIMESTAMP (2020): a Pi
+        without a real-time clock boots at 1970 until NTP answers. Nothing is stamped
+        with such a time: the hub would refuse it (docs/protocol.md, "Clocks")."""
+        if now >= MIN_TIMESTAMP:
+            return False
+        if not self._clock_unset:
+            self._clock_unset = True
+            log.warning("the clock is not set (it reads before 2020): %s are held back "
+                        "until it is; check NTP", what)
+        return True
+
+    def _enqueue_scans(self, scans: list[Scan], now: float) -> CheckinsMessage | None:
+        """Publish check-in scans through the outbox with the next seq (dropped while the
+        clock is not set: a scan cannot be placed in time)."""
+        if self._clock_is_unset(now, "desk changes, zone counts and scans"):
+            return None
         with self._lock:
             self._seq += 1
             message = CheckinsMessage(agent=self.config.agent, boot=self.boot, seq=self._seq,
@@ -235,7 +260,7 @@ class Agent:
 
     def _enqueue_zones(self, rows: list[ZoneCount], now: float) -> ZonesMessage | None:
         """Publish closed bins' counts through the outbox with the next seq."""
-        if not rows:
+        if not rows or self._clock_is_unset(now, "desk changes, zone counts and scans"):
             return None
         with self._lock:
             self._seq += 1
@@ -296,9 +321,13 @@ class Agent:
 
     def _enqueue(self, events: list[DeskEvent], now: float) -> DesksMessage | None:
         """Number and persist one message; the caller holds ``_lock`` so seq order is row
-        order."""
-        if not events:
+        order. While the clock is not set nothing is enqueued: the machines keep the
+        state, and the first step with a set clock sends it all (see :meth:`step`)."""
+        if not events or self._clock_is_unset(now, "desk changes, zone counts and scans"):
             return None
+        # A reading from before the clock was set, carried in a state machine: stamped now.
+        events = [e if e.at >= MIN_TIMESTAMP else DeskEvent(e.desk, e.state, now)
+                  for e in events]
         self._seq += 1
         message = DesksMessage(
             agent=self.config.agent, boot=self.boot, seq=self._seq, sent=now,

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edge.errors import OutboxError
+from edge.private_files import private_file
+from edge.protocol import MIN_TIMESTAMP
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +51,7 @@ _QUEUED_INDEX = "CREATE INDEX IF NOT EXISTS outbox_queued ON outbox (queued)"
 MAX_ROWS = 100_000
 MAX_BYTES = 64 * 1024 * 1024
 MAX_AGE_SECONDS = 7 * 86400.0
-SANE_CLOCK = 1_577_836_800.0  # 2020-01-01 UTC: a clock reading earlier is not yet set
+SANE_CLOCK = MIN_TIMESTAMP  # 2020-01-01 UTC: a clock reading earlier is not yet set
 # Rows past the age bound (parameters: SANE_CLOCK, the cutoff); rows written before the
 # clock was set have no known age and never match.
 _AGED = "queued >= ? AND queued < ?"
@@ -84,7 +86,7 @@ class Outbox:
         self.clock = clock
         self._lock = threading.Lock()
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            private_file(self.path)  # owner-only, before SQLite creates it (and its WAL)
             # Autocommit mode: each statement (or explicit BEGIN block) is one transaction.
             self._db = sqlite3.connect(
                 self.path, check_same_thread=False, isolation_level=None, timeout=5.0

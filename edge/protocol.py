@@ -24,6 +24,10 @@ ID_PATTERN = re.compile(r"[a-z0-9-]{1,64}")
 MAX_PAYLOAD_BYTES = 64 * 1024
 MAX_ITEMS = 1000
 MAX_FUTURE_SECONDS = 300.0
+# 2020-01-01 UTC. A time stamp earlier than this comes from a device whose clock is not
+# set yet (a Pi boots at 1970 until NTP answers): it is refused, never stored, because a
+# desk event "from 1970" would make the hub rebuild 50 years of rollups (docs/security.md).
+MIN_TIMESTAMP = 1_577_836_800.0
 DEFAULT_BIN_SECONDS = 900
 MAX_INT = 2**53 - 1
 MAX_TOKEN_LENGTH = 512
@@ -52,7 +56,7 @@ __all__ = [
     "ProtocolError", "Topic", "parse_topic", "topic_for", "Status", "DeskEvent",
     "DesksMessage", "ZoneCount", "ZonesMessage", "Scan", "CheckinsMessage", "Health",
     "DeskAssignment", "Config", "Feedback", "Message", "encode", "decode",
-    "subscription_for_hub", "subscription_for_agent",
+    "subscription_for_hub", "subscription_for_agent", "MIN_TIMESTAMP",
 ]
 
 
@@ -447,10 +451,29 @@ def _reject_constant(name: str) -> float:
     raise ProtocolError(f"{name} is not valid JSON")
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose keys are all different: JSON parsers disagree on which copy of
+    a repeated key wins, so a payload that repeats one means two things and is refused."""
+    body = dict(pairs)
+    if len(body) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                shown = key if is_id(key.replace("_", "-")) else "?"
+                raise ProtocolError(f"field '{shown}' appears more than once in an object")
+            seen.add(key)
+    return body
+
+
 def _timestamps(message: Message) -> list[tuple[str, float]]:
+    """Every time stamp of a message that the time checks apply to.
+
+    A health report's ``sent`` is left out on purpose: it is how the hub measures an
+    agent's clock offset (hub/apply.py), including that of a Pi whose clock is not set.
+    """
     stamps: list[tuple[str, float]] = []
     for name in ("sent", "issued"):
-        if hasattr(message, name):
+        if hasattr(message, name) and not isinstance(message, Health):
             stamps.append((name, getattr(message, name)))
     for group, attr in (("events", "at"), ("scans", "at"), ("counts", "bin")):
         for i, item in enumerate(getattr(message, group, ())):
@@ -464,10 +487,13 @@ def decode(
     *,
     now: float,
     bin_seconds: int = DEFAULT_BIN_SECONDS,
+    max_age: float | None = None,
 ) -> Message:
     """Decode and strictly validate one message received on ``topic``.
 
-    ``now`` is the receiver's clock (Unix seconds) for the future-timestamp check.
+    ``now`` is the receiver's clock (Unix seconds) for the time checks: no time stamp may
+    be more than MAX_FUTURE_SECONDS ahead of it, before MIN_TIMESTAMP, or (with
+    ``max_age``, the hub's event horizon) more than ``max_age`` seconds behind it.
     Raises ProtocolError, and nothing else, for any payload that is not a valid v1
     message for that topic.
     """
@@ -478,7 +504,7 @@ def decode(
         raise ProtocolError(f"message is larger than {MAX_PAYLOAD_BYTES} bytes")
     try:
         text = bytes(payload).decode("utf-8")
-        body = json.loads(text, parse_constant=_reject_constant)
+        body = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
     except UnicodeDecodeError:
         raise ProtocolError("payload is not UTF-8") from None
     except RecursionError:
@@ -497,13 +523,27 @@ def decode(
     agent = getattr(message, "agent", parsed.agent)
     if agent != parsed.agent:
         raise ProtocolError("agent in payload does not match the agent in the topic")
+    oldest = now - max_age if max_age is not None else -math.inf
     for name, stamp in _timestamps(message):
         if name.endswith(".bin"):
             if int(stamp) % bin_seconds:
                 raise ProtocolError(f"{name} is not a multiple of the bin width {bin_seconds} s")
         if stamp > now + MAX_FUTURE_SECONDS:
             raise ProtocolError(f"{name} is more than {int(MAX_FUTURE_SECONDS)} s in the future")
+        if stamp < MIN_TIMESTAMP:
+            raise ProtocolError(f"{name} is before 2020-01-01: the sender's clock is not set")
+        if stamp < oldest:
+            raise ProtocolError(
+                f"{name} is older than the event horizon ({horizon_text(max_age)})")
     return message
+
+
+def horizon_text(max_age: float | None) -> str:
+    """The event horizon as a person reads it, e.g. ``14 days``."""
+    if max_age is None:
+        return "none"
+    days = max_age / 86400
+    return f"{days:g} days" if days >= 1 else f"{max_age:g} s"
 
 
 def kind_of(message: Message) -> Kind:

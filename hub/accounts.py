@@ -20,7 +20,7 @@ from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 from hub import password_policy
-from hub.dbcompat import insert_id, is_postgres
+from hub.dbcompat import insert_id, is_postgres, take_turn
 from hub.errors import DeskpulseError
 from hub.migrations import apply_exclusively
 from hub.password_policy import PasswordRejected
@@ -102,6 +102,34 @@ def _m002_profile(db: Database) -> None:
     """What a person may correct themselves (PATCH /api/v1/me); all optional."""
     for column in ("name", "email", "department"):
         db.execute(f"ALTER TABLE users ADD COLUMN {column} TEXT")  # noqa: S608 (fixed names)
+
+
+# Who owns an account's e-mail address (users.email_source): the directory import, or the
+# person (self-service, not verified). The import matches accounts only by addresses it
+# owns; a person cannot change an address the import owns (issue 24, item 4).
+EMAIL_FROM_IMPORT = "import"
+EMAIL_FROM_SELF = "self"
+EMAIL_OWNER_SQL = f"""
+ALTER TABLE users ADD COLUMN email_source TEXT;
+UPDATE users SET email = NULL WHERE trim(email) = '';
+UPDATE users SET email_source = CASE WHEN lower(email) = lower(username)
+                                     THEN '{EMAIL_FROM_IMPORT}' ELSE '{EMAIL_FROM_SELF}' END
+WHERE email IS NOT NULL;
+UPDATE users SET email = NULL, email_source = NULL
+WHERE email IS NOT NULL AND EXISTS (
+    SELECT 1 FROM users other WHERE lower(other.email) = lower(users.email) AND (
+        (other.email_source = '{EMAIL_FROM_IMPORT}' AND users.email_source = '{EMAIL_FROM_SELF}')
+        OR (other.email_source = users.email_source AND other.id < users.id)));
+CREATE UNIQUE INDEX users_email_unique ON users (lower(email)) WHERE email IS NOT NULL;
+"""
+
+
+@migrations(name="m003_email_owner")
+def _m003_email_owner(db: Database) -> None:
+    """E-mail addresses are stored lower-case and unique across accounts, and each has an
+    owner (``email_source``). Existing duplicates keep the directory's or the oldest
+    account's copy; the others lose the address (they had claimed someone else's)."""
+    db.executescript(EMAIL_OWNER_SQL)
 
 
 def ensure_schema(db: Database) -> None:
@@ -217,6 +245,24 @@ def recent_failures(db: Database, username: str, *, now: float | None = None) ->
     return int(row[0]) if row else 0
 
 
+def _reserve_attempt(db: Database, username: str, at: float) -> None:
+    """Count the username's recent failures and record this attempt as one, in one step.
+
+    Why one step: checking the count, verifying the password (slow, on purpose) and only
+    then recording a failure let 40 parallel wrong passwords get 13 checks instead of
+    LOGIN_MAX_FAILURES (issue 24, item 5). Here each attempt is counted as a failure
+    before its password is checked, under the write lock (BEGIN IMMEDIATE on SQLite, an
+    advisory lock per username on PostgreSQL), and a success clears the count.
+    """
+    with db.atomic():
+        take_turn(db, "login:" + username)
+        if recent_failures(db, username, now=at) >= LOGIN_MAX_FAILURES:
+            raise LoginRateLimited(
+                f"too many failed logins; try again in {LOGIN_WINDOW_SECONDS // 60} minutes"
+            )
+        db.execute("INSERT INTO login_failures (username, at) VALUES (?, ?)", [username, at])
+
+
 def _verify(stored_hash: str | None, password: str) -> bool:
     """Argon2 check; an unknown user still costs one verification (no user probing)."""
     global _dummy_hash
@@ -237,10 +283,7 @@ def authenticate_password(
     """Check a username/password; LoginRateLimited or LoginFailed on refusal."""
     at = _now(now)
     username = username.strip()
-    if recent_failures(db, username, now=at) >= LOGIN_MAX_FAILURES:
-        raise LoginRateLimited(
-            f"too many failed logins; try again in {LOGIN_WINDOW_SECONDS // 60} minutes"
-        )
+    _reserve_attempt(db, username, at)
     row: dict[str, Any] | None = next(
         db.query(
             "SELECT id, username, password_hash, role, must_change_password"
@@ -250,10 +293,8 @@ def authenticate_password(
         None,
     )
     if not _verify(row["password_hash"] if row else None, password) or row is None:
+        # The attempt stays recorded as a failure (it was written before the check).
         with db.atomic():
-            db.execute(
-                "INSERT INTO login_failures (username, at) VALUES (?, ?)", [username, at]
-            )
             db.execute(
                 "DELETE FROM login_failures WHERE at <= ?", [at - LOGIN_WINDOW_SECONDS]
             )
@@ -264,6 +305,7 @@ def authenticate_password(
             "UPDATE users SET password_hash = ? WHERE id = ?",
             [_hasher.hash(password), row["id"]],
         )
+    # A success clears the username's failures, this attempt's reservation included.
     db.execute("DELETE FROM login_failures WHERE username = ?", [username])
     return Principal(
         kind="session",

@@ -195,11 +195,6 @@ def _apply_one(
     if not isinstance(message, DesksMessage | ZonesMessage | CheckinsMessage | Health):
         raise _Reject(f"the hub does not accept '{message.KIND}' messages")
     _check_agent_site(conn, topic)
-    params = {"agent": topic.agent, "site": topic.site, "boot": message.boot,
-              "received": item.received}
-    conn.execute(_TOUCH_AGENT, params)
-    if isinstance(message, Health):
-        return _health(conn, topic, message, item.received)
     offset = _clock_offset(conn, topic.agent, clock) if isinstance(message, DesksMessage) else 0.0
     if offset and clock.action == "reject":
         counts["clock_rejected"] += 1
@@ -207,12 +202,26 @@ def _apply_one(
             f"agent '{topic.agent}' clock is off by {offset:+.0f} s "
             f"(more than {clock.max_skew:.0f} s)"
         )
+    # The agent's row is touched only for a message that is applied (or a duplicate of
+    # one): an agent whose every message is refused leaves dead letters, not an agent.
+    touch = {"agent": topic.agent, "site": topic.site, "boot": message.boot,
+             "received": item.received}
+    if isinstance(message, Health):
+        conn.execute(_TOUCH_AGENT, touch)
+        return _health(conn, topic, message, item.received)
     if not _register(conn, topic, message, item.received, counts):
+        conn.execute(_TOUCH_AGENT, touch)
         return False
     if isinstance(message, DesksMessage):
+        _check_desks(conn, topic, message)
+        conn.execute(_TOUCH_AGENT, touch)
         _desks(conn, topic, message, item.received, counts, offset)
     elif isinstance(message, ZonesMessage):
+        _check_zones(conn, topic, message)
+        conn.execute(_TOUCH_AGENT, touch)
         _zones(conn, topic, message, item.received)
+    else:
+        conn.execute(_TOUCH_AGENT, touch)
     # CheckinsMessage: recorded as received (dedup) only; check-in itself comes later and
     # tokens are never stored here.
     return True
@@ -268,14 +277,8 @@ def _register(
     return True
 
 
-def _desks(
-    conn: sqlite3.Connection,
-    topic: Topic,
-    message: DesksMessage,
-    received: float,
-    counts: Counter[str],
-    offset: float = 0.0,
-) -> None:
+def _check_desks(conn: sqlite3.Connection, topic: Topic, message: DesksMessage) -> None:
+    """Refuse a desks message naming a desk unknown, of another site or another agent."""
     names = list(dict.fromkeys(event.desk for event in message.events))
     known = {
         row[0]: (row[1], row[2])
@@ -292,6 +295,16 @@ def _desks(
             raise _Reject(f"desk '{desk}' is in site '{site}', not '{topic.site}'")
         if agent is not None and agent != topic.agent:
             raise _Reject(f"desk '{desk}' is assigned to agent '{agent}', not '{topic.agent}'")
+
+
+def _desks(
+    conn: sqlite3.Connection,
+    topic: Topic,
+    message: DesksMessage,
+    received: float,
+    counts: Counter[str],
+    offset: float = 0.0,
+) -> None:
     rows = [
         {"site": topic.site, "desk": e.desk, "state": e.state,
          "at": min(e.at + offset, received) if offset else e.at, "agent": topic.agent,
@@ -320,7 +333,8 @@ def _write_transitions(conn: sqlite3.Connection, rows: Iterable[dict[str, object
         conn.execute(_DIRTY_UPSERT, row)
 
 
-def _zones(conn: sqlite3.Connection, topic: Topic, message: ZonesMessage, received: float) -> None:
+def _check_zones(conn: sqlite3.Connection, topic: Topic, message: ZonesMessage) -> None:
+    """Refuse a zones message naming a zone that is not in the agent's site."""
     names = list(dict.fromkeys(count.zone for count in message.counts))
     known = {
         row[0]
@@ -332,6 +346,9 @@ def _zones(conn: sqlite3.Connection, topic: Topic, message: ZonesMessage, receiv
     for zone in names:
         if zone not in known:
             raise _Reject(f"unknown zone '{zone}' in site '{topic.site}'")
+
+
+def _zones(conn: sqlite3.Connection, topic: Topic, message: ZonesMessage, received: float) -> None:
     conn.executemany(
         "INSERT INTO zone_counts (site, zone, bin, agent, devices, received) "
         "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (site, zone, bin, agent) DO UPDATE SET "

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from edge.errors import DeskpulseError
+from edge.private_files import write_private
 
 CONFIG_HELP = "hub.toml (default: $DESKPULSE_CONFIG, else /etc/deskpulse/hub.toml)"
 
@@ -149,8 +150,6 @@ def _hub_labels(args: argparse.Namespace) -> int:
 
 
 def _hub_agents_add(args: argparse.Namespace) -> int:
-    import os
-
     from hub import desk_sensors, provision
     from hub.store_protocol import open_store
 
@@ -170,10 +169,7 @@ def _hub_agents_add(args: argparse.Namespace) -> int:
     finally:
         store.close()
     if args.out is not None:  # owner-only from the start: the file holds the password
-        fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.fchmod(fd, 0o600)  # an existing file keeps its mode otherwise
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
+        write_private(args.out, text)
         print(f"Wrote {args.out}: copy it to the agent as its edge.toml (mode 600).")
         print(f"MQTT password for {args.name}: {password}")
     else:
@@ -223,7 +219,7 @@ def _hub_agents_edge_config(args: argparse.Namespace) -> int:
     if args.out is None:
         print(text, end="")
     else:
-        args.out.write_text(text)
+        write_private(args.out, text)  # it will hold the agent's MQTT password
         print(f"Wrote {args.out}: copy it to the agent as its edge.toml, then add the MQTT "
               "password.")
     return 0

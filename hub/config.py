@@ -24,6 +24,7 @@ from pydantic import Field, ValidationError, ValidationInfo, field_validator, mo
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from edge.private_files import private_dir
 from hub.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -94,6 +95,10 @@ class HubSettings(BaseSettings):
     # more than this has its desk event times corrected by the offset, or rejected.
     max_clock_skew_seconds: float = Field(default=120.0, gt=0.0)
     clock_skew_action: Literal["correct", "reject"] = "correct"
+    # Event horizon (docs/security.md, "Cost of one message"): an edge message with a time
+    # stamp older than this is dead-lettered, and rollups are never recomputed further
+    # back. Keep it above every agent's outbox max_age_days (edge.toml, default 7).
+    event_horizon_days: float = Field(default=14.0, ge=1.0, le=366.0)
     # Check-in (docs/checkin.md): auto check-out after this long vacant; label URL base.
     checkout_after_vacant_seconds: float = Field(default=1200.0, gt=0.0)
     public_url: str | None = None
@@ -126,6 +131,10 @@ class HubSettings(BaseSettings):
     smtp_password: str | None = Field(default=None, repr=False)
     smtp_from: str = "deskpulse@localhost"
     smtp_timeout: float = Field(default=10.0, gt=0.0, le=120.0)
+
+    @property
+    def event_horizon_seconds(self) -> float:
+        return self.event_horizon_days * 86400.0
 
     @classmethod
     def settings_customise_sources(
@@ -248,8 +257,7 @@ class HubSettings(BaseSettings):
 
     def ensure_data_dir(self) -> Path:
         """Create the data directory (owner-only) if it does not exist yet."""
-        self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        return self.data_dir
+        return private_dir(self.data_dir)
 
     def ensure_secret_key(self) -> str:
         """The configured secret, else the one in ``data_dir/secret.key``, generated once.

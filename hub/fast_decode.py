@@ -23,6 +23,7 @@ from edge.protocol import (
     MAX_INT,
     MAX_ITEMS,
     MAX_PAYLOAD_BYTES,
+    MIN_TIMESTAMP,
     VERSION,
     DeskEvent,
     DesksMessage,
@@ -47,13 +48,13 @@ def _is_id(value: Any) -> bool:
     return True
 
 
-def _stamp(value: Any, latest: float) -> float | None:
+def _stamp(value: Any, earliest: float, latest: float) -> float | None:
     """A valid event/sent time as float, or None (then the strict decoder decides)."""
     kind = type(value)
     if kind is not float and kind is not int:
         return None
     number = float(value)
-    if not math.isfinite(number) or number < 0 or number > _MAX_TIMESTAMP or number > latest:
+    if not math.isfinite(number) or number > _MAX_TIMESTAMP or not earliest <= number <= latest:
         return None
     return number
 
@@ -64,8 +65,13 @@ def _count(value: Any) -> int | None:
     return int(value)
 
 
-def decode_desks(topic: Topic, payload: bytes, *, now: float) -> DesksMessage | None:
-    """The ``desks`` message in ``payload``, or None if the strict decoder must decide."""
+def decode_desks(
+    topic: Topic, payload: bytes, *, now: float, max_age: float | None = None
+) -> DesksMessage | None:
+    """The ``desks`` message in ``payload``, or None if the strict decoder must decide.
+
+    ``max_age`` is the event horizon, as for :func:`edge.protocol.decode`.
+    """
     if topic.kind != "desks" or len(payload) > MAX_PAYLOAD_BYTES or payload[:3] == b"\xef\xbb\xbf":
         return None
     try:
@@ -82,7 +88,8 @@ def decode_desks(topic: Topic, payload: bytes, *, now: float) -> DesksMessage | 
         return None
     boot, seq = _count(body["boot"]), _count(body["seq"])
     latest = now + MAX_FUTURE_SECONDS
-    sent = _stamp(body["sent"], latest)
+    earliest = MIN_TIMESTAMP if max_age is None else max(MIN_TIMESTAMP, now - max_age)
+    sent = _stamp(body["sent"], earliest, latest)
     raw_events = body["events"]
     if boot is None or seq is None or sent is None or type(raw_events) is not list:
         return None
@@ -93,8 +100,14 @@ def decode_desks(topic: Topic, payload: bytes, *, now: float) -> DesksMessage | 
         if type(raw) is not dict or len(raw) != 3:  # then all three keys, or a None below
             return None
         desk, state = raw.get("desk"), raw.get("state")
-        at = _stamp(raw.get("at"), latest)
+        at = _stamp(raw.get("at"), earliest, latest)
         if at is None or type(state) is not str or state not in _STATES or not _is_id(desk):
             return None
         events.append(DeskEvent(desk, state, at))  # type: ignore[arg-type]  # checked
+    # orjson keeps the last copy of a repeated key; the strict decoder refuses the payload.
+    # Every string this shape accepts is a key or an id/state (no ':'), so the payload has
+    # exactly one ':' per key: one more means a repeated key (or a ':' in a value that was
+    # overwritten), and then the strict decoder decides.
+    if payload.count(b":") != len(_KEYS) + 3 * len(events):
+        return None
     return DesksMessage(agent, boot, seq, sent, tuple(events))

@@ -5,10 +5,11 @@ client's ``Content-Type``. A PNG is opened with Pillow, its header dimensions ar
 *before* any pixel is decoded (a decompression bomb claims a huge size in a tiny file), then
 it is verified and fully decoded, so a truncated or corrupt file is refused. An SVG is parsed
 with expat with DOCTYPE, entities and processing instructions refused (no entity expansion,
-no external stylesheet), and is refused when it could run script or load anything from
-elsewhere: ``script``, ``foreignObject`` and other embedding elements, ``on*`` event
-attributes, ``javascript:``, and ``href``/``url()`` references that are neither in-document
-(``#id``) nor an inline raster ``data:image/...``. Every refusal is a :class:`PlanRejected`
+no external stylesheet), and must stay within the allow-lists of :mod:`hub.svg_allow`:
+drawing elements and attributes only, CSS only of allow-listed properties with plain
+values (no escape, at-rule or foreign ``url()``), ``href`` only ``#id`` or an inline raster
+``data:image/...``. ``script``, ``foreignObject``, ``on*`` attributes and ``javascript:``
+get reasons of their own. Every refusal is a :class:`PlanRejected`
 whose message says why and whose ``status`` is the HTTP status to answer with.
 """
 
@@ -22,6 +23,7 @@ from xml.parsers import expat
 
 from PIL import Image, UnidentifiedImageError
 
+from hub import svg_allow as allow
 from hub.errors import DeskpulseError
 
 PNG = "image/png"
@@ -32,16 +34,13 @@ MAX_PIXELS = 25_000_000    # width x height of a PNG: about 100 MB decoded as RG
 MAX_SVG_ELEMENTS = 50_000
 MAX_SVG_DEPTH = 200
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-SVG_NS = "http://www.w3.org/2000/svg"
+SVG_NS = allow.SVG_NS
 XHTML_NS = "http://www.w3.org/1999/xhtml"
 # Elements that run script, embed other documents or pull in other resources.
 FORBIDDEN_ELEMENTS = frozenset({
     "script", "foreignobject", "iframe", "embed", "object", "handler", "listener", "audio",
     "video", "applet", "frame", "frameset", "link", "meta", "base",
 })
-# Inline raster images only: an SVG in an href could carry its own references.
-_SAFE_DATA = re.compile(r"data:image/(png|jpeg|jpg|gif|webp)[;,]", re.IGNORECASE)
-_URL = re.compile(r"url\(\s*(['\"]?)(.*?)\1\s*\)", re.IGNORECASE | re.DOTALL)
 _NUMBER = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*(px)?\s*")
 _SPACE = re.compile(r"[\s\x00-\x20]+")
 
@@ -124,11 +123,6 @@ def _local(name: str) -> tuple[str, str]:
     return ns, local.lower()
 
 
-def _reference_ok(value: str) -> bool:
-    target = _SPACE.sub("", value)
-    return target.startswith("#") or bool(_SAFE_DATA.match(target))
-
-
 class _SvgChecker:
     """Expat callbacks that raise PlanRejected at the first unsafe construct."""
 
@@ -137,6 +131,7 @@ class _SvgChecker:
         self.elements = 0
         self.root: tuple[str, dict[str, str]] | None = None
         self.in_style = 0
+        self.style_text: list[str] = []
 
     def start(self, name: str, attrs: dict[str, str]) -> None:
         ns, local = _local(name)
@@ -153,47 +148,61 @@ class _SvgChecker:
             raise PlanRejected(f"the SVG contains an HTML element <{local}>")
         if local in FORBIDDEN_ELEMENTS:
             raise PlanRejected(f"the SVG contains a <{local}> element, which is not allowed")
-        target = attrs.get("attributeName", "").strip().lower()
-        if local in ("set", "animate") and (target.endswith("href") or target.startswith("on")):
-            raise PlanRejected(f"the SVG animates a link with <{local}>, which is not allowed")
+        inert = ns in allow.INERT_NAMESPACES
+        if not inert and (ns != SVG_NS or local not in allow.ELEMENTS):
+            raise PlanRejected(f"the SVG contains a <{local}> element, which is not on the "
+                               "allow-list of drawing elements")
         if local == "style":
             self.in_style += 1
         for key, value in attrs.items():
-            self._attribute(local, _local(key)[1], value)
+            self._attribute(local, key, value, inert)
 
-    def _attribute(self, element: str, key: str, value: str) -> None:
+    def _attribute(self, element: str, name: str, value: str, inert: bool) -> None:
+        ns, key = _local(name)
         if key.startswith("on"):
             raise PlanRejected(f"the SVG has an event handler attribute {key} on <{element}>")
         compact = _SPACE.sub("", value).lower()
         if "javascript:" in compact or "vbscript:" in compact:
             raise PlanRejected(f"the SVG has a script URL in {key} on <{element}>")
-        if key.endswith("href") and not _reference_ok(value):
-            raise PlanRejected(f"the SVG has an external reference in {key} on <{element}>: "
-                               "only #fragment and data:image links are allowed")
+        if key == "href" and ns in ("", allow.XLINK_NS):
+            if not allow.reference_ok(value):
+                raise PlanRejected(f"the SVG has an external reference in {key} on <{element}>: "
+                                   "only #fragment and data:image links are allowed")
+            return
+        if inert or ns == allow.XML_NS or ns in allow.INERT_NAMESPACES:
+            return  # not rendered (an editor's bookkeeping) or xml:space / xml:lang
+        if ns or key not in allow.ATTRIBUTES:
+            raise PlanRejected(f"the SVG has an attribute {key} on <{element}>, which is not "
+                               "on the allow-list")
+        where = f"the {key} attribute of <{element}>"
         if key == "style":
-            self._css(value, f"the style attribute of <{element}>")
+            problem = allow.declarations_problem(value, where)
+        elif key in allow.PROPERTIES:  # presentation attributes are parsed as CSS values
+            problem = allow.value_problem(key, value, where)
+        elif "\\" in value or "url(" in compact:
+            problem = f"the SVG has an escape or url() in {where}, which is not allowed"
         else:
-            for _, target in _URL.findall(value):
-                if not _reference_ok(target):
-                    raise PlanRejected(f"the SVG has an external url() in {key} on <{element}>")
-
-    def _css(self, text: str, where: str) -> None:
-        if "@import" in text.lower():
-            raise PlanRejected(f"the SVG has @import in {where}")
-        for _, target in _URL.findall(text):
-            if not _reference_ok(target):
-                raise PlanRejected(f"the SVG has an external url() in {where}")
-        if "javascript:" in _SPACE.sub("", text).lower():
-            raise PlanRejected(f"the SVG has a script URL in {where}")
+            problem = None
+        if problem:
+            raise PlanRejected(problem)
 
     def end(self, name: str) -> None:
         self.depth -= 1
         if _local(name)[1] == "style":
             self.in_style -= 1
+            self.end_style()
 
     def text(self, data: str) -> None:
         if self.in_style:
-            self._css(data, "a <style> element")
+            self.style_text.append(data)
+
+    def end_style(self) -> None:
+        """A ``<style>`` element's whole text, checked once it is complete (expat may
+        deliver it in pieces)."""
+        problem = allow.stylesheet_problem("".join(self.style_text), "a <style> element")
+        self.style_text = []
+        if problem:
+            raise PlanRejected(problem)
 
 
 def _refuse(message: str) -> object:

@@ -318,13 +318,16 @@ class Ingestor:
         """Decode, dead-letter the undecodable, apply the rest: all in one transaction."""
         valid: list[Incoming] = []
         dead = 0
+        horizon = self.settings.event_horizon_seconds
         with self.store.transaction():
             for item in batch:
                 try:
                     topic = _parse_topic(item.topic)
-                    message = decode_desks(topic, item.payload, now=item.received) or decode(
+                    message = decode_desks(
+                        topic, item.payload, now=item.received, max_age=horizon,
+                    ) or decode(
                         topic, item.payload, now=item.received,
-                        bin_seconds=self.settings.bin_seconds,
+                        bin_seconds=self.settings.bin_seconds, max_age=horizon,
                     )
                 except ProtocolError as exc:
                     log.info("dead letter on %s: %s", safe_topic(item.topic), exc)

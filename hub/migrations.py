@@ -409,3 +409,27 @@ def m_h9d_agent_gaps(db: Database) -> None:
 def m_i19_invitations(db: Database) -> None:
     """Issue 19: single-use sign-in links (hub/invitations.py); only the token's hash."""
     db.executescript(invitations_schema.SQL)
+
+
+_M_BADGES_GENERATION = """
+INSERT INTO meta (name, value) VALUES ('badges_generation', '0') ON CONFLICT (name) DO NOTHING;
+CREATE TRIGGER badges_generation_added AFTER INSERT ON badges
+BEGIN UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)
+      WHERE name = 'badges_generation'; END;
+CREATE TRIGGER badges_generation_changed AFTER UPDATE OF hash, withdrawn ON badges
+BEGIN UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)
+      WHERE name = 'badges_generation'; END;
+CREATE TRIGGER badges_generation_removed AFTER DELETE ON badges
+BEGIN UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)
+      WHERE name = 'badges_generation'; END;
+"""
+
+
+@migrations(name="m_i24a_badges_generation")
+def m_i24a_badges_generation(db: Database) -> None:
+    """Issue 24 (privacy): every change to ``badges``, by whatever path (a badge withdrawn,
+    an account deleted by its owner or an administrator, deletions re-applied after a
+    restore, a direct clean-up), bumps the generation that makes ingest republish the
+    agents' retained configs (hub/checkin/badges.py, ``ConfigPublisher``). Before, only
+    enrol and withdraw bumped it, and a deleted account's hash stayed on every Pi."""
+    db.executescript(_M_BADGES_GENERATION)

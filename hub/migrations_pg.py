@@ -16,6 +16,8 @@ import time
 
 import psycopg
 
+from hub.accounts import EMAIL_OWNER_SQL
+
 _LOCK_KEY = 0x6465736B  # "desk": the migrations' advisory lock, distinct from site locks
 
 MIGRATIONS: list[tuple[str, str]] = [
@@ -311,6 +313,19 @@ CREATE TABLE invitations (
 );
 CREATE INDEX invitations_user ON invitations (user_id);
 """),
+    # Twin of m_i24a_badges_generation: any change to badges makes ingest republish configs.
+    ("m_i24a_badges_generation", """
+INSERT INTO meta (name, value) VALUES ('badges_generation', '0') ON CONFLICT (name) DO NOTHING;
+CREATE FUNCTION badges_generation_bump() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE meta SET value = (CAST(value AS BIGINT) + 1)::text WHERE name = 'badges_generation';
+    RETURN NULL;
+END $$;
+CREATE TRIGGER badges_generation_bump AFTER INSERT OR DELETE OR UPDATE OF hash, withdrawn
+ON badges FOR EACH STATEMENT EXECUTE FUNCTION badges_generation_bump();
+"""),
+    # Twin of hub/accounts.py's m003_email_owner (the same SQL).
+    ("m_i24b_email_owner", EMAIL_OWNER_SQL),
 ]
 
 

@@ -23,6 +23,7 @@ import io
 import re
 import secrets
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlite_utils import Database
 
@@ -69,6 +70,7 @@ class ImportResult:
     updated: int = 0
     unchanged: int = 0
     skipped: list[tuple[int, str]] = field(default_factory=list)
+    reclaimed: int = 0  # addresses taken back from accounts that had set them themselves
 
 
 def _preview(rows: list[Employee], errors: list[tuple[int, str]], digest: str) -> ImportPreview:
@@ -87,6 +89,20 @@ def _check_value(column: str, value: str, limit: int) -> str | None:
     return None
 
 
+_LIMITS = {"name": MAX_NAME, "email": MAX_EMAIL, "department": MAX_DEPARTMENT}
+
+
+def field_problem(column: str, value: str) -> str | None:
+    """Why one name, email (already lower-case) or department value is refused, or None.
+
+    The one set of rules for a directory row and for a person's own correction
+    (hub/privacy/rights.py): what the import refuses, self-service refuses too."""
+    reason = _check_value(column, value, _LIMITS[column])
+    if reason is None and column == "email" and not _EMAIL.match(value):
+        return "invalid email"
+    return reason
+
+
 def _row(line: int, record: dict[str, str], seen: dict[str, int]) -> Employee | str:
     name = record["name"].strip()
     email = record["email"].strip().lower()
@@ -95,13 +111,10 @@ def _row(line: int, record: dict[str, str], seen: dict[str, int]) -> Employee | 
         return "missing name"
     if not email:
         return "missing email"
-    for column, value, limit in (("name", name, MAX_NAME), ("email", email, MAX_EMAIL),
-                                 ("department", department, MAX_DEPARTMENT)):
-        reason = _check_value(column, value, limit)
+    for column, value in (("name", name), ("email", email), ("department", department)):
+        reason = field_problem(column, value)
         if reason:
             return reason
-    if not _EMAIL.match(email):
-        return "invalid email"
     if email in seen:
         return f"duplicate email in file (first on line {seen[email]})"
     seen[email] = line
@@ -176,15 +189,28 @@ def token_problem(secret: str, token: str, digest: str, *, now: float) -> str | 
     return None
 
 
+def _owner(db: Database, email: str) -> tuple[Any, ...] | None:
+    """The account holding ``email`` (any case): (id, name, department, email_source)."""
+    row = db.execute("SELECT id, name, department, email_source FROM users "
+                     "WHERE lower(email) = ? ORDER BY id LIMIT 1", [email]).fetchone()
+    return None if row is None else tuple(row)
+
+
 def apply_import(db: Database, preview: ImportPreview, *, now: float) -> ImportResult:
-    """Create or update accounts for the preview's valid rows (call inside a transaction)."""
+    """Create or update accounts for the preview's valid rows (call inside a transaction).
+
+    An account is matched only by an address the directory gave it (``email_source`` is
+    the import): an address a person set themselves is theirs to use, never a key that
+    lets a file update them. When a file's row carries such an address, the directory
+    wins: the claiming account loses it (counted in ``reclaimed``) and the row gets its
+    own account, as any new hire (issue 24, item 4).
+    """
     accounts.ensure_schema(db)
     result = ImportResult()
     locked_hash: str | None = None
     for row in preview.rows:
-        found = db.execute("SELECT id, name, department FROM users WHERE lower(email) = ?"
-                           " ORDER BY id LIMIT 1", [row.email]).fetchone()
-        if found is not None:
+        found = _owner(db, row.email)
+        if found is not None and found[3] == accounts.EMAIL_FROM_IMPORT:
             if (found[1], found[2]) == (row.name, row.department or None):
                 result.unchanged += 1
                 continue
@@ -192,16 +218,21 @@ def apply_import(db: Database, preview: ImportPreview, *, now: float) -> ImportR
                        [row.name, row.department or None, found[0]])
             result.updated += 1
             continue
-        if db.execute("SELECT 1 FROM users WHERE username = ?", [row.email]).fetchone():
+        if db.execute("SELECT 1 FROM users WHERE lower(username) = ?", [row.email]).fetchone():
             result.skipped.append((row.line, "an account with this username but another "
                                              "email exists; not changed"))
             continue
+        if found is not None:  # claimed by an account that set it itself
+            db.execute("UPDATE users SET email = NULL, email_source = NULL WHERE id = ?",
+                       [found[0]])
+            result.reclaimed += 1
         if locked_hash is None:  # one argon2 hash per import: 5000 would take minutes
             locked_hash = accounts._hasher.hash(secrets.token_urlsafe(32))
         db.execute("INSERT INTO users (username, password_hash, role, created,"
-                   " must_change_password, name, email, department)"
-                   " VALUES (?, ?, 'employee', ?, 1, ?, ?, ?)",
-                   [row.email, locked_hash, now, row.name, row.email, row.department or None])
+                   " must_change_password, name, email, department, email_source)"
+                   " VALUES (?, ?, 'employee', ?, 1, ?, ?, ?, ?)",
+                   [row.email, locked_hash, now, row.name, row.email, row.department or None,
+                    accounts.EMAIL_FROM_IMPORT])
         result.created += 1
     return result
 
@@ -210,12 +241,12 @@ def plan(db: Database, preview: ImportPreview) -> dict[str, list[Employee]]:
     """What :func:`apply_import` would do with each row, without changing anything."""
     out: dict[str, list[Employee]] = {"create": [], "update": [], "unchanged": [], "skip": []}
     for row in preview.rows:
-        found = db.execute("SELECT name, department FROM users WHERE lower(email) = ?"
-                           " ORDER BY id LIMIT 1", [row.email]).fetchone()
-        if found is not None:
-            same = (found[0], found[1]) == (row.name, row.department or None)
+        found = _owner(db, row.email)
+        if found is not None and found[3] == accounts.EMAIL_FROM_IMPORT:
+            same = (found[1], found[2]) == (row.name, row.department or None)
             out["unchanged" if same else "update"].append(row)
-        elif db.execute("SELECT 1 FROM users WHERE username = ?", [row.email]).fetchone():
+        elif db.execute("SELECT 1 FROM users WHERE lower(username) = ?",
+                        [row.email]).fetchone():
             out["skip"].append(row)
         else:
             out["create"].append(row)

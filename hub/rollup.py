@@ -46,16 +46,30 @@ log = logging.getLogger(__name__)
 
 DIRTY_SLICE = 500  # desks per transaction: each one holds the write lock for a few ms
 IDLE_SLICE = 2000
+# At most this many (desk, bin) cells per transaction and per kernel call: it bounds the
+# write-lock time and the memory of one slice however far back its desks' events reach.
+MAX_SLICE_CELLS = 2_000
+DEFAULT_HORIZON = 14 * 86400.0  # HubSettings.event_horizon_days
 _PAUSE = 0.001  # between slices: the ingest writer, if waiting, takes the lock first
 
 
 def refresh_rollups(
-    store: Store, now: float, bin_seconds: int, sites: Sequence[str] | None = None
+    store: Store,
+    now: float,
+    bin_seconds: int,
+    sites: Sequence[str] | None = None,
+    *,
+    horizon: float = DEFAULT_HORIZON,
 ) -> int:
     """Bring every seen desk's rollups (of ``sites``, default all) up to ``now``; returns
-    the rows written."""
+    the rows written.
+
+    No bin older than ``horizon`` before ``now`` is ever recomputed, whatever time stamps
+    reached the store, so one desk costs at most ``horizon / bin_seconds + 1`` rows.
+    """
     bs = int(bin_seconds)
     store.claim_bin_seconds(bs)
+    oldest = float(np.floor((now - horizon) / bs) * bs)
     written = 0
     after = ""
     while True:  # desks with new or late events: recomputed from their transitions
@@ -63,12 +77,13 @@ def refresh_rollups(
             marks = rollup_scan.dirty_slice(store, sites, after, DIRTY_SLICE)
             if not marks:
                 break
-            desks = [m[0] for m in marks]
             tip = np.array([np.nan if m[1] is None else m[1] for m in marks], dtype=np.float64)
             dirty = np.array([m[2] for m in marks], dtype=np.float64)
-            written += _recompute(desks, np.fmin(tip, np.floor(dirty / bs) * bs), now, bs,
-                                  store)
-            _invalidate_summaries(store, desks)
+            start = np.fmax(np.fmin(tip, np.floor(dirty / bs) * bs), oldest)
+            take = _fitting(start, now, bs)
+            desks = [m[0] for m in marks[:take]]
+            written += _recompute(desks, start[:take], now, bs, store)
+            _invalidate_summaries(store, desks, oldest)
             store.clear_dirty(desks)
         after = desks[-1]
         time.sleep(_PAUSE)
@@ -78,13 +93,15 @@ def refresh_rollups(
             idle = rollup_scan.idle_slice(store, sites, after, IDLE_SLICE)
             if not idle:
                 break
-            written += _extend(idle, now, bs, store)
+            written += _extend(idle, now, bs, store, horizon)
         after = idle[-1][0]
         time.sleep(_PAUSE)
     return written
 
 
-def _extend(idle: list[rollup_scan.IdleRow], now: float, bs: int, store: Store) -> int:
+def _extend(
+    idle: list[rollup_scan.IdleRow], now: float, bs: int, store: Store, horizon: float
+) -> int:
     """Extend the bins of desks without new events from their newest rollup up to ``now``.
 
     Every event of such a desk is older than the time its newest rollup covers (bin
@@ -101,18 +118,20 @@ def _extend(idle: list[rollup_scan.IdleRow], now: float, bs: int, store: Store) 
         np.array([np.nan if row[k] is None else row[k] for row in idle], dtype=np.float64)
         for k in (3, 4, 5, 6))
     covered = tip + span
-    fast = ~np.isnan(tip) & (last <= covered) & (covered < now)
-    slow = ~np.isnan(tip) & ~(last <= covered) & (covered < now)
+    oldest = float(np.floor((now - horizon) / bs) * bs)
+    # A newest bin beyond the horizon (the hub was off longer): recomputed from the horizon.
+    fast = ~np.isnan(tip) & (last <= covered) & (covered < now) & (tip >= oldest)
+    slow = ~np.isnan(tip) & ~fast & (covered < now)
     written = 0
     if slow.any():
-        written += _recompute(desks[slow].tolist(), tip[slow], now, bs, store)
+        written += _recompute(desks[slow].tolist(), np.fmax(tip[slow], oldest), now, bs, store)
     missing = np.isnan(tip)
     if missing.any():
         first = rollup_scan.first_events(store, desks[missing].tolist())
         known = {d: at for d, at in first.items() if at is not None}
         if known:
             starts = np.floor(np.array(list(known.values()), dtype=np.float64) / bs) * bs
-            written += _recompute(list(known), starts, now, bs, store)
+            written += _recompute(list(known), np.fmax(starts, oldest), now, bs, store)
     index = np.flatnonzero(fast)
     if not len(index):
         return written
@@ -130,8 +149,18 @@ def _extend(idle: list[rollup_scan.IdleRow], now: float, bs: int, store: Store) 
     return written + store.write_rollups(rows)
 
 
-def _invalidate_summaries(store: Store, desks: list[str]) -> None:
-    """Late events re-open days: drop the day summaries from each site's oldest dirty day."""
+def _fitting(start: np.ndarray, now: float, bs: int) -> int:
+    """How many of the desks (in order, at least one) one slice of MAX_SLICE_CELLS holds:
+    the kernel's matrix is desks x bins from the oldest start, so the cost of the first k
+    desks is k times the most bins any of them needs."""
+    bins = np.maximum(np.ceil((now - start) / bs), 1.0)
+    cost = np.arange(1, len(bins) + 1) * np.maximum.accumulate(bins)
+    return max(1, int(np.searchsorted(cost, MAX_SLICE_CELLS, side="right")))
+
+
+def _invalidate_summaries(store: Store, desks: list[str], oldest: float) -> None:
+    """Late events re-open days: drop the day summaries from each site's oldest dirty day
+    (never before ``oldest``, the horizon: older days are not recomputed)."""
     if not desks:
         return
     rows = store.db.execute(
@@ -140,13 +169,25 @@ def _invalidate_summaries(store: Store, desks: list[str]) -> None:
         "GROUP BY d.site, s.timezone", [json.dumps(desks)],
     ).fetchall()
     for site, timezone, since in rows:
-        report_rollup.invalidate(store, site, timezone, float(since))
+        report_rollup.invalidate(store, site, timezone, max(float(since), oldest))
 
 
 def _recompute(
     desks: list[str], start: np.ndarray, now: float, bs: int, store: Store
 ) -> int:
-    """Recompute bins ``start[d] .. now`` of each desk d and upsert them."""
+    """Recompute bins ``start[d] .. now`` of each desk d and upsert them, in groups of at
+    most MAX_SLICE_CELLS (desk, bin) cells so that memory stays bounded."""
+    written = 0
+    while desks:
+        take = _fitting(start, now, bs)
+        written += _recompute_group(desks[:take], start[:take], now, bs, store)
+        desks, start = desks[take:], start[take:]
+    return written
+
+
+def _recompute_group(
+    desks: list[str], start: np.ndarray, now: float, bs: int, store: Store
+) -> int:
     t0 = float(start.min())
     n_bins = int(np.ceil((now - t0) / bs))
     if n_bins <= 0:
@@ -206,7 +247,8 @@ class Rollupper(PeriodicJob):
         if sites == []:
             self.ticks += 1
             return 0
-        written = refresh_rollups(self.store, now, self.settings.bin_seconds, sites)
+        written = refresh_rollups(self.store, now, self.settings.bin_seconds, sites,
+                                  horizon=self.settings.event_horizon_seconds)
         report_rollup.refresh_day_summaries(self.store, now, self.settings.bin_seconds,
                                             sites=sites)
         self.ticks += 1

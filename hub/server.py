@@ -85,6 +85,10 @@ class HubServer:
             access_log=False,
             lifespan="off",
             timeout_graceful_shutdown=2,  # open SSE streams must not hold up a stop
+            # uvicorn believes X-Forwarded-Proto/-For from 127.0.0.1 by default and would
+            # rewrite the scheme before the hub's own check (HSTS, Secure cookies on plain
+            # HTTP): the hub's setting decides, not the server's default (issue 24, item 6).
+            proxy_headers=settings.trust_proxy,
         )
         return uvicorn.Server(config)
 

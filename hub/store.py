@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 from sqlite_utils import Database
 
+from edge.private_files import private_file
 from hub import apply as _apply
 from hub import apply_set, migrations, transition_index
 from hub.aggregate import RollupFrame, TransitionFrame
@@ -304,7 +305,8 @@ class SqliteStore(StoreQueries):
 
     def __init__(self, path: Path | str, *, busy_timeout: float = 10.0) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if str(self.path) != ":memory:":
+            private_file(self.path)  # owner-only, before SQLite creates it (and its WAL)
         self.busy_timeout = busy_timeout
         self._local = threading.local()
         self._connections: list[tuple[threading.Thread, sqlite3.Connection]] = []
@@ -345,29 +347,15 @@ class SqliteStore(StoreQueries):
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("PRAGMA synchronous = FULL")
         conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
-        return Database(conn)
+        return _WriterDatabase(conn, self._writer, self.busy_timeout)
 
     @contextmanager
     def transaction(self) -> Iterator[Database]:
-        """A write transaction on this thread's connection; nested calls use savepoints."""
-        db = self.db
-        if db.conn.in_transaction:
-            with db.atomic():
-                yield db
-            return
-        if not self._writer.acquire(timeout=self.busy_timeout):
-            raise sqlite3.OperationalError("database is locked (by this hub's other writer)")
-        try:
-            db.conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield db
-            except BaseException:
-                if db.conn.in_transaction:
-                    db.conn.execute("ROLLBACK")
-                raise
-            db.conn.execute("COMMIT")
-        finally:
-            self._writer.release()
+        """A write transaction on this thread's connection; nested calls use savepoints.
+
+        The same as ``store.db.atomic()``: both take the write lock up front."""
+        with self.db.atomic() as db:
+            yield db
 
     def apply(
         self, batch: Sequence[Incoming], clock: ClockPolicy | None = None
@@ -395,6 +383,44 @@ class SqliteStore(StoreQueries):
                 conn.close()
             self._connections = []
         self._local = threading.local()
+
+
+class _WriterDatabase(Database):
+    """sqlite-utils' Database whose outermost ``atomic()`` takes the write lock up front.
+
+    Why: sqlite-utils begins a deferred transaction, and one that reads and then writes
+    (an audited page view, a password reset) gets SQLITE_BUSY at once, without waiting,
+    when ingest has committed since its read: "database is locked" as a 500 during a
+    message flood (issue 24, item 3). Here the outermost block queues on this process's
+    writer lock (in turn with ingest and the rollups, see SqliteStore.__init__), then
+    ``BEGIN IMMEDIATE`` waits on the busy timeout for other processes; nested blocks are
+    savepoints as before.
+    """
+
+    def __init__(self, conn: sqlite3.Connection, writer: threading.Lock, timeout: float) -> None:
+        super().__init__(conn)
+        self._writer = writer
+        self._timeout = timeout
+
+    @contextmanager
+    def atomic(self) -> Iterator[Database]:  # type: ignore[override]
+        if self.conn.in_transaction:
+            with super().atomic():
+                yield self
+            return
+        if not self._writer.acquire(timeout=self._timeout):
+            raise sqlite3.OperationalError("database is locked (by this hub's other writer)")
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self
+            except BaseException:
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+                raise
+            self.conn.execute("COMMIT")
+        finally:
+            self._writer.release()
 
 
 def _upsert(db: Database, table: str, key: tuple[str, ...], rows: list[dict[str, Any]]) -> None:

@@ -15,7 +15,8 @@ NOW = 1_800_000_000.0
 TOPIC = "deskpulse/v1/hq/agent-1/desks"
 
 ids = st.from_regex(r"[a-z0-9-]{1,64}", fullmatch=True)
-stamps = st.floats(min_value=0, max_value=NOW, allow_nan=False, allow_infinity=False)
+stamps = st.floats(min_value=p.MIN_TIMESTAMP, max_value=NOW, allow_nan=False,
+                   allow_infinity=False)
 counters = st.integers(min_value=0, max_value=p.MAX_INT)
 events = st.builds(p.DeskEvent, desk=ids, state=st.sampled_from(p.DESK_STATES), at=stamps)
 tokens = st.from_regex(r"[A-Za-z0-9._~:+/=-]{1,512}", fullmatch=True)
@@ -29,7 +30,8 @@ def message_strategy(agent: str) -> st.SearchStrategy[p.Message]:
         st.builds(p.DesksMessage, **header,
                   events=st.lists(events, min_size=1, max_size=20).map(tuple)),
         st.builds(p.ZonesMessage, **header, counts=st.lists(st.builds(
-            p.ZoneCount, zone=ids, bin=st.integers(0, 2_000_000).map(lambda b: b * 900),
+            p.ZoneCount, zone=ids,
+            bin=st.integers(int(p.MIN_TIMESTAMP) // 900 + 1, 2_000_000).map(lambda b: b * 900),
             devices=st.integers(0, 1_000_000)), min_size=1, max_size=20).map(tuple)),
         st.builds(p.CheckinsMessage, **header, scans=st.lists(st.builds(
             p.Scan, desk=ids, token=tokens, via=st.sampled_from(p.SCAN_VIA), at=stamps),
@@ -142,6 +144,62 @@ def test_a_hand_written_desks_message_decodes() -> None:
 ])
 def test_invalid_desks_messages_are_rejected_with_a_reason(body: object, expected: str) -> None:
     assert reason(body) == expected
+
+
+HORIZON = 14 * 86400.0
+
+
+@pytest.mark.parametrize(("body", "expected"), [
+    (desks_body(sent=1000),
+     "sent is before 2020-01-01: the sender's clock is not set"),
+    (desks_body(events=[{"desk": "desk-1", "state": "occupied", "at": 12}]),
+     "events[0].at is before 2020-01-01: the sender's clock is not set"),
+    (desks_body(events=[{"desk": "desk-1", "state": "occupied", "at": NOW - HORIZON - 1}]),
+     "events[0].at is older than the event horizon (14 days)"),
+    (desks_body(sent=NOW - HORIZON - 60),
+     "sent is older than the event horizon (14 days)"),
+])
+def test_time_stamps_before_the_clock_was_set_or_the_horizon_are_refused(
+    body: dict, expected: str
+) -> None:
+    """Issue 24, item 1: one message from a Pi without a clock cost the hub minutes."""
+    with pytest.raises(ProtocolError) as caught:
+        p.decode(TOPIC, json.dumps(body).encode(), now=NOW, max_age=HORIZON)
+    assert str(caught.value) == expected
+
+
+def test_the_horizon_applies_only_when_the_receiver_asks_for_it() -> None:
+    old = desks_body(events=[{"desk": "desk-1", "state": "occupied", "at": NOW - HORIZON - 1}])
+    assert p.decode(TOPIC, json.dumps(old).encode(), now=NOW).events[0].at == NOW - HORIZON - 1
+    edge = desks_body(events=[{"desk": "desk-1", "state": "occupied", "at": NOW - HORIZON}])
+    assert p.decode(TOPIC, json.dumps(edge).encode(), now=NOW, max_age=HORIZON)
+
+
+def test_a_health_report_from_a_clock_not_set_is_accepted_for_its_offset() -> None:
+    body = {"v": 1, "agent": "agent-1", "boot": 1, "sent": 35.5, "uptime": 30.0,
+            "outbox_depth": 0, "dropped": 0}
+    health = p.decode("deskpulse/v1/hq/agent-1/health", json.dumps(body).encode(), now=NOW,
+                      max_age=HORIZON)
+    assert isinstance(health, p.Health) and health.sent == 35.5
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    (b'{"v":1,"v":1,"agent":"agent-1","boot":3,"seq":7,"sent":1800000000,'
+     b'"events":[{"desk":"desk-1","state":"occupied","at":1799999995}]}',
+     "field 'v' appears more than once in an object"),
+    (b'{"v":1,"agent":"agent-1","boot":3,"seq":7,"sent":1800000000,'
+     b'"events":[{"desk":"desk-1","state":"occupied","at":1799999995,"at":1799999990}]}',
+     "field 'at' appears more than once in an object"),
+    (b'{"v":1,"agent":"agent-1","agent":"agent-1","boot":3,"seq":7,"sent":1800000000,'
+     b'"events":[{"desk":"desk-1","state":"occupied","at":1799999995}]}',
+     "field 'agent' appears more than once in an object"),
+    (b'{"v":1,"agent":"agent-1","boot":3,"seq":7,"sent":1800000000,"Bad Key":1,"Bad Key":2,'
+     b'"events":[{"desk":"desk-1","state":"occupied","at":1799999995}]}',
+     "field '?' appears more than once in an object"),
+])
+def test_a_repeated_key_is_refused(raw: bytes, expected: str) -> None:
+    """Issue 24, item 9: parsers disagree on which copy wins, so the payload is ambiguous."""
+    assert reason(None, raw=raw) == expected
 
 
 def test_payload_level_rejections() -> None:

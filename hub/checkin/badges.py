@@ -79,14 +79,10 @@ def edge_key_hex(settings: HubSettings) -> str:
     return derive_key(settings.ensure_secret_key()).hex()
 
 
-def _bump(db: Any) -> None:
-    db.execute(
-        "INSERT INTO meta (name, value) VALUES (?, '1') ON CONFLICT(name) DO UPDATE "
-        "SET value = CAST(CAST(meta.value AS INTEGER) + 1 AS TEXT)", [_GENERATION])
-
-
 def generation(store: Store) -> int:
-    """Changes with every enrolment and withdrawal (ingest republishes configs then)."""
+    """Changes with every change to ``badges`` by any path: enrolment, withdrawal, an
+    account's deletion (database triggers, migration m_i24a_badges_generation); ingest
+    republishes the agents' configs then."""
     row = store.db.execute("SELECT value FROM meta WHERE name = ?", [_GENERATION]).fetchone()
     return int(row[0]) if row else 0
 
@@ -118,7 +114,6 @@ def enrol(
                     "VALUES (?, ?, ?, ?, NULL)", [person_id, value, value[:8], at])
         except IntegrityError:
             raise BadgeTaken("this badge is already enrolled") from None
-        _bump(db)
     consent.give(store.db, person_id, "badge_enrolment", now=at)
     log.info("badge %d enrolled", badge_id)
     return own(store, person_id, badge_id)
@@ -152,7 +147,6 @@ def withdraw(
         if found.withdrawn is None:
             db.execute("UPDATE badges SET withdrawn = ?, hash = NULL, hint = NULL "
                        "WHERE id = ?", [at, badge_id])
-            _bump(db)
             log.info("badge %d withdrawn", badge_id)
     if not mine_active(store, person_id):
         consent.withdraw(store.db, person_id, "badge_enrolment", now=at)

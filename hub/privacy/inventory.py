@@ -68,6 +68,8 @@ INVENTORY: tuple[Table, ...] = (
             Column("must_change_password", "one-time password still in use"),
             Column("name", "display name (admin CSV import; self-service correction)"),
             Column("email", "e-mail address (admin CSV import; self-service correction)"),
+            Column("email_source", "who set the e-mail address: the directory import (then "
+                   "the person cannot change it) or the person"),
             Column("department", "department (admin CSV import; self-service correction)"),
         ),
     ),

@@ -22,7 +22,9 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from hub import accounts, people_import
 from hub.accounts import Principal
+from hub.dbcompat import IntegrityError
 from hub.errors import DeskpulseError, NotFound
 from hub.privacy import audit
 from hub.privacy.inventory import INVENTORY
@@ -116,20 +118,48 @@ def correct(
         value = None if value is None else value.strip() or None
         if value is not None and len(value) > MAX_FIELD_LENGTH:
             raise CorrectionRejected(f"{field} is longer than {MAX_FIELD_LENGTH} characters")
-        if field == "email" and value is not None and "@" not in value:
-            raise CorrectionRejected("email must contain '@'")
+        if field == "email" and value is not None:
+            value = value.lower()
+        problem = None if value is None else people_import.field_problem(field, value)
+        if problem is not None:  # the directory import's rules, word for word
+            raise CorrectionRejected(problem)
         clean[field] = value
     _user_created(db, person)
     if actor.user_id == person:  # the entry must not outlive the account as a link to it
         actor = Principal(kind=actor.kind, name=SELF, role=actor.role, user_id=None)
     with db.atomic():
+        if "email" in clean:
+            _check_email_change(db, person, clean["email"])
         for field, value in clean.items():
-            db.execute(f"UPDATE users SET {field} = ? WHERE id = ?",  # noqa: S608 (allow-list)
-                       [value, person])
+            try:
+                with db.atomic():  # a savepoint: a refusal must not end the transaction
+                    db.execute(f"UPDATE users SET {field} = ? WHERE id = ?",  # noqa: S608
+                               [value, person])
+            except IntegrityError:  # the unique index, when two claim one address at once
+                raise CorrectionRejected("this e-mail address belongs to another account"
+                                         ) from None
+        if "email" in clean:
+            db.execute("UPDATE users SET email_source = ? WHERE id = ?",
+                       [None if clean["email"] is None else accounts.EMAIL_FROM_SELF, person])
         if clean:
             audit.append(db, actor, "correct", audit.subject_for(db, secret, person),
                          "corrected " + ", ".join(sorted(clean)), now=now)
     return profile(db, person)
+
+
+def _check_email_change(db: Database, person: int, email: str | None) -> None:
+    """A person's address may change only if the directory import does not own it, and
+    only to one no other account holds (any case); the unique index backs this up."""
+    current, source = db.execute("SELECT email, email_source FROM users WHERE id = ?",
+                                 [person]).fetchone()
+    if (current or None) == email:
+        return
+    if source == accounts.EMAIL_FROM_IMPORT:
+        raise CorrectionRejected("your e-mail address comes from the company directory: "
+                                 "ask HR to change it there")
+    if email is not None and db.execute(
+            "SELECT 1 FROM users WHERE lower(email) = ? AND id != ?", [email, person]).fetchone():
+        raise CorrectionRejected("this e-mail address belongs to another account")
 
 
 def _append_log(path: Path, record: dict[str, Any]) -> None:

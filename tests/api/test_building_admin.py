@@ -506,3 +506,57 @@ def test_an_empty_site_can_be_deleted_but_not_one_with_a_provisioned_agent(
     assert made.status_code == 201 and made.json()["agents"] == ["annex-agent"]
     assert client.patch("/api/v1/sites/hq/desks/hq-d1", json={"agent": "annex-agent"},
                         headers=admin).status_code == 422
+
+
+# Issue 24, item 7: CSS escapes spell @import and url() past a deny-list; the allow-list
+# refuses them (and anything else not named) with a reason.
+ESCAPED = b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10">'
+
+
+@pytest.mark.parametrize(("data", "detail"), [
+    (ESCAPED + b"<style>@\\69mport 'https://evil.example/x.css';</style></svg>",
+     "the SVG has an at-rule, escape or comment in a <style> element, which is not allowed"),
+    (ESCAPED + b"<style>rect { fill: u\\72l(https://evil.example/p.png) }</style></svg>",
+     "the SVG has an at-rule, escape or comment in a <style> element, which is not allowed"),
+    (ESCAPED + b'<rect style="fill: u\\72l(https://evil.example/p.png)"/></svg>',
+     "the SVG has a CSS escape or comment in the style attribute of <rect>, which is not "
+     "allowed"),
+    (ESCAPED + b'<rect fill="u\\72l(https://evil.example/p.png)"/></svg>',
+     "the SVG has a CSS escape or comment in the fill attribute of <rect>, which is not "
+     "allowed"),
+    (ESCAPED + b'<rect style="background-image: image(x)"/></svg>',
+     "the SVG has a CSS property 'background-image' in the style attribute of <rect>, which "
+     "is not allowed"),
+    (ESCAPED + b'<rect style="fill: image(https://evil.example/p.png)"/></svg>',
+     "the SVG has a value for fill in the style attribute of <rect> that is not allowed "
+     "(only colours, numbers, lengths, keywords, font names and url(#id))"),
+    (ESCAPED + b"<style>rect { fill: red } @font-face { src: x }</style></svg>",
+     "the SVG has an at-rule, escape or comment in a <style> element, which is not allowed"),
+    (ESCAPED + b"<feImage/></svg>",
+     "the SVG contains a <feimage> element, which is not on the allow-list of drawing "
+     "elements"),
+    (ESCAPED + b'<rect cursor="url(https://evil.example/c.cur)"/></svg>',
+     "the SVG has an attribute cursor on <rect>, which is not on the allow-list"),
+])
+def test_svg_plans_outside_the_allow_list_are_refused(
+    client: TestClient, admin: dict[str, str], store: SqliteStore, data: bytes, detail: str
+) -> None:
+    response = put_plan(client, admin, data, "image/svg+xml")
+    assert (response.status_code, response.json()) == (400, {"detail": detail})
+    assert store.db.execute("SELECT COUNT(*) FROM floor_plans").fetchone()[0] == 0
+
+
+def test_an_editors_svg_within_the_allow_list_is_accepted(
+    client: TestClient, admin: dict[str, str]
+) -> None:
+    plan = (b'<svg xmlns="http://www.w3.org/2000/svg" '
+            b'xmlns:inkscape="http://www.inkscape.org/namespaces/inkscape" '
+            b'xmlns:sodipodi="http://sodipodi.sourceforge.net/DTD/sodipodi-0.dtd" '
+            b'viewBox="0 0 100 50" width="100" height="50">'
+            b'<sodipodi:namedview pagecolor="#ffffff"/>'
+            b'<style>.wall, g > rect { stroke: rgb(20, 20, 20); stroke-width: 0.5px; }</style>'
+            b'<g inkscape:label="Walls" transform="translate(1 2)">'
+            b'<rect class="wall" x="0" y="0" width="40" height="20" fill="#eee" '
+            b'style="font-family: \'DejaVu Sans\', sans-serif; opacity: .9 !important"/>'
+            b'<text x="5" y="10" font-size="4">Room 1</text></g></svg>')
+    assert put_plan(client, admin, plan, "image/svg+xml").status_code == 200

@@ -46,13 +46,18 @@ def test_a_whole_dst_day_has_23_hours() -> None:
     ("", "empty; expected an ISO date, ISO datetime or Unix seconds"),
     ("yesterday", "'yesterday' is not an ISO date, ISO datetime or Unix seconds"),
     ("2024-13-01", "'2024-13-01' is not an ISO date, ISO datetime or Unix seconds"),
-    ("-5", "Unix seconds outside 1970-01-01 .. 2999-12-31: -5"),
+    ("-5", "Unix seconds -5 are before the earliest time allowed, 1970-01-01 00:00 UTC"),
     ("1e400", "'1e400' is not an ISO date, ISO datetime or Unix seconds"),
-    ("99999999999999999999",
-     "Unix seconds outside 1970-01-01 .. 2999-12-31: 99999999999999999999"),
-    ("0001-01-01", "'0001-01-01' is outside 1970-01-01 .. 2999-12-31"),
-    ("9999-12-31T23:59:59-23:59", "'9999-12-31T23:59:59-23:59' is outside 1970-01-01 .. "
-     "2999-12-31"),
+    ("99999999999999999999", "Unix seconds 99999999999999999999 are not before the end of "
+     "the range allowed, 3000-01-01 00:00 UTC"),
+    ("0001-01-01", "'0001-01-01' is before the earliest time allowed, 1970-01-01 00:00 UTC"),
+    # Issue 24, item 9: this used to say "'1970-01-01' is outside 1970-01-01 .. 2999-12-31".
+    ("1970-01-01", "'1970-01-01' begins at 1969-12-31 23:00 UTC, before the earliest time "
+     "allowed, 1970-01-01 00:00 UTC"),
+    ("9999-12-31T23:59:59-23:59", "'9999-12-31T23:59:59-23:59' is not before the end of the "
+     "range allowed, 3000-01-01 00:00 UTC"),
+    ("3000-01-01T00:30+00:00", "'3000-01-01T00:30+00:00' is 3000-01-01 00:30 UTC, not before "
+     "the end of the range allowed, 3000-01-01 00:00 UTC"),
 ])
 def test_parse_instant_refuses_with_a_reason(text: str, reason: str) -> None:
     with pytest.raises(ValueError) as info:

@@ -33,6 +33,7 @@ from tests.edge.conftest import ConfigFactory
 from tests.edge.helpers import Received, ScriptedSensor, Subscriber
 
 pytestmark = pytest.mark.broker
+T = 1_790_000_000.0  # a set clock (2026)
 
 
 def desks_seqs(messages: list[Received]) -> list[int]:
@@ -251,8 +252,8 @@ def test_a_broken_sensor_makes_its_desk_unknown_and_shows_in_health(
     agent = Agent(config, {"d1": broken, "d2": Junk(), "d3": ScriptedSensor("present")})
     try:
         with caplog.at_level(logging.WARNING, logger="edge.agent"):
-            message = agent.step(100.0)
-            agent.step(101.0)
+            message = agent.step(T + 100.0)
+            agent.step(T + 101.0)
         assert message is not None
         assert [(e.desk, e.state) for e in message.events] == [
             ("d1", "unknown"), ("d2", "unknown"), ("d3", "occupied")
@@ -263,14 +264,43 @@ def test_a_broken_sensor_makes_its_desk_unknown_and_shows_in_health(
             "sensor of desk d2 failed (TypeError: read() returned str, not a valid Reading); "
             "desk is unknown",
         ]  # once per fault, not once per poll
-        assert agent.health(160.0).sensor_faults == ("d1", "d2")
+        assert agent.health(T + 160.0).sensor_faults == ("d1", "d2")
         broken.error = None
-        recovered = agent.step(102.0)
+        recovered = agent.step(T + 102.0)
         assert recovered is not None
-        assert recovered.events == (DeskEvent("d1", "occupied", 102.0),)
-        health = agent.health(200.0)
+        assert recovered.events == (DeskEvent("d1", "occupied", T + 102.0),)
+        health = agent.health(T + 200.0)
         assert isinstance(health, Health) and health.sensor_faults == ("d2",)
         assert health.outbox_depth == 2 and health.boot == agent.boot
+    finally:
+        agent.stop()
+
+
+def test_nothing_is_stamped_while_the_clock_is_not_set(
+    broker: Mosquitto, make_config: ConfigFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 24, item 1: a Pi boots at 1970 until NTP answers; its events would be refused
+    by the hub. They are held, and the first step with a set clock sends every desk."""
+    config = make_config(broker.port, desks=2)
+    d1, d2 = ScriptedSensor("present"), ScriptedSensor("absent")
+    agent = Agent(config, {"d1": d1, "d2": d2})
+    try:
+        with caplog.at_level(logging.WARNING, logger="edge.agent"):
+            assert agent.step(40.0) is None
+            d2.presence = "present"
+            assert agent.step(50.0) is None
+            assert agent.snapshot(55.0) is None  # as on a reconnect
+        assert agent.outbox_depth() == 0
+        assert agent.states == {"d1": "occupied", "d2": "occupied"}
+        assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == [
+            "the clock is not set (it reads before 2020): desk changes, zone counts and scans "
+            "are held back until it is; check NTP"]
+        message = agent.step(T)
+        assert message is not None
+        assert message.sent == T and message.events == (
+            DeskEvent("d1", "occupied", T), DeskEvent("d2", "occupied", T))
+        assert agent.outbox_depth() == 1
+        assert agent.step(T + 1) is None  # nothing changed since
     finally:
         agent.stop()
 

@@ -57,7 +57,48 @@ def _variants() -> list[bytes]:
     out.append(b'{"v":1,"agent":"a1","boot":1,"seq":1,"sent":NaN,"events":[]}')
     out.append(b'{"v":1,"v":1,"agent":"a1","boot":1,"seq":1,"sent":5,'
                b'"events":[{"desk":"d1","state":"vacant","at":4}]}')
+    out.extend(DUPLICATES)
     return out
+
+
+# Valid but for a repeated key: orjson keeps the last copy, the strict decoder refuses.
+_SENT, _AT = int(NOW - 5), int(NOW - 6)
+DUPLICATES = [
+    f'{{"v":1,"v":1,"agent":"a1","boot":1,"seq":1,"sent":{_SENT},'
+    f'"events":[{{"desk":"d1","state":"vacant","at":{_AT}}}]}}'.encode(),
+    f'{{"v":1,"agent":"a1","boot":1,"seq":1,"sent":{_SENT},"sent":{_SENT},'
+    f'"events":[{{"desk":"d1","state":"vacant","at":{_AT}}}]}}'.encode(),
+    f'{{"v":1,"agent":"a1","boot":1,"seq":1,"sent":{_SENT},'
+    f'"events":[{{"desk":"d1","state":"vacant","at":{_AT}}},'
+    f'{{"desk":"d2","desk":"d1","state":"occupied","at":{_AT}}}]}}'.encode(),
+    f'{{"v":1,"agent":"a1","boot":1,"seq":1,"sent":{_SENT},'
+    f'"events":[{{"desk":"d1","state":"vacant","at":{_AT}}}],"events":[]}}'.encode(),
+]
+
+
+@pytest.mark.parametrize("payload", DUPLICATES)
+def test_both_decoders_refuse_a_repeated_key(payload: bytes) -> None:
+    """Issue 24, item 9: the fast path hands it to the strict decoder, which refuses it."""
+    assert decode_desks(TOPIC, payload, now=NOW) is None
+    with pytest.raises(ProtocolError, match="appears more than once in an object"):
+        p.decode(TOPIC, payload, now=NOW)
+
+
+@pytest.mark.parametrize(("at", "max_age"), [
+    (1000.0, None), (p.MIN_TIMESTAMP - 1, None), (NOW - 86401, 86400.0),
+])
+def test_both_decoders_refuse_times_before_the_clock_was_set_or_the_horizon(
+    at: float, max_age: float | None
+) -> None:
+    """Issue 24, item 1: the fast path must not let a 1970 (or too old) event past."""
+    payload = orjson.dumps({**GOOD, "events": [{"desk": "d1", "state": "occupied", "at": at}]})
+    assert decode_desks(TOPIC, payload, now=NOW, max_age=max_age) is None
+    with pytest.raises(ProtocolError):
+        p.decode(TOPIC, payload, now=NOW, max_age=max_age)
+    fresh = orjson.dumps({**GOOD, "events": [{"desk": "d1", "state": "occupied",
+                                              "at": NOW - 86399}]})
+    assert decode_desks(TOPIC, fresh, now=NOW, max_age=max_age) == p.decode(
+        TOPIC, fresh, now=NOW, max_age=max_age)
 
 
 @pytest.mark.parametrize("payload", _variants())

@@ -241,3 +241,22 @@ def test_unacknowledged_messages_come_back_and_acknowledged_ones_do_not(
     assert third.stats["received"] == 0
     assert h.store.counters()["messages"] == 1
     h.store.close()
+
+
+def test_an_agent_whose_every_message_is_refused_gets_no_agents_row(
+    hub: Hub, publisher: Callable[[str, bytes], None]
+) -> None:
+    """Issue 24, item 9: a refused message leaves its dead letter and nothing else."""
+    stranger = unique("x")
+    topic = topic_for(hub.site, stranger, "desks")
+    now = time.time()
+    publisher(topic, encode(DesksMessage(agent=stranger, boot=1, seq=1, sent=now, events=(
+        DeskEvent(f"{hub.site}-d9", "occupied", now),))))
+    publisher(topic, encode(DesksMessage(agent=stranger, boot=1, seq=2, sent=now, events=(
+        DeskEvent(hub.desks[0], "occupied", now),))))  # another agent's desk
+    assert wait_until(lambda: len(hub.store.dead_letters()) == 2, 5)
+    assert [d["reason"] for d in reversed(hub.store.dead_letters())] == [
+        f"unknown desk '{hub.site}-d9'",
+        f"desk '{hub.desks[0]}' is assigned to agent '{hub.agent}', not '{stranger}'",
+    ]
+    assert [a["id"] for a in hub.store.agents(hub.site)] == [hub.agent]

@@ -291,6 +291,31 @@ def test_hsts_only_when_the_browser_used_tls(
         assert ("secure" in cookie.lower()) is hsts
 
 
+@pytest.mark.parametrize("trust_proxy", [False, True])
+def test_the_real_http_server_honours_trust_proxy_for_local_clients(
+    tmp_path: Path, trust_proxy: bool
+) -> None:
+    """Issue 24, item 6: uvicorn trusts X-Forwarded-Proto from 127.0.0.1 by default and
+    rewrote the scheme before the hub's own check, so HSTS and Secure cookies went out
+    on plain HTTP with trust_proxy = false."""
+    import httpx
+
+    from hub.server import HubServer
+    from tests.broker import free_port
+
+    server = HubServer(make_settings(tmp_path, trust_proxy=trust_proxy, http_port=free_port()),
+                       role="api")
+    server.start()
+    try:
+        response = httpx.get(server.url + "login", headers={"X-Forwarded-Proto": "https"})
+    finally:
+        server.stop()
+        server.store.close()
+    assert response.status_code == 200
+    assert ("strict-transport-security" in response.headers) is trust_proxy
+    assert ("secure" in response.headers["set-cookie"].lower()) is trust_proxy
+
+
 # -- body size -------------------------------------------------------------------------------
 
 def test_bodies_over_the_limit_get_413_declared_or_streamed(

@@ -51,6 +51,8 @@ class ImportReport(BaseModel):
     skipped: list[Rejected]
     rejected: list[Rejected]
     rejected_total: int
+    # Addresses taken back from accounts that had set them themselves (applied imports).
+    reclaimed: int = 0
 
 
 def _audit(db: Any, principal: Principal, result: people_import.ImportResult,
@@ -58,7 +60,7 @@ def _audit(db: Any, principal: Principal, result: people_import.ImportResult,
     audit.append(db, principal, "import", None,
                  f"people CSV import: {result.created} created, {result.updated} updated, "
                  f"{result.unchanged} unchanged, {len(result.skipped)} skipped, "
-                 f"{preview.error_count} lines rejected")
+                 f"{result.reclaimed} addresses reclaimed, {preview.error_count} lines rejected")
 
 
 def _run(store: Store, principal: Principal, preview: people_import.ImportPreview
@@ -81,7 +83,12 @@ async def import_people(
     ``dry_run=false`` valid rows are applied even if other lines were rejected."""
     if principal.role != "admin":
         raise HTTPException(status.HTTP_403_FORBIDDEN, detail=ADMIN_ONLY)
-    preview = people_import.parse_employees_csv(await request.body())
+    body = await request.body()
+    if not body:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=(
+            "the request has no body: send the CSV file (header name,email,department) "
+            "as the body, Content-Type text/csv"))
+    preview = people_import.parse_employees_csv(body)
     rejected = [Rejected(line=n, reason=r) for n, r in preview.errors]
     if dry_run:
         planned = people_import.plan(store.db, preview)
@@ -96,7 +103,7 @@ async def import_people(
         dry_run=False, valid_rows=len(preview.rows), create=result.created,
         update=result.updated, unchanged=result.unchanged,
         skipped=[Rejected(line=n, reason=r) for n, r in result.skipped],
-        rejected=rejected, rejected_total=preview.error_count)
+        rejected=rejected, rejected_total=preview.error_count, reclaimed=result.reclaimed)
 
 
 # -- pages -----------------------------------------------------------------------------------

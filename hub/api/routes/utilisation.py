@@ -11,7 +11,7 @@ import json
 import re
 import time
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -31,7 +31,7 @@ from hub.store_protocol import Store
 router = APIRouter(prefix="/api/v1/utilisation", tags=["utilisation"])
 MAX_SPAN_SECONDS = 366 * 86_400
 EARLIEST, LATEST = 0.0, 32_503_680_000.0  # 1970-01-01 .. 3000-01-01 UTC
-_RANGE = "outside 1970-01-01 .. 2999-12-31"
+_EARLIEST_TEXT, _LATEST_TEXT = "1970-01-01 00:00 UTC", "3000-01-01 00:00 UTC"
 _UNIX = re.compile(r"^[+-]?\d+(\.\d+)?$")
 _INSTANT_HELP = "ISO date, ISO datetime or Unix seconds"
 
@@ -48,7 +48,7 @@ def parse_instant(value: str, tz: ZoneInfo, *, end: bool) -> float:
     if _UNIX.match(text):
         seconds = float(text)
         if not EARLIEST <= seconds < LATEST:
-            raise ValueError(f"Unix seconds {_RANGE}: {text}")
+            raise ValueError(f"Unix seconds {text} are {_outside(seconds)}")
         return seconds
     try:
         if len(text) == 10:
@@ -64,8 +64,21 @@ def parse_instant(value: str, tz: ZoneInfo, *, end: bool) -> float:
     except (ValueError, OverflowError):
         raise ValueError(f"{value!r} is not an {_INSTANT_HELP}") from None
     if not EARLIEST <= seconds < LATEST:
-        raise ValueError(f"{value!r} is {_RANGE}")
+        # In UTC, the bounds' own zone: a local date can fall outside even when its name
+        # does not seem to (1970-01-01 in Berlin begins at 1969-12-31 23:00 UTC).
+        try:
+            when = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(seconds=seconds)
+            at = f"{'begins at' if len(text) == 10 else 'is'} {when:%Y-%m-%d %H:%M} UTC, "
+        except OverflowError:  # beyond year 9999 in UTC
+            at = "is "
+        raise ValueError(f"{value!r} {at}{_outside(seconds)}")
     return seconds
+
+
+def _outside(seconds: float) -> str:
+    if seconds < EARLIEST:
+        return f"before the earliest time allowed, {_EARLIEST_TEXT}"
+    return f"not before the end of the range allowed, {_LATEST_TEXT}"
 
 
 def resolve_window(
