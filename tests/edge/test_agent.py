@@ -417,8 +417,9 @@ def test_a_pir_desk_publishes_late_corrections_when_a_vacancy_proves_false(
     from edge.sensors.pir import ADAPTIVE_HOLD, PirDetector
 
     config = make_config(broker.port, desks=1)
-    settle = {float(t) for t in range(0, 40)}
-    stirs = {1500.0 + 50.0 * n for n in range(110)}
+    t0 = 1_750_000_000.0  # a set clock: nothing is stamped before 2020
+    settle = {t0 + t for t in range(0, 40)}
+    stirs = {t0 + 1500.0 + 50.0 * n for n in range(110)}
     low, high = ADAPTIVE_HOLD
     sensor = DetectingSensor(MotionDriver(settle | stirs),
                              PirDetector(min_hold_seconds=low, max_hold_seconds=high))
@@ -427,15 +428,16 @@ def test_a_pir_desk_publishes_late_corrections_when_a_vacancy_proves_false(
         live: list[DeskEvent] = []
         late: list[DeskEvent] = []
         end = 1500.0 + Rules().horizon + 900.0
-        for t in range(0, int(end)):
-            message = agent.step(float(t))
+        for second in range(0, int(end)):
+            t = t0 + second
+            message = agent.step(t)
             if message is None:
                 continue
             for event in message.events:
                 (late if event.at < t - 60 and live and event.state == "occupied"
                  and any(e.state == "vacant" and e.at == event.at for e in live)
                  else live).append(event)
-        vacancies = [e for e in live if e.state == "vacant" and 0 < e.at < 1500.0]
+        vacancies = [e for e in live if e.state == "vacant" and t0 < e.at < t0 + 1500.0]
         assert len(vacancies) == 1  # the live state let the still reader go
         assert vacancies[0].at in [e.at for e in late]  # and the history takes it back
         # (the other correction dates the arrival at the first motion, 0 s, not at 15 s
