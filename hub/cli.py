@@ -18,10 +18,13 @@ from edge.errors import DeskpulseError
 def _demo(args: argparse.Namespace) -> int:
     from hub.demo import DemoOptions, run_demo
 
+    if not 1.0 <= args.speed <= 120.0:
+        raise DeskpulseError("--speed must be between 1 and 120 (default 20)")
     return run_demo(DemoOptions(
         data_dir=args.data, http_port=args.port, mqtt_port=args.mqtt_port,
         desks=args.desks, history_days=args.history_days,
-        embedded_broker=args.embedded_broker, seed=args.seed,
+        embedded_broker=args.embedded_broker, seed=args.seed, clock=args.clock,
+        speed=args.speed,
     ))
 
 
@@ -309,8 +312,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--port", type=int, default=8000, help="dashboard port (default 8000)")
     demo.add_argument("--mqtt-port", type=int, default=1883, help="broker port (default 1883)")
     demo.add_argument("--desks", type=int, default=100, help="desks in the simulated building")
-    demo.add_argument("--history-days", type=float, default=7.0,
-                      help="days of simulated history to fill in first (default 7)")
+    demo.add_argument("--history-days", type=float, default=28.0,
+                      help="days of simulated history to fill in first (default 28)")
+    demo.add_argument("--clock", choices=("office-hours", "real"), default="office-hours",
+                      help="office-hours (default): the live part replays busy working "
+                           "days at --speed, at any hour; real: follow the wall clock")
+    demo.add_argument("--speed", type=float, default=20.0,
+                      help="replay speed of --clock office-hours (default 20)")
     demo.add_argument("--embedded-broker", action="store_true",
                       help="use the in-process amqtt broker even if mosquitto is installed")
     demo.add_argument("--seed", type=int, default=7, help="random seed of the simulation")
