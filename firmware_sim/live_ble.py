@@ -21,7 +21,14 @@ from dataclasses import dataclass, replace
 
 from edge.agent import Agent
 from edge.ble.parsers import APPLE_COMPANY_ID
-from firmware_sim.ble import BleWorld, RadioModel, SimAdvert, random_address, to_bleak
+from firmware_sim.ble import (
+    BleWorld,
+    RadioModel,
+    SimAdvert,
+    _Device,
+    random_address,
+    to_bleak,
+)
 from firmware_sim.building import Building
 from firmware_sim.live import LiveTruth
 
@@ -65,7 +72,7 @@ class LiveRadio:
         self._rng = random.Random(f"live-ble:{seed}")
         self._generated_until = start
         self._chunk = 0
-        self._beacons: list[object] | None = None
+        self._beacons: list[_Device] | None = None  # the zones' fixed beacons
         self._pending: dict[str, list[SimAdvert]] = {agent: [] for agent in self.receivers}
         self._badges: list[BadgeVisit] = []
         self._badge_addresses: dict[tuple[uuid.UUID, int, int], str] = {}
@@ -103,7 +110,7 @@ class LiveRadio:
         if self._beacons is None:
             self._beacons = list(world.devices[:zones])  # fixed for the whole run
         world.devices[:zones] = [
-            replace(b, spans=((start, end, b.spans[0][2]),))  # type: ignore[attr-defined]
+            replace(b, spans=((start, end, b.spans[0][2]),))
             for b in self._beacons
         ]
         by_zone = {zone: world.adverts(zone) for zone in set(self.receivers.values())}

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from types import TracebackType
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
 __all__ = ["HistoryProgress", "days_text"]
 
@@ -37,7 +37,7 @@ class HistoryProgress:
         self._clock = clock
         self._last_line = -float("inf")
         self._bar: Progress | None = None
-        self._task = None
+        self._task: TaskID | None = None
 
     def __enter__(self) -> HistoryProgress:
         if self.console.is_terminal:
