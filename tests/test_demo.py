@@ -149,8 +149,9 @@ def _watch(demo: Demo, watched: Watched) -> None:
                     watched.counted_floors.add(zone["floor"])
             time.sleep(max(0.0, POLL_SECONDS - (time.monotonic() - began) % POLL_SECONDS))
         watched.seconds = time.monotonic() - began
-        # Check-ins made since the live part began (all of them live: label, QR, badge).
-        until = time.monotonic() + 60
+        # Check-ins made since the live part began (all of them live: label, QR, badge);
+        # each way needs k = 5 people before it is shown, so wait a little if need be.
+        until = time.monotonic() + 90
         while True:
             watched.figures = client.get("/api/v1/checkins/figures", params={
                 "site": "demo", "start": live_from}).json()
