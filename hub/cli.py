@@ -16,10 +16,12 @@ from edge.errors import DeskpulseError
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from hub.demo import DemoOptions, run_demo
-
     if not 1.0 <= args.speed <= 120.0:
         raise DeskpulseError("--speed must be between 1 and 120 (default 20)")
+    # Loading the hub takes a few seconds: say something first (a log shows progress).
+    print(f"Starting the demo: a broker, a hub and {args.desks} simulated desks…", flush=True)
+    from hub.demo import DemoOptions, run_demo
+
     return run_demo(DemoOptions(
         data_dir=args.data, http_port=args.port, mqtt_port=args.mqtt_port,
         desks=args.desks, history_days=args.history_days,

@@ -142,10 +142,10 @@ def run_demo(options: DemoOptions) -> int:
     console = Console(highlight=False, soft_wrap=True)
     data_dir = (options.data_dir or Path(user_data_dir("deskpulse")) / "demo").resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
-    console.print(f"Starting the demo: a broker, a hub and {options.desks} simulated desks…")
     broker = start_local_broker(
         data_dir / "broker", options.mqtt_port, prefer_mosquitto=not options.embedded_broker
     )
+    console.print(f"Preparing the hub, the building and the demo accounts in {data_dir}…")
     run = _Run(broker)
     signal.signal(signal.SIGTERM, lambda *_: run.stop.set())
     # Ctrl-C stops the demo even if it was started with SIGINT ignored (a shell's
