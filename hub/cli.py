@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -18,9 +19,19 @@ from edge.errors import DeskpulseError
 def _demo(args: argparse.Namespace) -> int:
     if not 1.0 <= args.speed <= 120.0:
         raise DeskpulseError("--speed must be between 1 and 120 (default 20)")
-    # Loading the hub takes a few seconds: say something first (a log shows progress).
+    # Loading the hub takes seconds (more on a busy machine): say so, in a log too.
     print(f"Starting the demo: a broker, a hub and {args.desks} simulated desks…", flush=True)
-    from hub.demo import DemoOptions, run_demo
+    loaded = threading.Event()
+
+    def still_loading() -> None:
+        while not loaded.wait(5.0):
+            print("Starting the demo: still loading…", flush=True)
+
+    threading.Thread(target=still_loading, name="demo-loading", daemon=True).start()
+    try:
+        from hub.demo import DemoOptions, run_demo
+    finally:
+        loaded.set()
 
     return run_demo(DemoOptions(
         data_dir=args.data, http_port=args.port, mqtt_port=args.mqtt_port,

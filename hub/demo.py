@@ -45,7 +45,7 @@ from hub.broker import LocalBroker, pick_port, start_local_broker
 from hub.checkin.badges import edge_key_hex
 from hub.config import HubSettings
 from hub.demo_checkins import DemoCheckins, PersonPool, backfill_labels
-from hub.demo_output import HistoryProgress
+from hub.demo_output import HistoryProgress, Ticker
 from hub.demo_setup import DemoLayout, DemoPeople, configure_agent, demo_people, layout_for
 from hub.server import HubServer
 from hub.store import SqliteStore
@@ -200,8 +200,11 @@ def _run(options: DemoOptions, console: Console, data_dir: Path, run: _Run) -> N
              "beacon": PersonPool(people.beacon)}
     if warm_start - start > BACKFILL_STEP:
         _history(options, console, data_dir, building, model, start, warm_start)
+        console.print("Recording the history's check-ins by desk label…")
         backfill_labels(store, model, layout.checkin_desks.label, pools["phone"], start,
-                        warm_start)
+                        warm_start, progress=Ticker(
+                            console, lambda t, _: f"label check-ins: up to "
+                            f"{datetime.fromtimestamp(t, ZoneInfo(TIMEZONE)):%a %d %b}", 0.0))
     _live(options, console, data_dir, run, store, settings, building, model, layout,
           people, pools, warm_start, speed)
     while not run.stop.wait(1.0):
@@ -250,7 +253,9 @@ def _live(options: DemoOptions, console: Console, data_dir: Path, run: _Run,
 
     console.print("Warming up the live building (the last "
                   f"{(now - warm_start) / 60:.0f} minutes)…")
-    fleet.backfill(warm_start, now, step_seconds=1.0, on_step=warm_step)
+    ticker = Ticker(console, lambda t, end: f"warming up: {(t - warm_start) / 60:.0f} of "
+                    f"{(end - warm_start) / 60:.0f} minutes", now)
+    fleet.backfill(warm_start, now, step_seconds=1.0, on_step=warm_step, progress=ticker)
     run.checkins = checkins = DemoCheckins(
         store, settings, truth, radio, layout.checkin_desks, pools, people.badge_minor,
         fleet.online_agents, start=fleet.now(), delay=CHECKIN_DELAY / speed)

@@ -76,9 +76,11 @@ class CheckinDesks:
 def backfill_labels(
     store: Store, people: PeopleModel, desks: Sequence[str], pool: PersonPool,
     start: float, end: float, *, hold_seconds: float = 600.0,
+    progress: Callable[[float], object] | None = None,
 ) -> int:
     """Label check-ins of the history ``[start, end)``: each sitting at a label desk is
-    checked in when it begins and checked out by the sensor when it ends."""
+    checked in when it begins and checked out by the sensor when it ends. ``progress``
+    gets the simulated time reached."""
     if end <= start or not desks:
         return 0
     occupancy = people.occupancy(start, end)
@@ -89,6 +91,8 @@ def backfill_labels(
     )
     done = 0
     for s, e, desk in stays:
+        if progress is not None:
+            progress(s)
         person = pool.take(s, e)
         try:
             service.check_in(store, person, desk, via="phone", now=s)

@@ -72,3 +72,21 @@ class HistoryProgress:
             self._bar.__exit__(exc_type, exc, tb)
         elif exc is None:
             self._line(self.end)
+
+
+class Ticker:
+    """Prints ``what(done, total)`` at most every ``every_seconds`` (and at the end), for
+    the shorter steps after the history (label check-ins, the warm-up)."""
+
+    def __init__(self, console: Console, what: Callable[[float, float], str], total: float,
+                 *, every_seconds: float = 5.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.console, self.what, self.total = console, what, total
+        self.every = every_seconds
+        self._clock = clock
+        self._last = clock()
+
+    def __call__(self, done: float) -> None:
+        if self._clock() - self._last >= self.every:
+            self._last = self._clock()
+            self.console.print(self.what(done, self.total), soft_wrap=True)
