@@ -69,9 +69,12 @@ class Agent:
         clock: Callable[[], float] = time.time,
         on_feedback: Callable[[Feedback], None] | None = None,
         radio: bool = True,
+        capture: bool = True,
     ) -> None:
         """``radio=False`` keeps the BLE scanner's thread off: adverts then enter only
-        through ``agent.scanner.detection_callback`` (the simulator's path)."""
+        through ``agent.scanner.detection_callback``; ``capture=False`` keeps the camera
+        thread off: frames then enter only through ``observe_frame`` (the simulator's
+        paths)."""
         missing = [d.id for d in config.desks if d.id not in sensors]
         if missing:
             raise ValueError(f"no sensor for desk(s): {', '.join(missing)}")
@@ -117,6 +120,7 @@ class Agent:
         self.zone_counter: ZoneCounter | None = None
         self.scanner: BleScanner | None = None
         self._radio = radio
+        self._capture = capture
         if config.ble is not None and config.ble.enabled:
             from edge.ble.scanner import BleScanner
 
@@ -387,7 +391,7 @@ class Agent:
         self.link.start()
         if self.scanner is not None and self._radio:
             self.scanner.start()
-        if self.camera is not None:
+        if self.camera is not None and self._capture:
             self.camera.start()
 
     def stop(self, drain_seconds: float = 2.0) -> None:

@@ -39,6 +39,7 @@ from firmware_sim.building import Building
 from firmware_sim.people import Interval
 
 _NAMES = ("Anna's iPhone", "Galaxy S23 (Ben)", "Pixel 8", "Chris's Watch", None, None, None)
+PHONE_NAMES = tuple(n for n in _NAMES if n)  # what a privacy scan must never find
 _VENDORS = (APPLE_COMPANY_ID, APPLE_COMPANY_ID, 0x0006, 0x0075)
 BADGE_UUID = bytes.fromhex("d3b5f1a0c6e24a5e9f0b7c1e2d3a4b5c")
 

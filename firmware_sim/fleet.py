@@ -39,6 +39,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 Transition = tuple[str, str, float]  # (desk, state, at)
+Reader = Callable[[str, float], Reading]  # (desk, now) -> what its sensor reads
 LIVE_MAX_STEP_SECONDS = 30.0
 
 
@@ -63,13 +64,25 @@ class FleetRunner:
         miss_rate: float = 0.0,
         dropout_rate: float = 0.0,
         clock: Callable[[], float] = time.time,
+        start_at: float | None = None,
+        reader: Reader | None = None,
+        configure: Callable[[AgentConfig], AgentConfig] | None = None,
     ) -> None:
+        """``start_at``: the agents' time before the first step (default: the wall
+        clock), e.g. so that a BLE bin starts being watched there. ``reader(desk, now)``
+        replaces the people model's ground truth as what the sensors read (the demo's
+        live replay). ``configure`` may change each agent's config (BLE, camera)."""
         self.building = building
         self.people = people
         self.hold_seconds = hold_seconds
         self.poll_seconds = poll_seconds
         self.seed = seed
         self._clock = clock
+        self._start_at = start_at
+        self._reader = reader
+        self._configure = configure
+        self._configs: dict[str, AgentConfig] = {}
+        self._offline: set[str] = set()
         self._sensor_knobs = {"miss_rate": miss_rate, "dropout_rate": dropout_rate}
         self._truth: GroundTruth | None = None
         self._last: float | None = None
@@ -94,10 +107,17 @@ class FleetRunner:
                 poll_seconds=self.poll_seconds,
                 hold_seconds=self.hold_seconds,
             )
-            sensors = {d.id: _LazySensor(self, d.id) for d in desks}
-            # The agents live in simulated time: their reconnect snapshots and health are
-            # stamped with the fleet's last step, so the hub sees one consistent timeline.
-            self.agents[agent_id] = Agent(config, sensors, clock=self.now)
+            if self._configure is not None:
+                config = self._configure(config)
+            self._configs[agent_id] = config
+            self.agents[agent_id] = self._make_agent(config)
+
+    def _make_agent(self, config: AgentConfig) -> Agent:
+        sensors = {d.id: _LazySensor(self, d.id) for d in config.desks}
+        # The agents live in simulated time: their reconnect snapshots and health are
+        # stamped with the fleet's last step, so the hub sees one consistent timeline.
+        # Adverts and frames come from the simulator, never from a radio or a camera.
+        return Agent(config, sensors, clock=self.now, radio=False, capture=False)
 
     # -- lifecycle ------------------------------------------------------------
 
@@ -106,6 +126,35 @@ class FleetRunner:
         for agent in self.agents.values():
             agent.start()
         self._started = True
+
+    def take_offline(self, agent_id: str) -> None:
+        """Stop one agent as if it were switched off (it says "offline"); the others go
+        on. ``bring_back`` starts it again, with a new boot."""
+        with self._step_lock:
+            if self._stopped or agent_id in self._offline:
+                return
+            self._offline.add(agent_id)
+        self._stop_one(agent_id, self.agents[agent_id])
+
+    def bring_back(self, agent_id: str) -> None:
+        """Restart an agent taken offline: a new Agent on the same outbox (next boot)."""
+        with self._step_lock:
+            if self._stopped or agent_id not in self._offline:
+                return
+            agent = self._make_agent(self._configs[agent_id])
+            self.agents[agent_id] = agent
+            self._offline.discard(agent_id)
+            if self._started:
+                agent.start()
+
+    @property
+    def offline(self) -> frozenset[str]:
+        """Agents taken offline and not yet brought back."""
+        return frozenset(self._offline)
+
+    def online_agents(self) -> dict[str, Agent]:
+        """The agents that are running (not taken offline)."""
+        return {a: agent for a, agent in self.agents.items() if a not in self._offline}
 
     def stop(self) -> None:
         """Stop every agent (each drains briefly, says "offline" and closes its outbox),
@@ -117,7 +166,7 @@ class FleetRunner:
             self._stopped = True
         threads = [
             threading.Thread(target=self._stop_one, args=(agent_id, agent), daemon=True)
-            for agent_id, agent in self.agents.items()
+            for agent_id, agent in self.agents.items() if agent_id not in self._offline
         ]
         for thread in threads:
             thread.start()
@@ -142,15 +191,17 @@ class FleetRunner:
         deadline = time.monotonic() + timeout
         return all(
             agent.wait_drained(max(0.0, deadline - time.monotonic()))
-            for agent in self.agents.values()
+            for agent in self.online_agents().values()
         )
 
     def outbox_depth(self) -> int:
-        return sum(agent.outbox_depth() for agent in self.agents.values())
+        return sum(agent.outbox_depth() for agent in self.online_agents().values())
 
     def now(self) -> float:
         """Simulated now: the last step's time (the wall clock before the first step)."""
-        return self._last if self._last is not None else self._clock()
+        if self._last is not None:
+            return self._last
+        return self._start_at if self._start_at is not None else self._clock()
 
     @property
     def last_step(self) -> float | None:
@@ -165,6 +216,7 @@ class FleetRunner:
         end: float,
         step_seconds: float = 30.0,
         progress: Callable[[float], None] | None = None,
+        on_step: Callable[[float], object] | None = None,
     ) -> int:
         """Step every agent at ``start, start + step, ...`` up to ``min(end, now)``.
 
@@ -174,6 +226,7 @@ class FleetRunner:
         time reached, about every 1 % of the way and after the last step. Messages wait
         in each agent's outbox until ``start()``; calling ``start()`` first also works, but
         then an agent's connect snapshot may be stamped one step before the state it shows.
+        ``on_step(t)`` runs after every step (outside the step lock).
         """
         if step_seconds <= 0:
             raise ValueError("step_seconds must be positive")
@@ -182,6 +235,8 @@ class FleetRunner:
         for n, t in enumerate(times, 1):
             if not self._step_all(t):
                 return n - 1
+            if on_step is not None:
+                on_step(t)
             if progress is not None and (n % every == 0 or n == len(times)):
                 progress(t)
         return len(times)
@@ -192,6 +247,7 @@ class FleetRunner:
         speed: float = 1.0,
         *,
         start: float | None = None,
+        on_step: Callable[[float], object] | None = None,
     ) -> None:
         """Step agents every poll interval until ``stop`` is set or the fleet is stopped.
 
@@ -199,7 +255,8 @@ class FleetRunner:
         ``speed > 1`` the fleet replays from ``start`` (default: the last step, else one
         hour ago) and then runs in real time. Steps are at most 30 simulated seconds
         apart, so fast replays still see every visit longer than that. Each agent's health
-        is published every ``health_seconds`` of wall time.
+        is published every ``health_seconds`` of wall time. ``on_step(t)`` runs after the
+        steps of each poll (outside the step lock), with the simulated time reached.
         """
         if not speed >= 1.0 or math.isinf(speed):
             raise ValueError("speed must be a finite number >= 1")
@@ -215,6 +272,8 @@ class FleetRunner:
             target = min(start + (wall - wall0) * speed, wall)
             if not self._advance(target):
                 return
+            if on_step is not None and self._last is not None:
+                on_step(self._last)
             if wall >= next_health and self._started:
                 self._publish_health()
                 next_health = wall + min(a.config.health_seconds for a in self.agents.values())
@@ -225,7 +284,7 @@ class FleetRunner:
             if self._stopped:
                 return
             now = self.now()
-            for agent in self.agents.values():
+            for agent in self.online_agents().values():
                 topic = topic_for(agent.config.site, agent.config.agent, "health")
                 # Health is stamped with the wall clock: a simulated agent's clock is right,
                 # only its data is replayed from the past (the hub measures clock offset from
@@ -251,9 +310,10 @@ class FleetRunner:
                 return False
             if self._last is not None and t < self._last:
                 raise ValueError("simulated time never goes backwards")
-            self._ground(t).ensure(t)
+            if self._reader is None:
+                self._ground(t).ensure(t)
             self._last = t
-            for agent in self.agents.values():
+            for agent in self.online_agents().values():
                 agent.step(t)
             return True
 
@@ -296,6 +356,9 @@ class _LazySensor:
         self._desk = desk
 
     def read(self, now: float) -> Reading:
+        reader = self._fleet._reader
+        if reader is not None:
+            return reader(self._desk, now)
         truth = self._fleet._truth
         if truth is None or now >= truth.covered_until:  # only if read outside a step
             truth = self._fleet._ground(now)

@@ -81,8 +81,11 @@ class MosquittoBroker:
             "max_queued_messages 100000\n"
             f"log_dest file {workdir}/mosquitto.log\n"
         )
+        # Its own session: a Ctrl-C in the terminal reaches the demo, which stops the
+        # agents (they say goodbye through this broker) before it stops the broker.
         self.proc = subprocess.Popen(
-            [binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            [binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
         if not wait_listening(port, 10):
             self.stop()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -19,12 +20,27 @@ CONFIG_HELP = "hub.toml (default: $DESKPULSE_CONFIG, else /etc/deskpulse/hub.tom
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from hub.demo import DemoOptions, run_demo
+    if not 1.0 <= args.speed <= 120.0:
+        raise DeskpulseError("--speed must be between 1 and 120 (default 20)")
+    # Loading the hub takes seconds (more on a busy machine): say so, in a log too.
+    print(f"Starting the demo: a broker, a hub and {args.desks} simulated desks…", flush=True)
+    loaded = threading.Event()
+
+    def still_loading() -> None:
+        while not loaded.wait(5.0):
+            print("Starting the demo: still loading…", flush=True)
+
+    threading.Thread(target=still_loading, name="demo-loading", daemon=True).start()
+    try:
+        from hub.demo import DemoOptions, run_demo
+    finally:
+        loaded.set()
 
     return run_demo(DemoOptions(
         data_dir=args.data, http_port=args.port, mqtt_port=args.mqtt_port,
         desks=args.desks, history_days=args.history_days,
-        embedded_broker=args.embedded_broker, seed=args.seed,
+        embedded_broker=args.embedded_broker, seed=args.seed, clock=args.clock,
+        speed=args.speed,
     ))
 
 
@@ -336,8 +352,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--port", type=int, default=8000, help="dashboard port (default 8000)")
     demo.add_argument("--mqtt-port", type=int, default=1883, help="broker port (default 1883)")
     demo.add_argument("--desks", type=int, default=100, help="desks in the simulated building")
-    demo.add_argument("--history-days", type=float, default=7.0,
-                      help="days of simulated history to fill in first (default 7)")
+    demo.add_argument("--history-days", type=float, default=28.0,
+                      help="days of simulated history to fill in first (default 28)")
+    demo.add_argument("--clock", choices=("office-hours", "real"), default="office-hours",
+                      help="office-hours (default): the live part replays busy working "
+                           "days at --speed, at any hour; real: follow the wall clock")
+    demo.add_argument("--speed", type=float, default=20.0,
+                      help="replay speed of --clock office-hours (default 20)")
     demo.add_argument("--embedded-broker", action="store_true",
                       help="use the in-process amqtt broker even if mosquitto is installed")
     demo.add_argument("--seed", type=int, default=7, help="random seed of the simulation")

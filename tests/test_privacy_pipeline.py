@@ -20,15 +20,11 @@ from __future__ import annotations
 import json
 import logging
 import re
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import paho.mqtt.client as paho
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
 
 from edge.agent import Agent
 from edge.ble.zones import bin_start
@@ -41,6 +37,7 @@ from hub.ingest import Ingestor
 from hub.store import SqliteStore
 from tests.broker import Mosquitto
 from tests.edge.helpers import ScriptedSensor
+from tests.privacy_scan import FORBIDDEN_COLUMNS, Capture, forbidden_keys, leaks
 
 pytestmark = pytest.mark.broker
 
@@ -54,61 +51,6 @@ BUILDING = {"sites": [{"id": SITE, "name": "Privacy", "timezone": "Europe/Berlin
              "x": 0.1 + 0.1 * i + 0.5 * (z - 1), "y": 0.3 + 0.2 * (i % 2)}
             for i in range(1, 5)]}
         for z, zone in enumerate(ZONES, start=1)]}]}]}
-MAC = re.compile(rb"(?i)(?<![0-9a-f])[0-9a-f]{2}([:_-])(?:[0-9a-f]{2}\1){4}[0-9a-f]{2}"
-                 rb"(?![0-9a-f])")
-FORBIDDEN_KEYS = {"mac", "rssi", "address", "name", "device_name", "local_name", "image"}
-FORBIDDEN_COLUMNS = FORBIDDEN_KEYS - {"name"}  # sites, zones and desks have names
-
-
-class Capture:
-    """A plain paho client on '#': every message the broker routes, retained ones too."""
-
-    def __init__(self, port: int) -> None:
-        self.messages: list[tuple[str, bytes]] = []
-        self._lock = threading.Lock()
-        ready = threading.Event()
-        self.client = paho.Client(CallbackAPIVersion.VERSION2, protocol=paho.MQTTv311)
-        self.client.on_connect = lambda c, *_: c.subscribe("#", 1)
-        self.client.on_subscribe = lambda *_: ready.set()
-        self.client.on_message = self._on_message
-        self.client.connect("127.0.0.1", port)
-        self.client.loop_start()
-        assert ready.wait(5)
-
-    def _on_message(self, _c: paho.Client, _u: object, msg: paho.MQTTMessage) -> None:
-        with self._lock:
-            self.messages.append((msg.topic, bytes(msg.payload)))
-
-    def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
-
-
-def leaks(blob: bytes, addresses: set[str], names: set[str]) -> list[str]:
-    """Every way ``blob`` betrays a device: MAC-shaped text, an address's hex or raw
-    bytes, a device name."""
-    found = [f"MAC-shaped {m.group(0)!r}" for m in MAC.finditer(blob)]
-    lower = blob.lower()
-    for address in addresses:
-        hexed = address.replace(":", "").lower().encode()
-        raw = bytes.fromhex(address.replace(":", ""))
-        if hexed in lower:
-            found.append(f"hex of {address}")
-        if raw in blob or raw[::-1] in blob:  # HCI sends addresses little-endian
-            found.append(f"raw bytes of {address}")
-    found.extend(f"name {n!r}" for n in names if n.encode().lower() in lower)
-    return found
-
-
-def forbidden_keys(value: Any) -> set[str]:
-    if isinstance(value, dict):
-        keys = {k.lower() for k in value} & FORBIDDEN_KEYS
-        return keys.union(*(forbidden_keys(v) for v in value.values()))
-    if isinstance(value, list):
-        return set().union(*(forbidden_keys(v) for v in value))
-    return set()
-
-
 @pytest.fixture
 def hub(tmp_path: Path, fresh_broker: Mosquitto) -> Iterator[tuple[Ingestor, SqliteStore]]:
     settings = HubSettings(data_dir=tmp_path / "hub", mqtt_port=fresh_broker.port,

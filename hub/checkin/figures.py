@@ -6,7 +6,10 @@ For a site and a window ``[start, end)`` (all hours; check-ins are clipped to it
 - ``mean_duration_s``: mean checked-in seconds per check-in;
 - ``agreement``: share of checked-in time the desk's sensor also saw ``occupied``;
 - ``walk_ins``: occupied spells with no overlapping check-in, and the share of sensed
-  occupied time that no check-in covers.
+  occupied time that no check-in covers;
+- ``by_via``: check-ins per way of checking in (``phone`` = the desk label, ``qr`` = a
+  personal code at a desk camera, ``beacon`` = an enrolled badge); a way used by fewer
+  than ``k`` people shows no count (nor does the next smallest, as for days).
 
 Every check-in figure is withheld (``None``, ``suppressed: true``) when fewer than ``k``
 distinct people checked in during the window; a day with fewer than ``k`` people shows
@@ -35,6 +38,10 @@ class Stay:
     desk: str
     start: float
     end: float
+    via: str = "phone"
+
+
+VIAS = ("phone", "qr", "beacon")
 
 
 def _overlap(a: Interval, spans: Iterable[Interval]) -> float:
@@ -81,6 +88,7 @@ def compute(
         "checkins_per_day": None,
         "mean_duration_s": None,
         "agreement": None,
+        "by_via": None,
         "walk_ins": {
             "spells": len(walk_ins),
             "uncovered_share": None if occupied_total <= 0 else uncovered / occupied_total,
@@ -97,7 +105,18 @@ def compute(
     checked_in = sum(s.end - s.start for s in stays)
     seen = sum(_overlap((s.start, s.end), occupied.get(s.desk, ())) for s in stays)
     hidden = _hidden_days(per_day, k)
+    via_people: dict[str, set[int]] = {via: set() for via in VIAS}
+    via_counts: dict[str, int] = dict.fromkeys(VIAS, 0)
+    for stay in stays:
+        via_people.setdefault(stay.via, set()).add(stay.person)
+        via_counts[stay.via] = via_counts.get(stay.via, 0) + 1
+    hidden_vias = _hidden_days({v: p for v, p in via_people.items() if p}, k)
     out.update(
+        by_via={
+            via: {"checkins": None if via in hidden_vias else via_counts[via],
+                  "suppressed": via in hidden_vias}
+            for via in via_counts
+        },
         checkins=len(stays),
         checkins_per_day=[
             {"date": day, "checkins": None if day in hidden else counts[day],
@@ -136,9 +155,9 @@ def site_figures(
     info = store.site(site)
     desks = [d["id"] for d in store.desks(site)]
     stays = [
-        Stay(int(person), desk, max(s, start), min(e if e is not None else until, until))
-        for person, desk, s, e in store.db.execute(
-            'SELECT person_id, desk, start, "end" FROM checkins WHERE site = ? AND start < ? '
+        Stay(int(person), desk, max(s, start), min(e if e is not None else until, until), via)
+        for person, desk, s, e, via in store.db.execute(
+            'SELECT person_id, desk, start, "end", via FROM checkins WHERE site = ? AND start < ? '
             'AND ("end" IS NULL OR "end" > ?)', [site, until, start],
         ).fetchall()
     ]

@@ -101,3 +101,18 @@ def test_a_hidden_day_cannot_be_recovered_by_subtraction() -> None:
     assert [d["suppressed"] for d in days] == [False, True, True]
     shown = sum(d["checkins"] for d in days if not d["suppressed"])
     assert figures["checkins"] - shown == 7  # two hidden days together: 5 + 2
+
+
+def test_check_ins_by_way_hide_a_way_used_by_fewer_than_k_people() -> None:
+    label = [Stay(p, "a", 0, 10, "phone") for p in range(1, 7)]  # 6 people
+    qr = [Stay(p, "b", 20, 30, "qr") for p in range(7, 12)] * 2  # 5 people, 10 check-ins
+    badge = [Stay(12, "c", 0, 10, "beacon"), Stay(13, "c", 20, 30, "beacon")]  # 2 people
+    out = compute(label + qr, {}, "UTC", k=5)
+    assert out["by_via"] == {"phone": {"checkins": 6, "suppressed": False},
+                             "qr": {"checkins": 10, "suppressed": False},
+                             "beacon": {"checkins": 0, "suppressed": False}}
+    # Two badge holders: hidden, and so is the smallest other way (else total - shown).
+    out = compute(label + qr + badge, {}, "UTC", k=5)
+    assert out["by_via"]["beacon"] == {"checkins": None, "suppressed": True}
+    assert out["by_via"]["qr"] == {"checkins": None, "suppressed": True}
+    assert out["by_via"]["phone"] == {"checkins": 6, "suppressed": False}
