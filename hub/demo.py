@@ -34,6 +34,7 @@ from rich.console import Console
 
 from edge.ble.zones import bin_start
 from edge.config import MqttConfig
+from edge.private_files import private_dir
 from firmware_sim.building import Building, generate_building
 from firmware_sim.clock import OfficeHoursClock, RealClock, ScheduleClock, replay_days
 from firmware_sim.fleet import FleetRunner
@@ -141,7 +142,7 @@ def run_demo(options: DemoOptions) -> int:
         raise ValueError(f"clock must be one of {', '.join(CLOCKS)}")
     console = Console(highlight=False, soft_wrap=True)
     data_dir = (options.data_dir or Path(user_data_dir("deskpulse")) / "demo").resolve()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(data_dir)  # owner-only, like every data directory the hub creates
     broker = start_local_broker(
         data_dir / "broker", options.mqtt_port, prefer_mosquitto=not options.embedded_broker
     )
@@ -168,6 +169,9 @@ def _run(options: DemoOptions, console: Console, data_dir: Path, run: _Run) -> N
         colleague_visibility=True,
         # A check-in ends 10 schedule-minutes after its desk was left, at any replay speed.
         checkout_after_vacant_seconds=600.0 / speed,
+        # The simulated history reaches the hub through the agents' outboxes, its events
+        # as old as the history: the hub's event horizon must cover it.
+        event_horizon_days=min(366.0, max(14.0, options.history_days + 2.0)),
     )
     store = SqliteStore(settings.database_path)
     building = _building(options)
