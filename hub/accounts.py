@@ -300,13 +300,13 @@ def authenticate_password(
             )
         log.info("failed login (%d in window)", recent_failures(db, username, now=at))
         raise LoginFailed("wrong username or password")
-    if _hasher.check_needs_rehash(row["password_hash"]):
-        db.execute(
-            "UPDATE users SET password_hash = ? WHERE id = ?",
-            [_hasher.hash(password), row["id"]],
-        )
-    # A success clears the username's failures, this attempt's reservation included.
-    db.execute("DELETE FROM login_failures WHERE username = ?", [username])
+    rehashed = _hasher.hash(password) if _hasher.check_needs_rehash(row["password_hash"]) \
+        else None  # hashed before the write lock is taken: the lock is held briefly
+    with db.atomic():  # a write takes the write lock up front, like every other one
+        if rehashed is not None:
+            db.execute("UPDATE users SET password_hash = ? WHERE id = ?", [rehashed, row["id"]])
+        # A success clears the username's failures, this attempt's reservation included.
+        db.execute("DELETE FROM login_failures WHERE username = ?", [username])
     return Principal(
         kind="session",
         name=row["username"],

@@ -124,6 +124,10 @@ def test_site_figures_over_http(client: TestClient, auth: dict[str, str], day: s
         # walk-ins: d4 14:00-14:05 (a desk with check-ins), d5 15:00-15:10 (none);
         # uncovered: 200 s of d1's 1800 s, 300 s and 600 s.
         "walk_ins": {"spells": 2, "uncovered_share": pytest.approx(1100 / 2700)},
+        # every check-in here was made by phone (a desk label)
+        "by_via": {"phone": {"checkins": 8, "suppressed": False},
+                   "qr": {"checkins": 0, "suppressed": False},
+                   "beacon": {"checkins": 0, "suppressed": False}},
     }
     # Over more than 7 days the walk-ins (every desk's raw transitions) are left out;
     # the check-in figures read only the checked-in desks and stay the same.

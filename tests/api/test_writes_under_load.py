@@ -124,17 +124,19 @@ def _admin_work(app: FastAPI, people: list[int], statuses: Counter[int], stop: t
 def _reader_work(app: FastAPI, statuses: Counter[int], stop: threading.Event) -> None:
     """An administrator paging through people: every page view writes audit entries."""
     with TestClient(app, follow_redirects=False, raise_server_exceptions=False) as client:
-        assert login(client, "ada", ADMIN_PASSWORD).status_code == 303
-        while not stop.is_set():
+        signed_in = login(client, "ada", ADMIN_PASSWORD).status_code
+        statuses[signed_in] += 1  # a sign-in is a write too (the rate limit's record)
+        while signed_in == 303 and not stop.is_set():
             statuses[client.get("/admin/people").status_code] += 1
 
 
 def _employee_work(app: FastAPI, name: str, statuses: Counter[int],
                    stop: threading.Event) -> None:
     with TestClient(app, follow_redirects=False, raise_server_exceptions=False) as client:
-        assert login(client, name, PEOPLE_PASSWORD).status_code == 303
+        signed_in = login(client, name, PEOPLE_PASSWORD).status_code
+        statuses[signed_in] += 1  # a sign-in is a write too (the rate limit's record)
         k = 0
-        while not stop.is_set():
+        while signed_in == 303 and not stop.is_set():
             k += 1
             patch = client.patch("/api/v1/me", json={"department": f"Team {k % 7}"})
             statuses[patch.status_code] += 1
