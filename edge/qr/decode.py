@@ -8,11 +8,16 @@ that is not such an array (wrong dtype or shape, empty, too small or too large) 
 
 Backends, chosen by measurement (bench/qr.py, docs/checkin.md "Decoding backends"):
 zxing-cpp, when installed, decodes every camera-like variant of firmware_sim/camera.py
-(rotated, skewed, blurred, noisy, small, several per frame) at about 20x the frame rate
-of the OpenCV passes below, so ``backend="auto"`` uses it for every frame and keeps the
-OpenCV passes for ``thorough=True`` (they add codes that are small *and* blurred, which
-zxing-cpp misses) and as the fallback when zxing-cpp is not installed. OpenCV still does
-capture and the grayscale conversion.
+(rotated, skewed, blurred, noisy, small, several per frame) at 10-20x the frame rate of
+the OpenCV passes below, so ``backend="auto"`` uses it, and the OpenCV passes are the
+fallback when zxing-cpp is not installed. OpenCV still does capture, grayscale
+conversion and the sharpening. The zxing-cpp passes:
+
+1. the grayscale frame as it is, then the frame sharpened (unsharp mask, sigma 1 px):
+   the second finds small codes that are also blurred (80 px, defocused), which the first
+   misses, for about 1 ms more per frame at 640x480;
+2. only with ``thorough=True``: the frame upscaled 2x and sharpened, for codes below
+   ~60 px.
 
 OpenCV passes, cheapest first (measured on the same simulated frames):
 
@@ -45,10 +50,17 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-try:  # optional: decode_frame falls back to the OpenCV passes without it
-    import zxingcpp
-except ImportError:  # pragma: no cover - depends on the installation
-    zxingcpp = None
+
+def _load_zxing() -> Any:
+    """The zxingcpp module, or None: decode_frame falls back to OpenCV without it."""
+    try:
+        import zxingcpp
+    except ImportError:  # pragma: no cover - depends on the installation
+        return None
+    return zxingcpp
+
+
+zxingcpp: Any = _load_zxing()
 
 __all__ = ["BACKENDS", "MAX_SIDE", "MIN_SIDE", "UPSCALE_MAX_SIDE", "decode_frame",
            "default_backend", "to_gray"]
@@ -212,8 +224,8 @@ def _opencv_passes(gray: Gray, thorough: bool) -> list[Found]:
     return found
 
 
-def _zxing_pass(gray: Gray) -> list[Found]:
-    """Every QR code zxing-cpp finds in the frame, with its corners (TL, TR, BR, BL)."""
+def _zxing_read(gray: Gray, scale: float = 1.0) -> list[Found]:
+    """Every QR code zxing-cpp finds in ``gray``, corners (TL, TR, BR, BL) / ``scale``."""
     try:
         codes = zxingcpp.read_barcodes(gray, formats=zxingcpp.BarcodeFormat.QRCode,
                                        try_rotate=False)
@@ -227,7 +239,17 @@ def _zxing_pass(gray: Gray) -> list[Found]:
             p = code.position
             quad = np.array([[c.x, c.y] for c in (p.top_left, p.top_right, p.bottom_right,
                                                   p.bottom_left)], dtype=np.float32)
-            found.append((text, quad))
+            found.append((text, quad / np.float32(scale)))
+    return found
+
+
+def _zxing_passes(gray: Gray, thorough: bool) -> list[Found]:
+    """The zxing-cpp passes 1-2 of the module docstring."""
+    found = _zxing_read(gray) + _zxing_read(_sharpen(gray, 1.0))
+    if thorough and max(gray.shape) <= UPSCALE_MAX_SIDE:
+        big = np.asarray(cv2.resize(gray, None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC),
+                         dtype=np.uint8)
+        found += _zxing_read(_sharpen(big, 2.0), scale=2.0)
     return found
 
 
@@ -245,13 +267,12 @@ def decode_frame(frame: np.ndarray, *, thorough: bool = False,
     reading order; ``[]`` for anything that is not a usable frame. Never raises on a
     frame (an unknown ``backend``, a caller's mistake, is a ValueError).
 
-    ``backend``: "zxing" (zxing-cpp only), "opencv" (the OpenCV passes only) or "auto"
-    (the default): zxing-cpp on every frame if it is installed, plus the OpenCV passes
-    when ``thorough``; the OpenCV passes alone otherwise. ``thorough=True`` adds, on the
-    OpenCV side, a pass over the frame upscaled 2x and sharpened (frames up to
-    ``UPSCALE_MAX_SIDE``): it finds codes too small (50-70 px) or too blurred for the
-    normal passes, at several times the cost. A camera loop can afford it on every few
-    frames rather than on all of them.
+    ``backend``: "zxing" (the zxing-cpp passes), "opencv" (the OpenCV passes) or "auto"
+    (the default): zxing-cpp if it is installed, else OpenCV. ``thorough=True`` adds a
+    pass over the frame upscaled 2x and sharpened (frames up to ``UPSCALE_MAX_SIDE``):
+    it finds codes too small (50-70 px) or, with OpenCV, too blurred for the normal
+    passes, at two (zxing-cpp) to four (OpenCV) times the cost. A camera loop can afford
+    it on every few frames rather than on all of them.
     """
     if backend not in BACKENDS:
         raise ValueError(f"unknown QR backend {backend!r}: use one of {', '.join(BACKENDS)}")
@@ -261,11 +282,9 @@ def decode_frame(frame: np.ndarray, *, thorough: bool = False,
         gray = to_gray(frame)
         if gray is None:
             return []
-        use_zxing = backend == "zxing" or (backend == "auto" and zxingcpp is not None)
-        found = _zxing_pass(gray) if use_zxing else []
-        if backend == "opencv" or not use_zxing or (thorough and backend == "auto"):
-            found += _opencv_passes(gray, thorough)
-        return _reading_order(found)
+        if backend == "opencv" or (backend == "auto" and zxingcpp is None):
+            return _reading_order(_opencv_passes(gray, thorough))
+        return _reading_order(_zxing_passes(gray, thorough))
     except Exception:  # untrusted frames must never stop the camera loop
         log.warning("QR decoding failed on a frame; skipped", exc_info=True)
         return []
