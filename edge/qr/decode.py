@@ -226,9 +226,12 @@ def _opencv_passes(gray: Gray, thorough: bool) -> list[Found]:
 
 def _zxing_read(gray: Gray, scale: float = 1.0) -> list[Found]:
     """Every QR code zxing-cpp finds in ``gray``, corners (TL, TR, BR, BL) / ``scale``."""
+    formats = zxingcpp.BarcodeFormat
+    # Plain (model 2) QR only: zxing-cpp 3's "QRCode" also admits Micro QR, and a blurred
+    # corner of a real code once read as a Micro QR "99123" here. (In 2.x "QRCode" is it.)
+    qr = getattr(formats, "QRCodeModel2", formats.QRCode)
     try:
-        codes = zxingcpp.read_barcodes(gray, formats=zxingcpp.BarcodeFormat.QRCode,
-                                       try_rotate=False)
+        codes = zxingcpp.read_barcodes(gray, formats=qr, try_rotate=False)
     except (RuntimeError, ValueError, TypeError):
         log.debug("zxing-cpp pass failed", exc_info=True)
         return []
