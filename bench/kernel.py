@@ -7,6 +7,16 @@ also counts time spent waiting for a core). The pandas side does the same work t
 usual way: one row per (interval, bin) it touches, the overlap per row, ``groupby`` sum,
 in chunks so that it fits in memory; its result is checked against the kernel's.
 
+Two shapes of input, each measured against pandas in the same run:
+
+- ``uniform`` (n = 20 M): starts uniform over 2,000 desks x 14 days, lengths exponential
+  with a mean of one hour (a 2.7 M-cell table, 21 MB: it fits a 32 MB L3 cache).
+- ``sessions`` (issue 23, n = 5 M), shaped like real desk sessions: 2,000 desks x 30 days
+  of 15-min bins (a 5.8 M-cell table, 46 MB); each session starts on a random day
+  uniformly between 07:00 and 19:00, lasts a log-normal time (median 45 min, sigma 0.9,
+  clipped to 1 min .. 10 h; mean ~67 min), so it spans 5.5 bins on average and 96.5 %
+  span more than one; the intervals are in random order (not sorted by desk or time).
+
 Run: ``.venv/bin/python -m bench.kernel [n]``.
 """
 
@@ -22,6 +32,7 @@ import numpy as np
 BIN = 900
 N_DESKS = 2000
 DAYS = 14
+SESSION_DAYS = 30
 T0 = 1_800_000_000.0
 PANDAS_CHUNK = 1_000_000
 
@@ -33,6 +44,19 @@ def make_intervals(n: int, seed: int = 1) -> tuple[np.ndarray, np.ndarray, np.nd
     start = T0 + rng.uniform(-3600, DAYS * 86_400, n)
     end = start + rng.exponential(3600, n)
     return desk, start, end
+
+
+def make_sessions(n: int, seed: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """n desk sessions over 2000 desks x 30 working days, in random order (see above)."""
+    rng = np.random.default_rng(seed)
+    desk = rng.integers(0, N_DESKS, n)
+    day = rng.integers(0, SESSION_DAYS, n)
+    start = T0 + day * 86_400.0 + rng.uniform(7 * 3600, 19 * 3600, n)
+    length = np.clip(rng.lognormal(np.log(45 * 60), 0.9, n), 60, 10 * 3600)
+    return desk, start, start + length
+
+
+SHAPES = {"uniform": (make_intervals, DAYS), "sessions": (make_sessions, SESSION_DAYS)}
 
 
 def pandas_occupied_seconds(
@@ -65,15 +89,16 @@ def pandas_occupied_seconds(
     return out
 
 
-def _measure(which: str, n: int) -> dict[str, Any]:
+def _measure(which: str, n: int, shape: str = "uniform") -> dict[str, Any]:
     """Run inside the child: time one implementation on n intervals, report RSS."""
     import resource
     import time
 
     from hub.aggregate import occupied_seconds
 
-    desk, start, end = make_intervals(n)
-    n_bins = DAYS * 86_400 // BIN
+    make, days = SHAPES[shape]
+    desk, start, end = make(n)
+    n_bins = days * 86_400 // BIN
     kwargs: dict[str, Any] = {"n_desks": N_DESKS, "t0": T0, "bin_seconds": BIN, "n_bins": n_bins}
     fn = occupied_seconds if which == "numpy" else pandas_occupied_seconds
     fn(desk[:1000], start[:1000], end[:1000], **kwargs)  # warm up (imports, first calls)
@@ -93,29 +118,41 @@ def _measure(which: str, n: int) -> dict[str, Any]:
     }
 
 
-def _child(which: str, n: int) -> dict[str, Any]:
+def _child(which: str, n: int, shape: str = "uniform") -> dict[str, Any]:
     out = subprocess.run(
-        [sys.executable, "-m", "bench.kernel", "--child", which, str(n)],
+        [sys.executable, "-m", "bench.kernel", "--child", which, str(n), shape],
         check=True, capture_output=True, text=True,
     )
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
 
 
-def bench_kernel(n: int = 20_000_000, *, pandas_n: int | None = None) -> dict[str, Any]:
+def bench_kernel(
+    n: int = 20_000_000, *, pandas_n: int | None = None, sessions_n: int = 5_000_000,
+) -> dict[str, Any]:
+    """Both shapes (module docstring); the ``uniform`` figures stay at the top level."""
+    result = bench_shape("uniform", n, pandas_n=pandas_n)
+    if sessions_n:
+        result["sessions"] = bench_shape("sessions", sessions_n)
+        result["sessions"]["targets"] = {"intervals_per_second": 30_000_000, "ratio": 20}
+    return result
+
+
+def bench_shape(shape: str, n: int, *, pandas_n: int | None = None) -> dict[str, Any]:
     """Kernel and pandas on the same intervals, each in a subprocess; the speed ratio.
 
     ``pandas_n`` (default: ``n``) lets a quick run give pandas fewer intervals; the ratio
     is then of rates (intervals per second), and the checksum is compared only when equal.
     """
     pandas_n = n if pandas_n is None else pandas_n
-    fast = _child("numpy", n)
-    slow = _child("pandas", pandas_n)
+    fast = _child("numpy", n, shape)
+    slow = _child("pandas", pandas_n, shape)
     same = pandas_n == n
     if same and not np.isclose(fast["checksum"], slow["checksum"], rtol=1e-9):
         raise AssertionError(f"pandas and numpy disagree: {slow['checksum']} != {fast['checksum']}")
     return {
-        "intervals": n, "desks": N_DESKS, "bins": DAYS * 86_400 // BIN, "bin_seconds": BIN,
+        "shape": shape, "intervals": n, "desks": N_DESKS,
+        "bins": SHAPES[shape][1] * 86_400 // BIN, "bin_seconds": BIN,
         "numpy": fast, "pandas": slow, "results_equal": same,
         "ratio_wall": round(fast["intervals_per_second"] / slow["intervals_per_second"], 1),
         "ratio_cpu": round(fast["intervals_per_cpu_second"]
@@ -125,8 +162,8 @@ def bench_kernel(n: int = 20_000_000, *, pandas_n: int | None = None) -> dict[st
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 4 and sys.argv[1] == "--child":
-        print(json.dumps(_measure(sys.argv[2], int(sys.argv[3]))))
+    if len(sys.argv) == 5 and sys.argv[1] == "--child":
+        print(json.dumps(_measure(sys.argv[2], int(sys.argv[3]), sys.argv[4])))
     else:
         size = int(sys.argv[1]) if len(sys.argv) > 1 else 20_000_000
         print(json.dumps(bench_kernel(size), indent=2))

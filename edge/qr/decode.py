@@ -6,7 +6,20 @@ order (top to bottom, then left to right, by each code's centre). It never raise
 that is not such an array (wrong dtype or shape, empty, too small or too large) gives
 ``[]``, and an OpenCV failure inside a pass only ends that pass.
 
-Passes, cheapest first (measured on the simulated frames of firmware_sim/camera.py):
+Backends, chosen by measurement (bench/qr.py, docs/checkin.md "Decoding backends"):
+zxing-cpp, when installed, decodes every camera-like variant of firmware_sim/camera.py
+(rotated, skewed, blurred, noisy, small, several per frame) at 10-20x the frame rate of
+the OpenCV passes below, so ``backend="auto"`` uses it, and the OpenCV passes are the
+fallback when zxing-cpp is not installed. OpenCV still does capture, grayscale
+conversion and the sharpening. The zxing-cpp passes:
+
+1. the grayscale frame as it is, then the frame sharpened (unsharp mask, sigma 1 px):
+   the second finds small codes that are also blurred (80 px, defocused), which the first
+   misses, for about 1 ms more per frame at 640x480;
+2. only with ``thorough=True``: the frame upscaled 2x and sharpened, for codes below
+   ~60 px.
+
+OpenCV passes, cheapest first (measured on the same simulated frames):
 
 1. OpenCV's ArUco-based detector (``cv2.QRCodeDetectorAruco``; the classic
    ``cv2.QRCodeDetector`` where it is missing) finds and decodes all codes in the
@@ -37,7 +50,20 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["MAX_SIDE", "MIN_SIDE", "UPSCALE_MAX_SIDE", "decode_frame", "to_gray"]
+
+def _load_zxing() -> Any:
+    """The zxingcpp module, or None: decode_frame falls back to OpenCV without it."""
+    try:
+        import zxingcpp
+    except ImportError:  # pragma: no cover - depends on the installation
+        return None
+    return zxingcpp
+
+
+zxingcpp: Any = _load_zxing()
+
+__all__ = ["BACKENDS", "MAX_SIDE", "MIN_SIDE", "UPSCALE_MAX_SIDE", "decode_frame",
+           "default_backend", "to_gray"]
 
 log = logging.getLogger(__name__)
 
@@ -189,24 +215,79 @@ def _upscaled_pass(gray: Gray) -> list[Found]:
     return [(text, (quad / 2).astype(np.float32)) for text, quad in found]
 
 
-def decode_frame(frame: np.ndarray, *, thorough: bool = False) -> list[str]:
-    """Every QR code's text in ``frame`` (grayscale or BGR uint8), de-duplicated, in
-    reading order; ``[]`` for anything that is not a usable frame. Never raises.
+def _opencv_passes(gray: Gray, thorough: bool) -> list[Found]:
+    """Passes 1-2 (and 3 when thorough) of the module docstring."""
+    found, missed = _detect_and_decode(gray)
+    found += [(text, quad) for quad in missed if (text := _rescue(gray, quad))]
+    if thorough and max(gray.shape) <= UPSCALE_MAX_SIDE:
+        found += _upscaled_pass(gray)
+    return found
 
-    ``thorough=True`` adds a pass over the frame upscaled 2x and sharpened (frames up to
-    ``UPSCALE_MAX_SIDE``): it finds codes too small (50-70 px) or too blurred for the
-    normal passes, at three to four times the cost. A camera loop can afford it on every
-    few frames rather than on all of them.
+
+def _zxing_read(gray: Gray, scale: float = 1.0) -> list[Found]:
+    """Every QR code zxing-cpp finds in ``gray``, corners (TL, TR, BR, BL) / ``scale``."""
+    formats = zxingcpp.BarcodeFormat
+    # Plain (model 2) QR only: zxing-cpp 3's "QRCode" also admits Micro QR, and a blurred
+    # corner of a real code once read as a Micro QR "99123" here. (In 2.x "QRCode" is it.)
+    qr = getattr(formats, "QRCodeModel2", formats.QRCode)
+    try:
+        codes = zxingcpp.read_barcodes(gray, formats=qr, try_rotate=False)
+    except (RuntimeError, ValueError, TypeError):
+        log.debug("zxing-cpp pass failed", exc_info=True)
+        return []
+    found: list[Found] = []
+    for code in codes:
+        text = code.text
+        if isinstance(text, str) and text:
+            p = code.position
+            quad = np.array([[c.x, c.y] for c in (p.top_left, p.top_right, p.bottom_right,
+                                                  p.bottom_left)], dtype=np.float32)
+            found.append((text, quad / np.float32(scale)))
+    return found
+
+
+def _zxing_passes(gray: Gray, thorough: bool) -> list[Found]:
+    """The zxing-cpp passes 1-2 of the module docstring."""
+    found = _zxing_read(gray) + _zxing_read(_sharpen(gray, 1.0))
+    if thorough and max(gray.shape) <= UPSCALE_MAX_SIDE:
+        big = np.asarray(cv2.resize(gray, None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC),
+                         dtype=np.uint8)
+        found += _zxing_read(_sharpen(big, 2.0), scale=2.0)
+    return found
+
+
+BACKENDS = ("auto", "zxing", "opencv")
+
+
+def default_backend() -> str:
+    """What ``backend="auto"`` uses here: "zxing" if zxing-cpp is installed, else "opencv"."""
+    return "opencv" if zxingcpp is None else "zxing"
+
+
+def decode_frame(frame: np.ndarray, *, thorough: bool = False,
+                 backend: str = "auto") -> list[str]:
+    """Every QR code's text in ``frame`` (grayscale or BGR uint8), de-duplicated, in
+    reading order; ``[]`` for anything that is not a usable frame. Never raises on a
+    frame (an unknown ``backend``, a caller's mistake, is a ValueError).
+
+    ``backend``: "zxing" (the zxing-cpp passes), "opencv" (the OpenCV passes) or "auto"
+    (the default): zxing-cpp if it is installed, else OpenCV. ``thorough=True`` adds a
+    pass over the frame upscaled 2x and sharpened (frames up to ``UPSCALE_MAX_SIDE``):
+    it finds codes too small (50-70 px) or, with OpenCV, too blurred for the normal
+    passes, at two (zxing-cpp) to four (OpenCV) times the cost. A camera loop can afford
+    it on every few frames rather than on all of them.
     """
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown QR backend {backend!r}: use one of {', '.join(BACKENDS)}")
+    if backend == "zxing" and zxingcpp is None:
+        raise ValueError("QR backend 'zxing' needs zxing-cpp: pip install zxing-cpp")
     try:
         gray = to_gray(frame)
         if gray is None:
             return []
-        found, missed = _detect_and_decode(gray)
-        found += [(text, quad) for quad in missed if (text := _rescue(gray, quad))]
-        if thorough and max(gray.shape) <= UPSCALE_MAX_SIDE:
-            found += _upscaled_pass(gray)
-        return _reading_order(found)
+        if backend == "opencv" or (backend == "auto" and zxingcpp is None):
+            return _reading_order(_opencv_passes(gray, thorough))
+        return _reading_order(_zxing_passes(gray, thorough))
     except Exception:  # untrusted frames must never stop the camera loop
         log.warning("QR decoding failed on a frame; skipped", exc_info=True)
         return []

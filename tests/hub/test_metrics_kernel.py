@@ -15,6 +15,7 @@ from tests.hub.test_aggregate import reference_overlap
 @pytest.mark.parametrize("chunk", [1, 7, 64])
 def test_chunked_kernel_matches_the_reference(monkeypatch: pytest.MonkeyPatch, chunk: int) -> None:
     monkeypatch.setattr(aggregate, "_CHUNK", chunk)
+    monkeypatch.setattr(aggregate, "_BATCH", 3 * chunk)  # several bincount batches too
     rng = np.random.default_rng(chunk)
     n, n_desks, bs, n_bins, t0 = 200, 3, 900.0, 10, 1_700_000_100.0
     desk = rng.integers(0, n_desks, n)
