@@ -22,7 +22,6 @@ and the next tick writes it again from the updated state.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -43,8 +42,6 @@ from hub.report_rollup import (
     site_layout,
 )
 from hub.store_protocol import Store
-
-log = logging.getLogger(__name__)
 
 
 @dataclass

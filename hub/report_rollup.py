@@ -7,6 +7,11 @@ summarised under other settings) is summarised on the fly from the bin rollups p
 transitions of that stretch (for dwell spells). Either way the figures are the same:
 both go through :func:`hub.metrics_days.summarise`.
 
+Today: the Rollupper keeps a *live* summary of each site's current day up to date after
+every rollup refresh (:mod:`hub.live_day`, rows keyed ``live:`` + the summary key); a
+report that covers today from its midnight reads it (see :func:`_live`) instead of
+summarising the day again.
+
 Late events: :func:`hub.rollup.refresh_rollups` calls :func:`invalidate` with the oldest
 dirty event per site, which drops that site's summaries from that local day on; the
 next :func:`refresh_day_summaries` (or a report) recomputes them.

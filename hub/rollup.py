@@ -262,7 +262,11 @@ class Rollupper(PeriodicJob):
         written = refresh_rollups(self.store, now, self.settings.bin_seconds, sites,
                                   horizon=self.settings.event_horizon_seconds,
                                   recomputed=recomputed)
-        self.live.refresh(self.store, now, recomputed, sites)
+        try:
+            self.live.refresh(self.store, now, recomputed, sites)
+        except Exception:  # reports then summarise today themselves; finished days go on
+            log.exception("live day summary failed; rebuilt on the next tick")
+            self.live.days.clear()
         report_rollup.refresh_day_summaries(self.store, now, self.settings.bin_seconds,
                                             sites=sites)
         self.ticks += 1

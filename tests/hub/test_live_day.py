@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import fields
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -14,9 +15,10 @@ import pytest
 
 from edge.protocol import DeskEvent, DesksMessage, parse_topic, topic_for
 from hub import report_rollup
+from hub.config import HubSettings
 from hub.live_day import LiveSummaries
 from hub.metrics_days import DaySummary, Thresholds
-from hub.rollup import refresh_rollups
+from hub.rollup import Rollupper, refresh_rollups
 from hub.store import Incoming
 from hub.store_protocol import Store
 from tests.hub.conftest import StoreFactory
@@ -148,3 +150,21 @@ def test_a_report_reads_the_live_summary_instead_of_recomputing(
     stale = now + report_rollup.LIVE_MAX_AGE + 1
     assert report_rollup.window_summaries(store, layout, START, END, stale)[1] == {
         "stored_days": 0, "computed_days": 1}
+
+
+def test_the_rollupper_keeps_todays_live_summary(
+    open_test_store: StoreFactory, tmp_path: Path
+) -> None:
+    store = open_test_store()
+    store.import_building(building())
+    feed = Feed(store)
+    feed.send([(d, "vacant", START + 60) for d in DESKS], START + 60)
+    clock = [START + 9 * 3600]
+    rollupper = Rollupper(HubSettings(data_dir=tmp_path), store, clock=lambda: clock[0])
+    rollupper.tick()
+    feed.send([("l2", "occupied", START + 9 * 3600 + 60)], START + 9 * 3600 + 60)
+    clock[0] = START + 10 * 3600
+    rollupper.tick()
+    today = live_today(store)
+    assert today.occupied.sum() == 3600.0 - 60.0
+    assert_same(today, recomputed_today(store, clock[0]))
