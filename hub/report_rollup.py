@@ -7,6 +7,11 @@ summarised under other settings) is summarised on the fly from the bin rollups p
 transitions of that stretch (for dwell spells). Either way the figures are the same:
 both go through :func:`hub.metrics_days.summarise`.
 
+Today: the Rollupper keeps a *live* summary of each site's current day up to date after
+every rollup refresh (:mod:`hub.live_day`, rows keyed ``live:`` + the summary key); a
+report that covers today from its midnight reads it (see :func:`_live`) instead of
+summarising the day again.
+
 Late events: :func:`hub.rollup.refresh_rollups` calls :func:`invalidate` with the oldest
 dirty event per site, which drops that site's summaries from that local day on; the
 next :func:`refresh_day_summaries` (or a report) recomputes them.
@@ -35,6 +40,10 @@ from hub.store_protocol import Store
 log = logging.getLogger(__name__)
 MAX_DAYS_PER_REFRESH = 31
 COMPUTE_DAYS = 7
+LIVE_PREFIX = "live:"  # the key prefix of a live summary (hub/live_day.py)
+# A report uses a live summary of an unfinished day at most this old (seconds); an older
+# one means no Rollupper keeps it up to date, and the report summarises the day itself.
+LIVE_MAX_AGE = 300.0
 
 
 @dataclass(frozen=True)
@@ -64,6 +73,10 @@ def site_layout(
                       core_hours=site["core_hours"], thresholds=thresholds,
                       desk_zones=[(d["id"], d["zone"]) for d in rows])
     return SiteLayout(site, rows, zones, desk_zone, key, thresholds, bin_seconds)
+
+
+def live_key(layout: SiteLayout) -> str:
+    return LIVE_PREFIX + layout.key
 
 
 def _midnight(day: date, tz: ZoneInfo) -> float:
@@ -162,7 +175,9 @@ _CACHE_LOCK = threading.Lock()
 CACHE_ENTRIES = 2048  # site-days; about 0.4 MB each for 10,000 desks
 
 
-def stored(store: Store, layout: SiteLayout, days: list[str]) -> dict[str, DaySummary]:
+def stored(
+    store: Store, layout: SiteLayout, days: list[str], key: str | None = None
+) -> dict[str, DaySummary]:
     """The stored, still valid summaries of these local dates.
 
     Unpacked summaries are kept in a small in-process LRU keyed by (database, site, day,
@@ -171,34 +186,48 @@ def stored(store: Store, layout: SiteLayout, days: list[str]) -> dict[str, DaySu
     """
     if not days:
         return {}
+    return {day: summary for day, (_, summary) in _read(store, layout, days, key).items()}
+
+
+def _read(
+    store: Store, layout: SiteLayout, days: list[str], key: str | None = None
+) -> dict[str, tuple[float, DaySummary]]:
+    """(computed, summary) per day of the rows under ``key`` (default the layout's)."""
+    if not days:
+        return {}
+    key = key or layout.key
     site = layout.site["id"]
     index = store.db.execute(
         "SELECT day, computed FROM day_summaries WHERE site = ? AND key = ? AND day >= ? "
-        "AND day <= ?", [site, layout.key, min(days), max(days)],
+        "AND day <= ?", [site, key, min(days), max(days)],
     ).fetchall()
     wanted = set(days)
-    found: dict[str, DaySummary] = {}
+    found: dict[str, tuple[float, DaySummary]] = {}
     missing = []
     with _CACHE_LOCK:
         for day, computed in index:
             if day not in wanted:
                 continue
-            cache_key = (str(store.path), site, day, layout.key, computed)
+            cache_key = (str(store.path), site, day, key, computed)
             if cache_key in _CACHE:
                 _CACHE.move_to_end(cache_key)
-                found[day] = _CACHE[cache_key]
+                found[day] = (computed, _CACHE[cache_key])
             else:
                 missing.append(day)
     if missing:
         rows = store.db.execute(
             "SELECT day, computed, data FROM day_summaries WHERE site = ? AND key = ? "
             "AND day IN (SELECT value FROM json_each(?))",
-            [site, layout.key, json.dumps(missing)],
+            [site, key, json.dumps(missing)],
         ).fetchall()
         with _CACHE_LOCK:
+            if key.startswith(LIVE_PREFIX):  # a live row replaces its older versions
+                for old in [k for k in _CACHE if k[1] == site and k[3] == key
+                            and k[0] == str(store.path) and k[2] in missing]:
+                    del _CACHE[old]
             for day, computed, data in rows:
-                found[day] = _CACHE[(str(store.path), site, day, layout.key, computed)] = (
-                    unpack(data))
+                summary = _CACHE[(str(store.path), site, day, key, computed)] = unpack(data)
+                found[day] = (computed, summary)
             while len(_CACHE) > CACHE_ENTRIES:
                 _CACHE.popitem(last=False)
     return found
@@ -212,6 +241,7 @@ def window_summaries(
     days = local_days(lo, hi, tz)
     whole = [d.isoformat() for d, start, end in days if lo <= start and end <= min(hi, now)]
     found = stored(store, layout, whole)
+    found.update(_live(store, layout, days, lo, hi, now, found))
     out = list(found.values())
     # Days to summarise now, as runs of at most COMPUTE_DAYS days: one dense frame of
     # desks x bins per run keeps memory bounded on a big site.
@@ -230,6 +260,23 @@ def window_summaries(
     return out, {"stored_days": len(found), "computed_days": len(days) - len(found)}
 
 
+def _live(
+    store: Store, layout: SiteLayout, days: list[tuple[date, float, float]], lo: float,
+    hi: float, now: float, found: dict[str, DaySummary],
+) -> dict[str, DaySummary]:
+    """Live summaries (hub/live_day.py) of days the window covers from their midnight up to
+    at least the summary's time: today's figures as of the Rollupper's last refresh."""
+    wanted = {d.isoformat(): (start, end) for d, start, end in days
+              if lo <= start and d.isoformat() not in found}
+    out = {}
+    for day, (as_of, summary) in _read(store, layout, list(wanted), live_key(layout)).items():
+        start, end = wanted[day]
+        covered = min(as_of, end)
+        if min(hi, now, end) >= covered and (covered == end or now - as_of <= LIVE_MAX_AGE):
+            out[day] = summary
+    return out
+
+
 def empty_summary(day: date, n_desks: int, n_zones: int) -> DaySummary:
     """The summary of a local day with no window bins."""
     zeros, counts = np.zeros(n_desks), np.zeros(n_desks, dtype=np.int16)
@@ -244,15 +291,20 @@ def empty_summary(day: date, n_desks: int, n_zones: int) -> DaySummary:
     )
 
 
-def save(store: Store, layout: SiteLayout, summaries: list[DaySummary]) -> None:
-    computed = time.time()
+def save(
+    store: Store, layout: SiteLayout, summaries: list[DaySummary], *, key: str | None = None,
+    computed: float | None = None,
+) -> None:
+    """Upsert summaries under ``key`` (default the layout's; a live one passes its own and
+    its time as ``computed``)."""
+    computed = time.time() if computed is None else computed
     with store.transaction() as db:
         db.conn.executemany(
             "INSERT INTO day_summaries (site, day, key, computed, data) VALUES (?, ?, ?, ?, ?) "
             "ON CONFLICT (site, day) DO UPDATE SET key = excluded.key, "
             "computed = excluded.computed, data = excluded.data",
             [(layout.site["id"], (date(1970, 1, 1) + timedelta(days=s.day)).isoformat(),
-              layout.key, computed, pack(s)) for s in summaries],
+              key or layout.key, computed, pack(s)) for s in summaries],
         )
 
 

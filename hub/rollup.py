@@ -35,6 +35,7 @@ import numpy as np
 from hub import report_rollup, rollup_scan
 from hub.aggregate import bin_state_seconds
 from hub.config import HubSettings
+from hub.live_day import LiveSummaries
 from hub.periodic import PeriodicJob
 from hub.store_protocol import Store
 
@@ -60,9 +61,12 @@ def refresh_rollups(
     sites: Sequence[str] | None = None,
     *,
     horizon: float = DEFAULT_HORIZON,
+    recomputed: set[str] | None = None,
 ) -> int:
     """Bring every seen desk's rollups (of ``sites``, default all) up to ``now``; returns
-    the rows written.
+    the rows written. ``recomputed``, if given, gains the desks whose bins were recomputed
+    from their transitions (the others only had their open bin extended): the live day
+    summaries (hub/live_day.py) re-read just those.
 
     No bin older than ``horizon`` before ``now`` is ever recomputed, whatever time stamps
     reached the store, so one desk costs at most ``horizon / bin_seconds + 1`` rows.
@@ -82,7 +86,7 @@ def refresh_rollups(
             start = np.fmax(np.fmin(tip, np.floor(dirty / bs) * bs), oldest)
             take = _fitting(start, now, bs)
             desks = [m[0] for m in marks[:take]]
-            written += _recompute(desks, start[:take], now, bs, store)
+            written += _recompute(desks, start[:take], now, bs, store, recomputed)
             _invalidate_summaries(store, desks, oldest)
             store.clear_dirty(desks)
         after = desks[-1]
@@ -93,14 +97,15 @@ def refresh_rollups(
             idle = rollup_scan.idle_slice(store, sites, after, IDLE_SLICE)
             if not idle:
                 break
-            written += _extend(idle, now, bs, store, horizon)
+            written += _extend(idle, now, bs, store, horizon, recomputed)
         after = idle[-1][0]
         time.sleep(_PAUSE)
     return written
 
 
 def _extend(
-    idle: list[rollup_scan.IdleRow], now: float, bs: int, store: Store, horizon: float
+    idle: list[rollup_scan.IdleRow], now: float, bs: int, store: Store, horizon: float,
+    recomputed: set[str] | None = None,
 ) -> int:
     """Extend the bins of desks without new events from their newest rollup up to ``now``.
 
@@ -124,14 +129,16 @@ def _extend(
     slow = ~np.isnan(tip) & ~fast & (covered < now)
     written = 0
     if slow.any():
-        written += _recompute(desks[slow].tolist(), np.fmax(tip[slow], oldest), now, bs, store)
+        written += _recompute(desks[slow].tolist(), np.fmax(tip[slow], oldest), now, bs, store,
+                              recomputed)
     missing = np.isnan(tip)
     if missing.any():
         first = rollup_scan.first_events(store, desks[missing].tolist())
         known = {d: at for d, at in first.items() if at is not None}
         if known:
             starts = np.floor(np.array(list(known.values()), dtype=np.float64) / bs) * bs
-            written += _recompute(list(known), np.fmax(starts, oldest), now, bs, store)
+            written += _recompute(list(known), np.fmax(starts, oldest), now, bs, store,
+                                  recomputed)
     index = np.flatnonzero(fast)
     if not len(index):
         return written
@@ -173,10 +180,13 @@ def _invalidate_summaries(store: Store, desks: list[str], oldest: float) -> None
 
 
 def _recompute(
-    desks: list[str], start: np.ndarray, now: float, bs: int, store: Store
+    desks: list[str], start: np.ndarray, now: float, bs: int, store: Store,
+    recomputed: set[str] | None = None,
 ) -> int:
     """Recompute bins ``start[d] .. now`` of each desk d and upsert them, in groups of at
     most MAX_SLICE_CELLS (desk, bin) cells so that memory stays bounded."""
+    if recomputed is not None:
+        recomputed.update(desks)
     written = 0
     while desks:
         take = _fitting(start, now, bs)
@@ -233,6 +243,7 @@ class Rollupper(PeriodicJob):
         self.expire_agents = expire_agents
         self.clock = clock
         self.ticks = 0
+        self.live = LiveSummaries(settings.bin_seconds)  # today's summaries, per site
 
     def tick(self) -> int:
         """One round: agents without heartbeat -> offline, then rollups up to now."""
@@ -247,8 +258,15 @@ class Rollupper(PeriodicJob):
         if sites == []:
             self.ticks += 1
             return 0
+        recomputed: set[str] = set()
         written = refresh_rollups(self.store, now, self.settings.bin_seconds, sites,
-                                  horizon=self.settings.event_horizon_seconds)
+                                  horizon=self.settings.event_horizon_seconds,
+                                  recomputed=recomputed)
+        try:
+            self.live.refresh(self.store, now, recomputed, sites)
+        except Exception:  # reports then summarise today themselves; finished days go on
+            log.exception("live day summary failed; rebuilt on the next tick")
+            self.live.days.clear()
         report_rollup.refresh_day_summaries(self.store, now, self.settings.bin_seconds,
                                             sites=sites)
         self.ticks += 1

@@ -104,7 +104,8 @@ class ReportResultPublic(_Public):
 
 
 class SourcePublic(_Public):
-    stored_days: int = Field(description="local days read from stored day summaries")
+    stored_days: int = Field(
+        description="local days read from stored day summaries (today's live one included)")
     computed_days: int = Field(description="local days summarised from bin rollups just now")
 
 
