@@ -9,14 +9,21 @@ database).
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from tests.broker import Mosquitto
 from tests.pg import PostgresCluster
 from tests.smtp import SmtpServer, smtp_server
+
+if TYPE_CHECKING:
+    from hub.config import HubSettings
+    from hub.ingest import Ingestor
+    from hub.store_protocol import Store
 
 ENGINES = ("sqlite", "postgres")
 
@@ -62,6 +69,32 @@ def fresh_broker(tmp_path: Path) -> Iterator[Mosquitto]:
     proc.start()
     yield proc
     proc.kill()
+
+
+@pytest.fixture
+def cheap_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Argon2 at its cheapest, for tests where logins are not the subject (the real cost
+    is ~50 ms a hash, on purpose)."""
+    from argon2 import PasswordHasher
+
+    from hub import accounts
+
+    monkeypatch.setattr(accounts, "_hasher",
+                        PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+
+
+@pytest.fixture
+def ingestor(fresh_broker: Mosquitto, settings: HubSettings, store: Store) -> Iterator[Ingestor]:
+    """A real Ingestor on this test's own broker, writing to the suite's ``store`` (the
+    ``settings``/``store`` fixtures of tests/api, tests/checkin or tests/privacy)."""
+    from hub.ingest import Ingestor
+
+    ingestor = Ingestor(settings.model_copy(update={"mqtt_port": fresh_broker.port}), store,
+                        client_id=f"hub-{uuid.uuid4().hex[:8]}")
+    ingestor.start()
+    assert ingestor.wait_connected(5)
+    yield ingestor
+    ingestor.stop()
 
 
 @pytest.fixture(scope="session")

@@ -64,6 +64,21 @@ def session_principal(store: Store, token: str | None) -> Principal | None:
     return accounts.resolve_session(store.db, token) if token else None
 
 
+_UNSET = object()
+
+
+def request_session_principal(request: Request, store: Store) -> Principal | None:
+    """The signed-in user of this request's session cookie, looked up once per request:
+    the route and the page layout's header both ask (a route that ends or changes the
+    session answers with a redirect, so the answer cannot go stale within a request)."""
+    cached = getattr(request.state, "session_principal", _UNSET)
+    if cached is _UNSET:
+        cached = session_principal(store, request.cookies.get(SESSION_COOKIE))
+        request.state.session_principal = cached
+    assert cached is None or isinstance(cached, Principal)
+    return cached
+
+
 def get_principal(
     store: StoreDep,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],

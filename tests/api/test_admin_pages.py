@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from argon2 import PasswordHasher
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -32,10 +31,7 @@ PASSWORD = "a long test password"
 PAGES = ["/admin", "/admin/agents", "/admin/provisioning", "/admin/people", "/admin/privacy"]
 
 
-@pytest.fixture(autouse=True)
-def cheap_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(accounts, "_hasher",
-                        PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+pytestmark = pytest.mark.usefixtures("cheap_argon2")  # logins are not the subject
 
 
 @pytest.fixture

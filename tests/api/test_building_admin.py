@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from argon2 import PasswordHasher
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from PIL import Image
@@ -36,10 +35,7 @@ GOOD_SVG = (b'<?xml version="1.0" encoding="UTF-8"?>\n<svg xmlns="http://www.w3.
             b'<rect width="800" height="400" fill="url(#g)"/><use xlink:href="#g"/></svg>')
 
 
-@pytest.fixture(autouse=True)
-def cheap_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(accounts, "_hasher",
-                        PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+pytestmark = pytest.mark.usefixtures("cheap_argon2")  # logins are not the subject
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from argon2 import PasswordHasher
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -27,10 +26,7 @@ GOOD = (b"\xef\xbb\xbfEmail,Name,Department\n"
         b"grace@example.org,Grace Hopper,\n")
 
 
-@pytest.fixture(autouse=True)
-def cheap_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(accounts, "_hasher",
-                        PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+pytestmark = pytest.mark.usefixtures("cheap_argon2")  # logins are not the subject
 
 
 def reasons(data: bytes) -> list[tuple[int, str]]:

@@ -15,7 +15,6 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -25,7 +24,6 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from edge.protocol import DeskEvent, DesksMessage, encode, topic_for
 from hub import accounts
-from hub.config import HubSettings
 from hub.ingest import Ingestor
 from hub.rollup import refresh_rollups
 from hub.store_protocol import Store
@@ -86,16 +84,6 @@ class Flood:
         while not self.stop.is_set():
             refresh_rollups(self.store, time.time(), 900)
             time.sleep(0.05)
-
-
-@pytest.fixture
-def ingestor(fresh_broker: Mosquitto, settings: HubSettings, store: Store) -> Iterator[Ingestor]:
-    ingestor = Ingestor(settings.model_copy(update={"mqtt_port": fresh_broker.port}), store,
-                        client_id=f"hub-{uuid.uuid4().hex[:8]}")
-    ingestor.start()
-    assert ingestor.wait_connected(5)
-    yield ingestor
-    ingestor.stop()
 
 
 def _admin_work(app: FastAPI, people: list[int], statuses: Counter[int], stop: threading.Event,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -32,16 +32,6 @@ pytestmark = pytest.mark.broker
 
 SITE, AGENT = "hq", "hq-agent-1"
 BADGE = uuid.UUID("5a4b3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d")
-
-
-@pytest.fixture
-def ingestor(fresh_broker: Mosquitto, settings: HubSettings, store: Store) -> Iterator[Ingestor]:
-    ingestor = Ingestor(settings.model_copy(update={"mqtt_port": fresh_broker.port}), store,
-                        client_id=f"hub-{uuid.uuid4().hex[:8]}")
-    ingestor.start()
-    assert ingestor.wait_connected(5)
-    yield ingestor
-    ingestor.stop()
 
 
 def retained_badges(port: int) -> tuple[str, ...]:

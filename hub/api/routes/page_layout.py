@@ -14,7 +14,7 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from hub.api.deps import SESSION_COOKIE, session_principal
+from hub.api.deps import request_session_principal
 
 # (path prefix, view key), longest first: the first match marks the current view.
 _VIEWS = (
@@ -56,7 +56,7 @@ def layout_context(request: Request) -> dict[str, Any]:
     store = getattr(request.app.state, "store", None)
     principal = None
     if store is not None:
-        principal = session_principal(store, request.cookies.get(SESSION_COOKIE))
+        principal = request_session_principal(request, store)  # the route's own lookup
     if principal is not None and principal.must_change_password:
         principal = None  # only the password page is open to them: no navigation to offer
     path = request.url.path

@@ -23,7 +23,7 @@ from hub.api.deps import (
     csrf_valid,
     is_https,
     new_csrf_nonce,
-    session_principal,
+    request_session_principal,
 )
 from hub.api.next_path import safe_next, with_next
 
@@ -64,7 +64,7 @@ def _render(
 
 
 def _signed_in(request: Request, store: Any) -> Principal | None:
-    return session_principal(store, request.cookies.get(SESSION_COOKIE))
+    return request_session_principal(request, store)
 
 
 def _csrf_ok(request: Request, submitted: str) -> bool:
