@@ -281,6 +281,9 @@ def test_page_has_no_critical_accessibility_violation(
             found = overflow(page)
             assert found["scroll"] <= found["width"], f"{name} at {size}: {found}"
             assert page.locator(".topbar .views").count() == 1, f"{name}: no shared header"
+            bar = page.locator(".topbar").bounding_box()
+            assert bar is not None and bar["x"] == 0 and bar["width"] == found["width"], \
+                f"{name} at {size}: the header does not span the page: {bar}"
             if size == "desktop":
                 assert header_rows(page) == 1, f"{name}: the header wraps at 1440 px"
                 check(page, name, results)
