@@ -317,7 +317,11 @@
       showMetric(view.metrics.concurrent_peak, concurrent.peak);
       showMetric(view.metrics.coverage, result.coverage);
     }
-    el.windowText.textContent = describeWindow(body);
+    // Before core hours (a night, a weekend) every figure is "–": say why, and where the
+    // finished weeks are, rather than leave a row of dashes unexplained.
+    const none = body.results.every((r) => r.coverage === null || r.coverage === undefined);
+    el.windowText.textContent = describeWindow(body) +
+      (none ? " · no core hours yet today, so no figures: Analytics has the past weeks" : "");
   }
 
   // "Mon–Fri 08:00–18:00" from the window's days, compressing runs of weekdays.
