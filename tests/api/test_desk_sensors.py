@@ -22,7 +22,7 @@ from hub.cli import main
 from hub.config import HubSettings
 from hub.store import SqliteStore
 from hub.store_protocol import Store
-from tests.api.test_building_admin import admin, cheap_argon2, session  # noqa: F401
+from tests.api.test_building_admin import admin, session  # noqa: F401
 
 PIR = {"type": "pir", "pin": 17}
 MAT = {"type": "pressure", "pin": 27, "debounce_seconds": 2}
