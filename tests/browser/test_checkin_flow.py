@@ -12,6 +12,7 @@ from typing import Any
 import cv2
 import numpy as np
 import pytest
+import zxingcpp
 
 from hub import accounts
 from hub.api.app import create_app
@@ -74,9 +75,9 @@ def decode_qr(gray: np.ndarray) -> str:
     padded = cv2.copyMakeBorder(gray, 40, 40, 40, 40, cv2.BORDER_CONSTANT, value=255)
     _, binary = cv2.threshold(padded, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     for image in (gray, padded, binary):
-        text, _, _ = cv2.QRCodeDetector().detectAndDecode(image)
-        if text:
-            return str(text)
+        found = zxingcpp.read_barcodes(image)  # OpenCV's detector misses ~1 in 300 codes
+        if found:
+            return str(found[0].text)
     return ""
 
 

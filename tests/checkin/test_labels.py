@@ -7,9 +7,9 @@ import re
 import xml.etree.ElementTree as ET  # noqa: S405 (our own SVG output)
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
+import zxingcpp
 from fastapi.testclient import TestClient
 from PIL import Image
 
@@ -26,8 +26,13 @@ BASE = "https://hub.example.com"
 
 
 def decode(image: Image.Image) -> str:
-    text, _, _ = cv2.QRCodeDetector().detectAndDecode(np.array(image.convert("L")))
-    return str(text)
+    """What a phone's scanner reads: zxing-cpp (the decoder phones' apps build on).
+
+    OpenCV's classic detector misses about 1 in 300 valid random codes, which made a
+    test over a fresh random code fail now and then; the label itself was fine.
+    """
+    found = zxingcpp.read_barcodes(np.array(image.convert("L")))
+    return found[0].text if found else ""
 
 
 def test_codes_are_random_revocable_and_never_the_desk_id(store: SqliteStore) -> None:
