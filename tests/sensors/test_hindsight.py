@@ -43,8 +43,52 @@ def test_standing_up_then_settling_in_splits_the_stay() -> None:
 
 def test_quiet_longer_than_the_window_ends_a_stay() -> None:
     sit = [burst(0.0), *(pulse(100.0 + 100.0 * n) for n in range(5))]
-    later = [pulse(600.0 + RULES.window + 1.0 + 100.0 * n) for n in range(10)]
-    assert len(reestimate([*sit, *later], RULES)) == 1  # the rhythm alone starts nothing
+    later = [pulse(600.0 + RULES.window + 1.0 + 100.0 * n) for n in range(5)]
+    # the stay ends at its last motion; a short rhythm alone starts nothing
+    assert reestimate([*sit, *later], RULES) == [(0.0, 500.0 + RULES.tail_seconds)]
+
+
+def test_a_steady_rhythm_starts_a_stay_whose_settling_in_was_missed() -> None:
+    later = [pulse(100.0 * n) for n in range(RULES.start_episodes)]
+    (stay,) = reestimate(later, RULES)
+    assert stay == (0.0, later[-1][1] + RULES.tail_seconds)
+    assert reestimate(later[:RULES.start_episodes - 1], RULES) == []
+
+
+def test_a_lone_burst_before_an_arrival_was_packing_up() -> None:
+    """Work, a quiet spell, a lone burst (packing up), then someone settles in: the
+    lone burst ends the first stay; it is no arrival of its own."""
+    work = [burst(0.0), *(pulse(100.0 + 100.0 * n) for n in range(6))]
+    pack = burst(600.0 + 1200.0, 40.0)  # after 20 quiet minutes
+    back = [burst(pack[1] + 1500.0), *(pulse(pack[1] + 1600.0 + 100.0 * n) for n in range(5))]
+    stays = reestimate([*work, pack, *back], RULES)
+    assert stays == [(0.0, pack[1] + RULES.tail_seconds),
+                     (back[0][0], back[-1][1] + RULES.tail_seconds)]
+
+
+def test_a_lone_burst_followed_by_a_reader_is_an_arrival() -> None:
+    arrive = burst(0.0, 60.0)  # settling in, then deep focus, then a still reader
+    reading = [pulse(60.0 + 1200.0 + 100.0 * n) for n in range(RULES.sure_episodes)]
+    (stay,) = reestimate([arrive, *reading], RULES)
+    assert stay == (0.0, reading[-1][1] + RULES.tail_seconds)
+
+
+def test_an_arrival_after_a_passers_pulse_splits_a_departed_stay() -> None:
+    first = [burst(0.0), *(pulse(100.0 + 100.0 * n) for n in range(5)), burst(700.0, 30.0)]
+    back = [pulse(1800.0), burst(1900.0, RULES.lead_arrival_seconds),
+            *(pulse(2000.0 + 100.0 * n) for n in range(5))]
+    stays = reestimate([*first, *back], RULES)
+    assert stays == [(0.0, 730.0 + RULES.tail_seconds), (1900.0, 2400.0 + RULES.tail_seconds)]
+    fidget = [pulse(1800.0), burst(1900.0, RULES.lead_arrival_seconds - 10.0)]
+    assert len(reestimate([*first, *fidget], RULES)) == 1  # a fidget after a stir
+
+
+def test_steady_stirring_undoes_a_standing_up() -> None:
+    first = [burst(0.0), *(pulse(100.0 + 100.0 * n) for n in range(5)), burst(700.0, 30.0)]
+    still = [pulse(900.0 + 100.0 * n) for n in range(RULES.sure_stirs)]
+    fidget = burst(still[-1][1] + 1200.0, 40.0)  # after deep focus, a long fidget
+    (stay,) = reestimate([*first, *still, fidget], RULES)
+    assert stay == (0.0, fidget[1] + RULES.tail_seconds)
 
 
 def test_passers_after_the_last_burst_do_not_stretch_the_stay() -> None:
