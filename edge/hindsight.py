@@ -75,8 +75,8 @@ class Rules:
     stir_gap: float = 30.0
     sure_episodes: int = 6
     sure_stirs: int = 6
-    start_episodes: int = 8
-    start_stirs: int = 7
+    start_episodes: int = 10
+    start_stirs: int = 8
     resume_window: float = 5400.0
 
     def __post_init__(self) -> None:
