@@ -17,9 +17,9 @@ The re-estimate (:func:`reestimate`, pure):
    ``burst_seconds``: sitting down, standing up, stretching) or ``rhythm_episodes``
    episodes over at least ``rhythm_seconds`` (a still reader's stirring). Anything else
    (a lone short pulse, a passer-by lingering a few seconds) is a *stir*: it never moves
-   a stay's end, but it keeps a stay open (for at most ``window`` past its last sitting
-   motion) while the stay's last counted motion was not a burst: a still person
-   stirring, not a passer-by after someone stood up and left;
+   a stay's end, but it keeps a stay open (by one more ``window`` at most) while the
+   stay's last counted motion was not a burst: a still person stirring, not a passer-by
+   after someone stood up and left;
 3. a stay begins at a cluster with an *arrival* burst (at least ``arrival_seconds``:
    nobody settles in without one; after one short pulse, which may be a passer-by, it
    takes ``lead_arrival_seconds``, longer than any fidget) or with a *steady* rhythm

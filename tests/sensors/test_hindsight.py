@@ -104,7 +104,7 @@ episodes = st.lists(
 def _chain(gaps: list[tuple[float, float]]) -> list[tuple[float, float]]:
     out, t = [], 0.0
     for gap, length in gaps:
-        t += gap * 10.0 + 1.0
+        t += gap * gap * 0.035 + 1.0  # 1-3150 s, a quarter within link_seconds (rhythms)
         out.append((t, t + length))
         t += length
     return out
@@ -112,15 +112,24 @@ def _chain(gaps: list[tuple[float, float]]) -> list[tuple[float, float]]:
 
 @settings(max_examples=150, deadline=None)
 @given(episodes)
-def test_stays_are_ordered_disjoint_and_start_at_a_burst(eps: list[tuple[float, float]]) -> None:
+def test_stays_are_ordered_disjoint_and_start_at_a_burst_or_rhythm(
+    eps: list[tuple[float, float]],
+) -> None:
     stays = reestimate(eps, RULES)
     for a, b in stays:
         assert a < b
         assert any(s == a for s, _ in eps)  # a stay begins at an episode's start
     for (_, b1), (a2, _) in zip(stays, stays[1:], strict=False):
         assert b1 <= a2
-    if not any(e - s >= RULES.burst_seconds for s, e in eps):
+    # without a burst only a steady rhythm (a run of start_episodes episodes, each less
+    # than link_seconds after the one before) can start a stay
+    steady = any(all(eps[k + 1][0] - eps[k][1] <= RULES.link_seconds
+                     for k in range(n, n + RULES.start_episodes - 1))
+                 for n in range(len(eps) - RULES.start_episodes + 1))
+    if not steady and not any(e - s >= RULES.burst_seconds for s, e in eps):
         assert stays == []
+    if stays:
+        assert all(e <= max(b for _, b in eps) + RULES.tail_seconds for _, e in stays)
 
 
 live_events = st.lists(
