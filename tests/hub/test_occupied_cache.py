@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -31,7 +32,7 @@ def store(tmp_path: Path) -> SqliteStore:
     return s
 
 
-def send(store: SqliteStore, seq: int, events: list[tuple[str, str, float]], now: float) -> None:
+def send(store: SqliteStore, seq: int, events: list[tuple[str, Any, float]], now: float) -> None:
     topic = parse_topic(topic_for("c", "ca", "desks"))
     batch = tuple(DeskEvent(d, s, at) for d, s, at in sorted(events, key=lambda e: e[2]))
     store.apply([Incoming(topic, DesksMessage(agent="ca", boot=1, seq=seq, sent=now,
