@@ -136,7 +136,7 @@ def occupied_seconds(
         raise ValueError("desk index out of range 0..n_desks-1")
     bs = float(bin_seconds)
     top = float(n_bins) * bs
-    flat = np.zeros(n_desks * width) if n == 0 else None
+    flat: FloatArray | None = np.zeros(n_desks * width) if n == 0 else None
     m = min(n, _CHUNK)
     sv, ev, fv = np.empty(m), np.empty(m), np.empty(m)
     row_v = np.empty(m, dtype=np.int64)
@@ -151,8 +151,8 @@ def occupied_seconds(
                      sv[:c], ev[:c], fv[:c], row_v[:c], index_v[at:at + c],
                      weight_v[at:at + c])
         used = stop - outer
-        part = np.bincount(index_v[:used].reshape(-1), weight_v[:used].reshape(-1),
-                           minlength=n_desks * width)
+        part = np.asarray(np.bincount(index_v[:used].reshape(-1), weight_v[:used].reshape(-1),
+                                      minlength=n_desks * width), dtype=np.float64)
         if flat is None:
             flat = part  # the first batch's table is the table: no zeros, no extra pass
         else:

@@ -30,6 +30,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from hub import transition_index
 from hub.aggregate import FloatArray, IntArray
@@ -49,6 +50,9 @@ class _Entry:
     row_id: IntArray
     before: dict[int, tuple[float, int, int]]  # desk index -> (at, state, id) before start
     last_id: int
+    # Both parts merged and sorted by (desk, at, id), with a mark on the rows before the
+    # start; made again only after new rows came in (:func:`_advance` drops it).
+    merged: tuple[IntArray, FloatArray, IntArray, npt.NDArray[np.bool_]] | None = None
 
 
 _CACHE: OrderedDict[tuple[str, float, str], _Entry] = OrderedDict()
@@ -75,16 +79,24 @@ def transitions(
         _CACHE[key] = entry
         while len(_CACHE) > ENTRIES:
             _CACHE.popitem(last=False)
-        inside = entry.at < until
-        before = sorted(entry.before.items())
-    d = np.concatenate([np.array([k for k, _ in before], dtype=np.int64), entry.desk[inside]])
-    at = np.concatenate([np.array([v[0] for _, v in before]), entry.at[inside]])
-    state = np.concatenate([np.array([v[1] for _, v in before], dtype=np.int64),
-                            entry.state[inside]])
+        if entry.merged is None:
+            entry.merged = _merge(entry)
+        d, at, state, early = entry.merged
+    keep = early | (at < until)
+    return d[keep], at[keep], state[keep]
+
+
+def _merge(entry: _Entry) -> tuple[IntArray, FloatArray, IntArray, npt.NDArray[np.bool_]]:
+    before = sorted(entry.before.items())
+    d = np.concatenate([np.array([k for k, _ in before], dtype=np.int64), entry.desk])
+    at = np.concatenate([np.array([v[0] for _, v in before]), entry.at])
+    state = np.concatenate([np.array([v[1] for _, v in before], dtype=np.int64), entry.state])
     row_id = np.concatenate([np.array([v[2] for _, v in before], dtype=np.int64),
-                             entry.row_id[inside]])
+                             entry.row_id])
+    early = np.zeros(len(d), dtype=bool)
+    early[:len(before)] = True
     order = np.lexsort((row_id, at, d))
-    return d[order], at[order], state[order]
+    return d[order], at[order], state[order], early[order]
 
 
 def _build(store: Store, desks: list[str], since: float) -> _Entry:
@@ -133,8 +145,10 @@ def _advance(store: Store, entry: _Entry, since: float) -> None:
             new.append((k, at, state, row_id))
         elif (old := entry.before.get(k)) is None or (at, row_id) > (old[0], old[2]):
             entry.before[k] = (at, state, row_id)
+            entry.merged = None
     entry.last_id = int(rows[-1][3])
     if new:
+        entry.merged = None
         table = np.array(new, dtype=np.float64)
         entry.desk = np.concatenate([entry.desk, table[:, 0].astype(np.int64)])
         entry.at = np.concatenate([entry.at, table[:, 1]])
