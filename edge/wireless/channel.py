@@ -19,15 +19,16 @@ from __future__ import annotations
 import math
 import threading
 from dataclasses import dataclass
+from typing import Literal
 
 from edge.sensors.pipeline import SensorFault
 
 __all__ = ["Channel", "ChannelHealth", "signal_level"]
 
-SIGNALS = ("good", "fair", "weak", "none")
+Signal = Literal["good", "fair", "weak", "none"]
 
 
-def signal_level(rssi: float | None = None, *, link_quality: float | None = None) -> str:
+def signal_level(rssi: float | None = None, *, link_quality: float | None = None) -> Signal:
     """A BLE RSSI (dBm) or a zigbee link quality (0-255) as a word; the number is dropped."""
     if rssi is not None and math.isfinite(rssi):
         return "good" if rssi >= -70 else "fair" if rssi >= -85 else "weak"
@@ -48,7 +49,7 @@ class ChannelHealth:
     """Levels and counts only, for the agent's ``health`` report."""
 
     battery: int | None
-    signal: str
+    signal: Signal
     faults: int
 
 
@@ -66,7 +67,7 @@ class Channel:
         self._rose = False
         self._available = True
         self._battery: int | None = None
-        self._signal = "none"
+        self._signal: Signal = "none"
         self.faults = 0  # counted, never a state
         self.updates = 0
         self.duplicates = 0
@@ -95,7 +96,7 @@ class Channel:
         with self._lock:
             self.faults += 1
 
-    def levels(self, *, battery: float | None = None, signal: str | None = None) -> None:
+    def levels(self, *, battery: float | None = None, signal: Signal | None = None) -> None:
         with self._lock:
             if battery is not None:
                 self._battery = battery_level(battery)

@@ -159,8 +159,9 @@ class MqttDevices:
                 continue
             quality, battery = doc.get("linkquality"), doc.get("battery")
             device.channel.levels(
-                battery=float(battery) if _number(battery) else None,
-                signal=signal_level(link_quality=float(quality)) if _number(quality) else None)
+                battery=float(battery) if isinstance(battery, int | float) else None,
+                signal=signal_level(link_quality=float(quality))
+                if isinstance(quality, int | float) else None)
             if value is None:
                 device.channel.heard(now)
             else:
@@ -186,7 +187,7 @@ class MqttDevices:
         client.on_connect = self._on_connect
         client.on_subscribe = lambda *_a: self.connected.set()  # SUBACK: messages flow
         client.on_disconnect = lambda *_a: self.connected.clear()
-        client.on_message = lambda _c, _u, msg: self.handle(msg.topic, msg.payload,
+        client.on_message = lambda _c, _u, msg: self.handle(msg.topic, bytes(msg.payload),
                                                             self.clock())
         client.reconnect_delay_set(1, 30)
         client.connect_async(self.host, self.port, keepalive=30)
@@ -210,7 +211,3 @@ class MqttDevices:
         if client is not None:
             client.disconnect()
             client.loop_stop()
-
-
-def _number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
