@@ -95,10 +95,15 @@ class Agent:
         self._machines = {
             d.id: DeskStateMachine(config.hold_seconds, desk=d.id) for d in config.desks
         }
-        # PIR-only desks also get the history estimator: late corrections (edge/hindsight.py)
+        # PIR-only desks also get the history estimator: late corrections (edge/hindsight.py).
+        # Not wireless motion sensors: it reads a wired PIR's latched level, and their
+        # channels give sparse pulses (one per advert), which it would take for absence.
+        from edge.wireless.channel import Channel
+
         self._hindsight = {
             desk: Hindsight(desk) for desk, sensor in self._sensors.items()
             if isinstance(sensor, DetectingSensor) and isinstance(sensor.detector, PirDetector)
+            and not isinstance(sensor.driver, Channel)
         }
         self._faults: tuple[str, ...] = ()  # desks whose last reading was a fault
         self._fault_logged: set[str] = set()  # touched by the stepping thread only

@@ -113,9 +113,14 @@ class _Truth:
 
 
 class SimBthomeMotion:
-    """Shelly BLU Motion seen through the agent's BTHome channel: ``sample`` is the
-    channel's value (motion flag) or a SensorFault once nothing was heard for
-    ``timeout_seconds``."""
+    """Shelly BLU Motion seen through the agent's BTHome channel in pulse mode: ``sample``
+    is True when a motion advert (a new packet id with motion=1) was heard since the
+    previous sample, and a SensorFault once nothing was heard for ``timeout_seconds``.
+
+    The device sends a motion advert on detection and then is blind for
+    ``retrigger_seconds`` (motion inside that time is not reported); it beacons its state
+    every ``beacon_seconds`` (motion=1 while the last detection is younger than the blind
+    time). Each advert is lost with probability ``loss`` (distance, 2.4 GHz traffic)."""
 
     def __init__(self, intervals: Iterable[Interval], motion: Iterable[float], *, seed: int,
                  loss: float = 0.1, retrigger_seconds: float = 45.0,
@@ -125,33 +130,33 @@ class SimBthomeMotion:
         self.motion = sorted(motion)  # true motion instants (from the behaviour profile)
         self.loss, self.retrigger = loss, retrigger_seconds
         self.beacon, self.timeout = beacon_seconds, timeout_seconds
-        self._until = -math.inf  # the device's motion flag is high until here
+        self._sent = -math.inf  # the last detection the device reported
         self._heard = -math.inf
-        self._value = False
         self._i = 0
-        self._next_beacon = -math.inf
+        self._next_beacon: float | None = None
 
     def sample(self, now: float) -> bool:
         rng = self.truth.rng
+        pulse = False
         while self._i < len(self.motion) and self.motion[self._i] <= now:
             t = self.motion[self._i]
             self._i += 1
-            if self.truth.dead(t) or t < self._until - self.retrigger * 0.5:
-                continue  # blind time: the device does not re-send while its flag is up
-            self._until = t + self.retrigger
+            if self.truth.dead(t) or t < self._sent + self.retrigger:
+                continue  # blind time
+            self._sent = t
             if rng.random() >= self.loss:
-                self._value, self._heard = True, t
-        if self._value and now >= self._until and not self.truth.dead(now):
-            if rng.random() >= self.loss:  # the "clear" advert
-                self._value, self._heard = False, now
-        if now >= self._next_beacon:
-            self._next_beacon = now + self.beacon
-            if not self.truth.dead(now) and rng.random() >= self.loss:
-                self._heard = now
-                self._value = now < self._until
+                pulse, self._heard = True, t
+        if self._next_beacon is None:
+            self._next_beacon = now + rng.uniform(0, self.beacon)
+        while self._next_beacon <= now:
+            at = self._next_beacon
+            self._next_beacon += self.beacon
+            if not self.truth.dead(at) and rng.random() >= self.loss:
+                self._heard = max(self._heard, at)
+                pulse = pulse or at < self._sent + self.retrigger
         if now - self._heard > self.timeout:
             raise SensorFault("BTHome sensor silent")
-        return self._value
+        return pulse
 
 
 class SimZigbeePresence:

@@ -56,11 +56,17 @@ class ChannelHealth:
 class Channel:
     """The latest value of one sensor; ``sample`` is the detector-facing driver API."""
 
-    def __init__(self, what: str, *, timeout_seconds: float | None = None) -> None:
+    def __init__(self, what: str, *, timeout_seconds: float | None = None,
+                 pulses: bool = False) -> None:
+        """``pulses``: a motion sensor's channel. Each True update (a new motion advert)
+        is one pulse that ``sample`` reports once; between pulses it reports False, the
+        way a PIR output goes low between detections (the level such devices keep high
+        for their 30-60 s blind time would read as one long burst of movement)."""
         if timeout_seconds is not None and not timeout_seconds > 0:
             raise ValueError("timeout_seconds must be positive")
         self.what = what  # e.g. "BTHome sensor of desk hq-d1": never an address
         self.timeout_seconds = timeout_seconds
+        self.pulses = pulses
         self._lock = threading.Lock()
         self._value: object | None = None
         self._at: float | None = None
@@ -77,7 +83,7 @@ class Channel:
     def update(self, value: object, now: float) -> None:
         """A new value heard at ``now`` (also marks the device available)."""
         with self._lock:
-            if value is True and self._value is not True:
+            if value is True and (self.pulses or self._value is not True):
                 self._rose = True
             self._value, self._at, self._available = value, now, True
             self.updates += 1
@@ -117,7 +123,7 @@ class Channel:
             if self._rose:
                 self._rose = False
                 return True
-            return value
+            return False if self.pulses else value
 
     def health(self, now: float) -> ChannelHealth:
         with self._lock:

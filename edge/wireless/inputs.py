@@ -40,7 +40,8 @@ class WirelessInputs:
         """A Channel for one wireless sensor table of ``desk`` (validated config)."""
         channel = Channel(f"{sensor.type} sensor of desk {desk}",
                           timeout_seconds=sensor.timeout_seconds
-                          if sensor.timeout_seconds is not None else _default_timeout(sensor))
+                          if sensor.timeout_seconds is not None else _default_timeout(sensor),
+                          pulses=sensor.motion)
         self.channels.append((desk, channel))
         if sensor.type == "bthome":
             assert sensor.ble_address is not None and sensor.measure is not None
