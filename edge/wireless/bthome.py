@@ -106,6 +106,13 @@ class BthomeReceiver:
             service_data={BTHOME_UUID: data}, service_uuids=[BTHOME_UUID], source="local",
             device=BLEDevice(address, None, None), advertisement=None, connectable=False,
             time=now, tx_power=None)
+        # sensor_state_data returns every value it ever parsed, not this advert's: clear
+        # its per-update maps first, or a battery-only advert would repeat the last
+        # motion flag (a false pulse). tests/wireless/test_bthome.py holds this to account.
+        for name in ("_binary_sensor_values_updates", "_sensor_values_updates"):
+            values = getattr(parser, name, None)
+            if isinstance(values, dict):
+                values.clear()
         update = parser.update(info)
         encrypted = bool(data[0] & 0x01)
         if parser.downgrade_detected:

@@ -158,3 +158,22 @@ def test_other_adverts_still_reach_nothing_else(tmp_path: Path) -> None:
         assert receiver is not None and receiver.adverts == 0
     finally:
         agent.stop(drain_seconds=0)
+
+
+def test_a_battery_only_advert_is_not_a_motion_pulse(tmp_path: Path) -> None:
+    config_motion = AgentConfig.from_dict({
+        "site": "hq", "agent": "a1", "data_dir": str(tmp_path / "m"),
+        "desks": [{"id": "d1", "zone": "z1", "sensors": [
+            {"type": "bthome", "address": PLAIN_MAC, "measure": "motion"}]}]})
+    wireless = WirelessInputs(config_motion.device_mqtt)
+    sensor = build_sensors(config_motion, tmp_path, "edge.toml", wireless=wireless)["d1"]
+    assert wireless.bthome is not None
+    channel = wireless.channels[0][1]
+    wireless.observe_advert(PLAIN_MAC, -60, {BTHOME_UUID: bthome_service_data(
+        bthome_objects(packet_id=1, motion=True))}, T0)
+    assert channel.sample(T0 + 1) is True and channel.sample(T0 + 2) is False
+    wireless.observe_advert(PLAIN_MAC, -60, {BTHOME_UUID: bthome_service_data(
+        bthome_objects(packet_id=2, battery=50))}, T0 + 3)
+    assert channel.sample(T0 + 4) is False  # heard (fresh), but no motion in it
+    assert channel.health(T0 + 4).battery == 50
+    assert sensor.read(T0 + 5).presence in ("present", "absent")
