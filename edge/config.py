@@ -107,10 +107,12 @@ class SensorConfig:
         """True if this sensor's flag is PIR-like motion (read by the PIR detector)."""
         if self.type == "pir":
             return True
-        if self.type in ("bthome", "zigbee", "mqtt"):
-            return (self.detector or ("motion" if self.measure in (None, "motion")
-                                      and self.type == "bthome" else "presence")) == "motion"
-        return False
+        if self.type not in ("bthome", "zigbee", "mqtt"):
+            return False
+        if self.detector is not None:  # said in edge.toml
+            return self.detector == "motion"
+        # default: a BTHome motion measurement is motion; any other flag is presence
+        return self.type == "bthome" and self.measure in (None, "motion")
 
 
 @dataclass(frozen=True)
