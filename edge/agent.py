@@ -58,6 +58,8 @@ log = logging.getLogger(__name__)
 
 _PRESENCES = ("present", "absent", "fault")
 _IDLE_SECONDS = 1.0  # drainer wake-up when nothing signals it
+# ``health.radio`` rows at most (~70 bytes each: the report stays well under 64 KiB)
+MAX_RADIO_ROWS = 400
 
 
 class Agent:
@@ -384,9 +386,14 @@ class Agent:
         """Wireless sensors' battery (tens of %), signal word and fault count."""
         if self.wireless is None:
             return ()
-        return tuple(RadioHealth(desk=desk, signal=h.signal, faults=h.faults,
-                                 battery=h.battery)
-                     for desk, h in self.wireless.health(now))
+        rows = [RadioHealth(desk=desk, signal=h.signal, faults=h.faults, battery=h.battery)
+                for desk, h in self.wireless.health(now)]
+        if len(rows) > MAX_RADIO_ROWS:  # keep the report under the protocol's size bound:
+            rank = {"none": 0, "weak": 1, "fair": 2, "good": 3}  # the worst ones first
+            rows.sort(key=lambda r: (rank[r.signal], -r.faults,
+                                     100 if r.battery is None else r.battery))
+            rows = rows[:MAX_RADIO_ROWS]
+        return tuple(rows)
 
     def outbox_depth(self) -> int:
         """Messages not yet acknowledged by the broker."""

@@ -108,3 +108,25 @@ def test_models_fail_like_devices() -> None:
     detector = RadarDetector()
     detector.zone.max_cm = 120
     assert {detector.update(float(t), f).presence for t, f in enumerate(frames)} <= {"absent"}
+
+
+def test_health_with_many_wireless_sensors_stays_encodable(tmp_path: Path) -> None:
+    from edge.agent import MAX_RADIO_ROWS, Agent
+    from edge.protocol import encode
+
+    config = AgentConfig.from_dict({
+        "site": "s", "agent": "a", "data_dir": str(tmp_path / "edge"), "desks": [
+            {"id": f"d{n}", "zone": "z", "sensors": [
+                {"type": "zigbee", "device": f"desk-{n}-{j}"} for j in range(4)]}
+            for n in range(150)]})
+    wireless = WirelessInputs(config.device_mqtt)
+    agent = Agent(config, build_sensors(config, tmp_path, "edge.toml", wireless=wireless),
+                  wireless=wireless, radio=False)
+    try:
+        wireless.channels[7][1].fault()
+        health = agent.health(1_780_000_000.0)
+        assert len(health.radio) == MAX_RADIO_ROWS < 600
+        assert health.radio[0].faults == 1  # the worst first
+        assert len(encode(health)) < 64 * 1024
+    finally:
+        agent.stop(drain_seconds=0)
