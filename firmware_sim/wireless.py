@@ -36,12 +36,13 @@ from collections.abc import Iterable
 
 from cryptography.hazmat.primitives.ciphers.aead import AESCCM
 
+from edge.sensors.base import Reading
 from edge.sensors.pipeline import SensorFault
 from edge.wireless.ld2410 import RadarFrame
 from firmware_sim.people import Interval, merge_intervals
 
 __all__ = ["Z2M_FIXTURES", "SimBthomeMotion", "SimRadar", "SimZigbeePresence",
-           "bthome_objects", "bthome_service_data"]
+           "WirelessDeskSensor", "bthome_objects", "bthome_service_data"]
 
 BTHOME_UUID16 = b"\xd2\xfc"
 OBJECT_IDS = {"packet_id": 0x00, "battery": 0x01, "opening": 0x11, "motion": 0x21,
@@ -230,3 +231,47 @@ class SimRadar:
         if self._frame is None or now - self._at > 10.0:
             raise SensorFault("radar silent")
         return self._frame
+
+
+class WirelessDeskSensor:
+    """A whole desk sensor for the fleet simulator (``GroundTruth(wireless_share=...)``):
+    a zigbee presence or LD2410 model read by the agent's own detector for that kind, so
+    a simulated building can mix wireless desks with the abstract ones. ``extend`` takes
+    more ground truth (a day at a time); the model restarts with it, the detector keeps
+    its state. (BTHome motion needs a behaviour profile's motion events, which the fleet's
+    people model does not make: it is benchmarked in bench/wireless.py only.)"""
+
+    def __init__(self, kind: str, *, seed: int) -> None:
+        from edge.config import SensorConfig
+        from edge.sensors.factory import wireless_detector
+        from edge.sensors.pipeline import DetectingSensor
+
+        if kind not in ("zigbee", "radar"):
+            raise ValueError("WirelessDeskSensor kind must be zigbee or radar")
+        self.kind, self.seed = kind, seed
+        self._intervals: list[Interval] = []
+        self._truth = _Truth((), 0, None)
+        config = SensorConfig(type="zigbee", device="sim", payload_field="presence") \
+            if kind == "zigbee" else SensorConfig(type="radar", port="/dev/null", max_cm=120)
+        self._sensor = DetectingSensor(self._model(), wireless_detector(config))
+
+    @property
+    def intervals(self) -> list[Interval]:
+        return list(self._intervals)
+
+    def _model(self) -> SimZigbeePresence | SimRadar:
+        if self.kind == "zigbee":
+            return SimZigbeePresence(self._intervals, seed=self.seed)
+        return SimRadar(self._intervals, seed=self.seed)
+
+    def extend(self, intervals: Iterable[Interval]) -> None:
+        self._intervals = merge_intervals([*self._intervals, *intervals])
+        self._truth = _Truth(self._intervals, 0, None)
+        self._sensor.driver = self._model()
+
+    def occupied(self, now: float) -> bool:
+        """Ground truth (for tests and checks), not what the sensor says."""
+        return self._truth.occupied(now)
+
+    def read(self, now: float) -> Reading:
+        return self._sensor.read(now)

@@ -130,3 +130,35 @@ def test_health_with_many_wireless_sensors_stays_encodable(tmp_path: Path) -> No
         assert len(encode(health)) < 64 * 1024
     finally:
         agent.stop(drain_seconds=0)
+
+
+def test_a_simulated_building_mixes_wireless_desks() -> None:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from firmware_sim.building import generate_building
+    from firmware_sim.people import PeopleModel
+    from firmware_sim.sensors import GroundTruth, SimulatedSensor
+    from firmware_sim.wireless import WirelessDeskSensor
+
+    building = generate_building(seed=1, desks=40, floors=1)
+    people = PeopleModel(building, seed=2)
+    tz = ZoneInfo("Europe/Berlin")
+    origin = datetime(2025, 3, 11, 7, 0, tzinfo=tz).timestamp()
+    truth = GroundTruth(people, origin=origin, seed=3, wireless_share=0.5)
+    kinds = {type(s) for s in truth.sensors.values()}
+    assert kinds == {SimulatedSensor, WirelessDeskSensor}
+    wireless = [s for s in truth.sensors.values() if isinstance(s, WirelessDeskSensor)]
+    assert {s.kind for s in wireless} == {"zigbee", "radar"}
+    truth.ensure(origin + 60)
+    agree = total = 0
+    for t in range(int(origin), int(origin) + 10 * 3600, 10):
+        for sensor in wireless:
+            presence = sensor.read(float(t)).presence
+            if presence != "fault":
+                total += 1
+                agree += (presence == "present") == sensor.occupied(float(t))
+    assert total > 0.9 * len(wireless) * 3600 and agree / total > 0.95  # the detector works
+    assert truth.intervals(origin, origin + 36_000) == people.occupancy(origin, origin + 36_000)
+    with pytest.raises(ValueError, match="wireless_share"):
+        GroundTruth(people, origin=origin, wireless_share=2.0)
