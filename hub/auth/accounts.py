@@ -21,6 +21,9 @@ from sqlite_utils.migrations import Migrations
 
 from hub.auth import password_policy
 from hub.auth.password_policy import PasswordRejected
+from hub.db.accounts_schema import EMAIL_FROM_IMPORT as EMAIL_FROM_IMPORT  # re-exported
+from hub.db.accounts_schema import EMAIL_FROM_SELF as EMAIL_FROM_SELF  # re-exported
+from hub.db.accounts_schema import EMAIL_OWNER_SQL
 from hub.db.compat import insert_id, is_postgres, take_turn
 from hub.db.sqlite.migrations import apply_exclusively
 from hub.errors import DeskpulseError
@@ -102,26 +105,6 @@ def _m002_profile(db: Database) -> None:
     """What a person may correct themselves (PATCH /api/v1/me); all optional."""
     for column in ("name", "email", "department"):
         db.execute(f"ALTER TABLE users ADD COLUMN {column} TEXT")  # noqa: S608 (fixed names)
-
-
-# Who owns an account's e-mail address (users.email_source): the directory import, or the
-# person (self-service, not verified). The import matches accounts only by addresses it
-# owns; a person cannot change an address the import owns (issue 24, item 4).
-EMAIL_FROM_IMPORT = "import"
-EMAIL_FROM_SELF = "self"
-EMAIL_OWNER_SQL = f"""
-ALTER TABLE users ADD COLUMN email_source TEXT;
-UPDATE users SET email = NULL WHERE trim(email) = '';
-UPDATE users SET email_source = CASE WHEN lower(email) = lower(username)
-                                     THEN '{EMAIL_FROM_IMPORT}' ELSE '{EMAIL_FROM_SELF}' END
-WHERE email IS NOT NULL;
-UPDATE users SET email = NULL, email_source = NULL
-WHERE email IS NOT NULL AND EXISTS (
-    SELECT 1 FROM users other WHERE lower(other.email) = lower(users.email) AND (
-        (other.email_source = '{EMAIL_FROM_IMPORT}' AND users.email_source = '{EMAIL_FROM_SELF}')
-        OR (other.email_source = users.email_source AND other.id < users.id)));
-CREATE UNIQUE INDEX users_email_unique ON users (lower(email)) WHERE email IS NOT NULL;
-"""
 
 
 @migrations(name="m003_email_owner")

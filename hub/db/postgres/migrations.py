@@ -16,7 +16,7 @@ import time
 
 import psycopg
 
-from hub.auth.accounts import EMAIL_OWNER_SQL
+from hub.db.accounts_schema import EMAIL_OWNER_SQL
 
 _LOCK_KEY = 0x6465736B  # "desk": the migrations' advisory lock, distinct from site locks
 
