@@ -76,8 +76,13 @@ def open_store(url_or_path: str | Path) -> Store:
     """``postgresql://...`` -> PostgresStore; a file path or ``sqlite:///path`` -> SqliteStore."""
     text = str(url_or_path)
     if is_postgres_url(text):
-        from hub.pgstore import PostgresStore
-
+        try:
+            from hub.pgstore import PostgresStore
+        except ImportError as exc:  # psycopg is the [postgres] extra
+            raise ConfigError(
+                f"database_url is a PostgreSQL URL but psycopg cannot be loaded ({exc}): "
+                "pip install 'deskpulse[postgres]'"
+            ) from None
         return PostgresStore(text)
     if text.startswith("sqlite:///"):
         text = text[len("sqlite:///"):]  # as SQLAlchemy: sqlite:///rel.db, sqlite:////abs.db
@@ -99,6 +104,6 @@ def is_transient(exc: BaseException) -> bool:
         return True
     try:
         import psycopg
-    except ImportError:  # pragma: no cover - psycopg is a dependency
+    except ImportError:  # pragma: no cover - the [postgres] extra is not installed
         return False
     return isinstance(exc, psycopg.OperationalError)
