@@ -17,9 +17,9 @@ _CODE = """
 import sys
 sys.modules["psycopg"] = None
 sys.modules["psycopg_pool"] = None
-import hub.server, hub.accounts, hub.checkin.service, hub.api.routes.health
+import hub.server, hub.auth.accounts, hub.checkin.service, hub.api.routes.health
 from hub.errors import ConfigError
-from hub.store_protocol import open_store
+from hub.db.engines import open_store
 store = open_store(sys.argv[1])
 store.close()
 try:
