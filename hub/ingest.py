@@ -32,7 +32,6 @@ from hub.checkin.badges import ConfigPublisher
 from hub.checkin.service import handle_scans
 from hub.config import HubSettings
 from hub.errors import ConfigError, ProtocolError
-from hub.fast_decode import decode_desks
 from hub.mqtt_client import HubClient
 from hub.store import Incoming
 from hub.store_protocol import Store, is_transient
@@ -323,9 +322,7 @@ class Ingestor:
             for item in batch:
                 try:
                     topic = _parse_topic(item.topic)
-                    message = decode_desks(
-                        topic, item.payload, now=item.received, max_age=horizon,
-                    ) or decode(
+                    message = decode(
                         topic, item.payload, now=item.received,
                         bin_seconds=self.settings.bin_seconds, max_age=horizon,
                     )
