@@ -467,33 +467,49 @@ def _strict(kind: str, payload: bytes) -> Message:
     return message
 
 
-def _keys(value: Any) -> int:
+def _keys(value: msgspec.Struct) -> int:
     """How many keys the JSON of a decoded Struct holds (a field left at its default
     counts as absent): with no repeated key, exactly the payload's ``:`` outside strings."""
-    if not isinstance(value, msgspec.Struct):
-        return 0
-    count = 1 if isinstance(value, _Message) else 0
-    defaults = _DEFAULTS.get(type(value))
-    if defaults is None:
-        defaults = _DEFAULTS[type(value)] = _defaults_of(type(value))
-    for name, default in defaults:
-        item = getattr(value, name)
-        if default is _REQUIRED or item != default:
+    shape = _SHAPES.get(type(value))
+    if shape is None:
+        shape = _SHAPES[type(value)] = _shape_of(type(value))
+    count, optional, lists = shape
+    for name, default in optional:
+        if getattr(value, name) != default:
             count += 1
-        if type(item) is tuple and item and isinstance(item[0], msgspec.Struct):
-            count += sum(_keys(part) for part in item)
+    for name, per_item in lists:
+        items = getattr(value, name)
+        if per_item is None:
+            count += sum(_keys(item) for item in items)
+        else:
+            count += per_item * len(items)
     return count
 
 
-_REQUIRED = object()
-_DEFAULTS: dict[type, list[tuple[str, Any]]] = {}
+_Shape = tuple[int, list[tuple[str, Any]], list[tuple[str, int | None]]]
+_SHAPES: dict[type, _Shape] = {}
 
 
-def _defaults_of(cls: type[msgspec.Struct]) -> list[tuple[str, Any]]:
-    fields = cls.__struct_fields__
-    defaults = cls.__struct_defaults__
-    pad = (_REQUIRED,) * (len(fields) - len(defaults))
-    return list(zip(fields, pad + tuple(defaults), strict=True))
+def _shape_of(cls: type[msgspec.Struct]) -> _Shape:
+    """(keys always present, optional fields and defaults, lists of Structs and the keys
+    per item when fixed): computed once per class, from msgspec's own type information."""
+    info = msgspec.inspect.type_info(cls)
+    assert isinstance(info, msgspec.inspect.StructType)  # noqa: S101 - our own classes
+    count = 1 if info.tag_field else 0
+    optional: list[tuple[str, Any]] = []
+    lists: list[tuple[str, int | None]] = []
+    for field in info.fields:
+        if field.required:
+            count += 1
+        else:
+            optional.append((field.name, field.default))
+        kind = field.type
+        if isinstance(kind, msgspec.inspect.VarTupleType) and isinstance(
+                kind.item_type, msgspec.inspect.StructType):
+            item = kind.item_type
+            fixed = all(f.required for f in item.fields)
+            lists.append((field.name, len(item.fields) if fixed else None))
+    return count, optional, lists
 
 
 def _timestamps(message: Message) -> list[tuple[str, float]]:
@@ -551,10 +567,17 @@ def decode(
 
 
 def _check_times(
-    message: Message, now: float, bin_seconds: int, max_age: float | None
+    message: DesksMessage | ZonesMessage | CheckinsMessage | Config,
+    now: float, bin_seconds: int, max_age: float | None,
 ) -> None:
     oldest = now - max_age if max_age is not None else -math.inf
     latest = now + MAX_FUTURE_SECONDS
+    if isinstance(message, DesksMessage | CheckinsMessage):  # the common case, in one pass
+        items = message.events if isinstance(message, DesksMessage) else message.scans
+        stamps = [item.at for item in items]
+        stamps.append(message.sent)
+        if max(stamps) <= latest and min(stamps) >= max(MIN_TIMESTAMP, oldest):
+            return
     for name, stamp in _timestamps(message):
         if name.endswith(".bin"):
             if int(stamp) % bin_seconds:
