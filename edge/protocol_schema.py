@@ -68,8 +68,9 @@ def markdown() -> str:
              "edge/protocol.py. Do not edit by hand: run `python -m edge.protocol_schema "
              "--write`.", ""]
     for kind, cls in p.MESSAGE_TYPES.items():
+        own = json.dumps(schemas[cls.__name__])
         used = {name: schemas[name] for name in sorted(schemas)
-                if name != cls.__name__ and f'"#/$defs/{name}"' in json.dumps(schemas[cls.__name__])}
+                if name != cls.__name__ and f'"#/$defs/{name}"' in own}
         body = {"$schema": "https://json-schema.org/draft/2020-12/schema",
                 "title": f"{kind} ({cls.__name__})", **schemas[cls.__name__]}
         if used:
