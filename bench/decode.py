@@ -3,7 +3,7 @@ msgspec decoder now (issue 23, item 3), timed in the same process one after the 
 
 Why here: the hub decodes every message it ingests, so µs per message is the protocol's
 share of ingest CPU. "legacy_walker" is edge/protocol.py's old decode, "legacy_hub" what
-hub/ingest.py ran (hub/fast_decode.py's orjson path, the walker when it declined), and
+the hub ran (the orjson path of the former hub/fast_decode.py, the walker when it declined), and
 "msgspec" the one decoder used everywhere now. Figures on a loaded machine are noisy: the
 best of several repeats is kept.
 """

@@ -1,6 +1,6 @@
 """The hub's fast ingest path gives exactly the answers of the plain one.
 
-hub/apply_set.py must leave every table as hub/apply.py's message-by-message
+hub/db/sqlite/apply_set.py must leave every table as hub/db/apply.py's message-by-message
 apply does, for batches mixing duplicates, gaps, late and out-of-order messages,
 last-wills, clock skew, unknown desks and agents speaking for the wrong site.
 """
@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from edge import protocol as p
-from hub import apply as rules
-from hub import apply_set
-from hub.apply import ClockPolicy, Incoming
-from hub.store import SqliteStore
+from hub.db import apply as rules
+from hub.db.apply import ClockPolicy, Incoming
+from hub.db.sqlite import apply_set
+from hub.db.sqlite.store import SqliteStore
 
 NOW = 1_700_000_000.0
 
