@@ -34,6 +34,15 @@ def _ingest() -> dict[str, Any]:
             broker.stop()
 
 
+def _decode() -> dict[str, Any]:
+    """Decode µs/message before and after msgspec, then the ingest ratio, in one run."""
+    from bench.decode import bench_decode
+
+    result = bench_decode()
+    result["ingest_same_run"] = _ingest()
+    return result
+
+
 def _load() -> dict[str, Any]:
     from bench.load import bench_load
 
@@ -55,6 +64,8 @@ def _call(module: str, function: str, **kwargs: Any) -> Callable[[], dict[str, A
 
 SECTIONS: dict[str, Callable[[], dict[str, Any]]] = {
     "ingest": _ingest,
+    # issue 23, item 3: the protocol decoded by msgspec vs the old walker and fast path
+    "decode": _decode,
     "load": _load,
     # 1 vs 3 ingest workers on PostgreSQL with a kill -9 (issue 11; its own broker and
     # PostgreSQL cluster; about 3 minutes)

@@ -4,17 +4,25 @@ This module is THE contract between edge agents and the hub (and anyone writing 
 own firmware; see docs/protocol.md). It is pure: no I/O, no clocks (callers pass
 ``now``). Every decoding failure raises :class:`ProtocolError` with a reason a person
 can read; reasons never echo untrusted values, only names and limits.
+
+The messages are msgspec Structs: each field's type and limits (``Meta``) are written
+once, here, and the same definitions give the compiled decoder the edge, the hub and
+firmware_sim use, and the JSON Schema in docs/protocol.md and docs/asyncapi.yaml
+(``python -m edge.protocol_schema --write``). The checks a type cannot say (the agent in
+the topic, time stamps against the receiver's clock, repeated keys) follow the decode.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal, TypeVar, Union
+from typing import Annotated, Any, ClassVar, Literal, Union
+
+import msgspec
+from msgspec import Meta
 
 from edge.errors import ProtocolError
 
@@ -55,7 +63,7 @@ DELIVERY: Mapping[str, tuple[int, bool]] = {
 __all__ = [
     "ProtocolError", "Topic", "parse_topic", "topic_for", "Status", "DeskEvent",
     "DesksMessage", "ZoneCount", "ZonesMessage", "Scan", "CheckinsMessage", "Health",
-    "RadioHealth",    "DeskAssignment", "Config", "Feedback", "Message", "encode", "decode",
+    "RadioHealth", "DeskAssignment", "Config", "Feedback", "Message", "encode", "decode",
     "subscription_for_hub", "subscription_for_agent", "MIN_TIMESTAMP",
 ]
 
@@ -122,139 +130,161 @@ def subscription_for_agent(site: str, agent: str) -> list[str]:
 
 
 # ---------------------------------------------------------------------------
+# Field types: each says its JSON type and limits once (msgspec ``Meta``). A pattern
+# ends in ``\Z``, not ``$`` (which would let a trailing newline through); the generated
+# JSON Schema shows it as ``$`` (edge/protocol_schema.py).
+
+Id = Annotated[str, Meta(pattern=r"^[a-z0-9-]{1,64}\Z", description="an id: [a-z0-9-]{1,64}")]
+Count = Annotated[int, Meta(ge=0, le=MAX_INT)]
+# Unix seconds; the future, 2020 and horizon limits are applied after decoding, against
+# the receiver's ``now``. ``le`` also keeps 1e400 (read as infinity) out.
+Timestamp = Annotated[float, Meta(ge=0, le=1e11, description="Unix time in seconds")]
+Seconds = Annotated[float, Meta(ge=0, le=1.7976931348623157e308)]  # finite, non-negative
+Token = Annotated[str, Meta(max_length=MAX_TOKEN_LENGTH, pattern=r"^[A-Za-z0-9._~:+/=-]+\Z")]
+Badge = Annotated[str, Meta(max_length=128, pattern=r"^[0-9a-f]{16,128}\Z")]
+Version = Annotated[str, Meta(max_length=MAX_TEXT_LENGTH, pattern=r"^[\x20-\x7e]*\Z")]
+Reason = Annotated[str, Meta(max_length=200, pattern=r"^[\x20-\x7e]*\Z")]
+Devices = Annotated[int, Meta(ge=0, le=1_000_000)]
+Battery = Annotated[int, Meta(ge=0, le=100)]
+
+
+_SOME = Meta(min_length=1, max_length=MAX_ITEMS)  # a list of 1 to MAX_ITEMS items
+_ANY = Meta(min_length=0, max_length=MAX_ITEMS)
+
+
+class _Item(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A part of a message (an event, a count, a scan ...)."""
+
+
+class _Message(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag_field="v",
+               tag=VERSION):
+    """A whole message: ``"v": 1`` is its tag, written first and required on decode."""
+
+    KIND: ClassVar[Kind]
+
+
+# ---------------------------------------------------------------------------
 # Messages
 
 
-@dataclass(frozen=True)
-class Status:
+class Status(_Message, frozen=True, omit_defaults=True):
     """Birth (``online=True``, retained, with version) or last-will (``online=False``)."""
 
     KIND: ClassVar[Kind] = "status"
     online: bool
-    boot: int
-    version: str | None = None
+    boot: Count
+    version: Version | None = None
 
 
-@dataclass(frozen=True)
-class DeskEvent:
-    desk: str
+class DeskEvent(_Item, frozen=True):
+    desk: Id
     state: Literal["occupied", "vacant", "unknown"]
-    at: float
+    at: Timestamp
 
 
-@dataclass(frozen=True)
-class DesksMessage:
+class DesksMessage(_Message, frozen=True):
     """Desk state changes, batched; ``(agent, boot, seq)`` is unique per message."""
 
     KIND: ClassVar[Kind] = "desks"
-    agent: str
-    boot: int
-    seq: int
-    sent: float
-    events: tuple[DeskEvent, ...]
+    agent: Id
+    boot: Count
+    seq: Count
+    sent: Timestamp
+    events: Annotated[tuple[DeskEvent, ...], _SOME]
 
 
-@dataclass(frozen=True)
-class ZoneCount:
-    zone: str
-    bin: int
-    devices: int
+class ZoneCount(_Item, frozen=True):
+    zone: Id
+    bin: Count
+    devices: Devices
 
 
-@dataclass(frozen=True)
-class ZonesMessage:
+class ZonesMessage(_Message, frozen=True):
     """Anonymous device counts per zone per bin: counts only, never a device."""
 
     KIND: ClassVar[Kind] = "zones"
-    agent: str
-    boot: int
-    seq: int
-    sent: float
-    counts: tuple[ZoneCount, ...]
+    agent: Id
+    boot: Count
+    seq: Count
+    sent: Timestamp
+    counts: Annotated[tuple[ZoneCount, ...], _SOME]
 
 
-@dataclass(frozen=True)
-class Scan:
-    desk: str
-    token: str
+class Scan(_Item, frozen=True):
+    desk: Id
+    token: Token
     via: Literal["qr", "beacon"]
-    at: float
+    at: Timestamp
 
 
-@dataclass(frozen=True)
-class CheckinsMessage:
+class CheckinsMessage(_Message, frozen=True):
     """Opaque check-in tokens seen at desks; the edge never learns who they belong to."""
 
     KIND: ClassVar[Kind] = "checkins"
-    agent: str
-    boot: int
-    seq: int
-    sent: float
-    scans: tuple[Scan, ...]
+    agent: Id
+    boot: Count
+    seq: Count
+    sent: Timestamp
+    scans: Annotated[tuple[Scan, ...], _SOME]
 
 
-@dataclass(frozen=True)
-class RadioHealth:
+class RadioHealth(_Item, frozen=True):
     """A wireless desk sensor's levels: battery in tens of percent (None: not reported),
     signal as a word (never an RSSI), and its count of faults (undecryptable adverts,
     unreadable payloads, broken radar frames) since the agent started."""
 
-    desk: str
+    desk: Id
     signal: Literal["good", "fair", "weak", "none"]
-    faults: int
-    battery: int | None = None
+    faults: Count
+    battery: Battery | None = None
 
 
-@dataclass(frozen=True)
-class Health:
+class Health(_Message, frozen=True):
     """Agent health (QoS 0): outbox depth, faulty sensors' desks, uptime, drop counts."""
 
     KIND: ClassVar[Kind] = "health"
-    agent: str
-    boot: int
-    sent: float
-    uptime: float
-    outbox_depth: int
-    dropped: int
-    sensor_faults: tuple[str, ...] = ()
-    radio: tuple[RadioHealth, ...] = ()  # wireless sensors only (docs/sensors.md)
+    agent: Id
+    boot: Count
+    sent: Timestamp
+    uptime: Seconds
+    outbox_depth: Count
+    dropped: Count
+    sensor_faults: Annotated[tuple[Id, ...], _ANY] = ()
+    radio: Annotated[tuple[RadioHealth, ...], _ANY] = ()  # wireless only (docs/sensors.md)
 
 
-@dataclass(frozen=True)
-class DeskAssignment:
-    desk: str
-    zone: str
+class DeskAssignment(_Item, frozen=True):
+    desk: Id
+    zone: Id
 
 
-@dataclass(frozen=True)
-class Config:
+class Config(_Message, frozen=True):
     """Hub -> edge (retained): desk/zone mapping, enrolled badge hashes, key epoch."""
 
     KIND: ClassVar[Kind] = "config"
-    agent: str
-    issued: float
-    key_epoch: int
-    desks: tuple[DeskAssignment, ...] = ()
-    badges: tuple[str, ...] = ()
+    agent: Id
+    issued: Timestamp
+    key_epoch: Count
+    desks: Annotated[tuple[DeskAssignment, ...], _ANY] = ()
+    badges: Annotated[tuple[Badge, ...], _ANY] = ()
 
 
-@dataclass(frozen=True)
-class Feedback:
+class Feedback(_Message, frozen=True):
     """Hub -> edge: the result of one scan so the device can beep or flash."""
 
     KIND: ClassVar[Kind] = "feedback"
-    agent: str
-    boot: int
-    seq: int
-    desk: str
+    agent: Id
+    boot: Count
+    seq: Count
+    desk: Id
     result: Literal["accepted", "rejected"]
-    reason: str = ""
+    reason: Reason = ""
 
 
 Message = Union[
     Status, DesksMessage, ZonesMessage, CheckinsMessage, Health, Config, Feedback
 ]
-MESSAGE_TYPES: Mapping[str, type] = {
+MESSAGE_TYPES: Mapping[str, type[_Message]] = {
     cls.KIND: cls
     for cls in (Status, DesksMessage, ZonesMessage, CheckinsMessage, Health, Config, Feedback)
 }
@@ -263,214 +293,130 @@ MESSAGE_TYPES: Mapping[str, type] = {
 # ---------------------------------------------------------------------------
 # Encoding
 
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, tuple):
-        return [_plain(v) for v in value]
-    if dataclasses.is_dataclass(value):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    return value
+_encoder = msgspec.json.Encoder()
 
 
 def to_dict(message: Message) -> dict[str, Any]:
     """The JSON object for a message, with ``"v": 1`` first."""
-    body: dict[str, Any] = {"v": VERSION}
-    body.update(_plain(message))
-    if isinstance(message, Status) and message.version is None:
-        del body["version"]
+    body: dict[str, Any] = msgspec.to_builtins(message)
     return body
 
 
 def encode(message: Message) -> bytes:
     """Compact UTF-8 JSON for a message. Raises ValueError if it would be oversize."""
-    data = json.dumps(to_dict(message), separators=(",", ":"), allow_nan=False).encode()
+    data = _encoder.encode(message)
     if len(data) > MAX_PAYLOAD_BYTES:
         raise ValueError(f"encoded message is {len(data)} bytes; limit {MAX_PAYLOAD_BYTES}")
     return data
 
 
 # ---------------------------------------------------------------------------
-# Decoding: a small schema walker. Each field has a checker that returns the value
-# or raises ProtocolError naming the field.
+# Decoding: msgspec's compiled decoder takes a valid message in one pass. A payload it
+# refuses (or one that might repeat a key) is parsed again by the standard library, for
+# the JSON-level reasons and the version, and converted again by msgspec, whose error
+# (a path and what was expected) is put in the protocol's words by _reason.
 
-T = TypeVar("T")
-Checker = Callable[[Any, str], Any]
-
-
-def _int(lo: int = 0, hi: int = MAX_INT) -> Checker:
-    def check(value: Any, name: str) -> int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ProtocolError(f"{name} must be an integer")
-        if not lo <= value <= hi:
-            raise ProtocolError(f"{name} must be between {lo} and {hi}")
-        return value
-
-    return check
+_DECODERS = {kind: msgspec.json.Decoder(cls) for kind, cls in MESSAGE_TYPES.items()}
 
 
-def _number(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ProtocolError(f"{name} must be a number")
-    number = float(value)
-    if not math.isfinite(number) or number < 0:
-        raise ProtocolError(f"{name} must be a finite, non-negative number")
-    return number
+def _int_rule(lo: int = 0, hi: int = MAX_INT) -> tuple[str, ...]:
+    return ("int", "must be an integer", f"must be between {lo} and {hi}")
 
 
-def _timestamp(value: Any, name: str) -> float:
-    """Unix seconds; the future limit is applied later, against ``now``."""
-    number = _number(value, name)
-    if number > 1e11:
-        raise ProtocolError(f"{name} is not a plausible Unix timestamp in seconds")
-    return number
+_IDENT = ("ident",)
+_TIME = ("time",)
+_NUMBER = ("number",)
 
 
-def _ident(value: Any, name: str) -> str:
-    if not is_id(value):
-        raise ProtocolError(f"{name} must be an id matching [a-z0-9-]{{1,64}}")
-    return str(value)
+def _text_rule(max_len: int) -> tuple[str, ...]:
+    return ("text", str(max_len))
 
 
-def _bool(value: Any, name: str) -> bool:
-    if not isinstance(value, bool):
-        raise ProtocolError(f"{name} must be true or false")
-    return value
+def _choice_rule(*options: str) -> tuple[str, ...]:
+    return ("choice", f"must be one of {', '.join(options)}")
 
 
-def _choice(*options: str) -> Checker:
-    def check(value: Any, name: str) -> str:
-        if value not in options or not isinstance(value, str):
-            raise ProtocolError(f"{name} must be one of {', '.join(options)}")
-        return value
-
-    return check
+def _list_rule(min_items: int = 0) -> tuple[str, ...]:
+    return ("list", f"must hold between {min_items} and {MAX_ITEMS} items")
 
 
-def _text(max_len: int, pattern: str = r"[\x20-\x7e]*") -> Checker:
-    compiled = re.compile(pattern)
-
-    def check(value: Any, name: str) -> str:
-        if not isinstance(value, str):
-            raise ProtocolError(f"{name} must be a string")
-        if len(value) > max_len:
-            raise ProtocolError(f"{name} is longer than {max_len} characters")
-        if compiled.fullmatch(value) is None:
-            raise ProtocolError(f"{name} has characters that are not allowed")
-        return value
-
-    return check
-
-
-def _nullable(check: Checker) -> Checker:
-    def nullable(value: Any, name: str) -> Any:
-        return None if value is None else check(value, name)
-
-    return nullable
-
-
-def _list(item: Checker, *, min_items: int = 0) -> Checker:
-    def check(value: Any, name: str) -> tuple[Any, ...]:
-        if not isinstance(value, list):
-            raise ProtocolError(f"{name} must be a list")
-        if not min_items <= len(value) <= MAX_ITEMS:
-            raise ProtocolError(f"{name} must hold between {min_items} and {MAX_ITEMS} items")
-        return tuple(item(v, f"{name}[{i}]") for i, v in enumerate(value))
-
-    return check
-
-
-def _object(cls: type[T], fields: Mapping[str, Checker], optional: frozenset[str]) -> Checker:
-    def check(value: Any, name: str) -> T:
-        if not isinstance(value, dict):
-            raise ProtocolError(f"{name} must be a JSON object")
-        for key in value:
-            if key not in fields:
-                shown = key if isinstance(key, str) and is_id(key.replace("_", "-")) else "?"
-                raise ProtocolError(f"unknown field '{shown}' in {name}")
-        kwargs = {}
-        for key, checker in fields.items():
-            if key not in value:
-                if key in optional:
-                    continue
-                raise ProtocolError(f"missing field '{key}' in {name}")
-            kwargs[key] = checker(value[key], f"{name}.{key}" if name != "message" else key)
-        return cls(**kwargs)
-
-    return check
-
-
-_HEADER: dict[str, Checker] = {
-    "agent": _ident, "boot": _int(), "seq": _int(), "sent": _timestamp,
+# The rule of each field name (a list's items under "name[]"): the same name means the
+# same rule in every message, which test_protocol checks against the Structs.
+RULES: Mapping[str, tuple[str, ...]] = {
+    "agent": _IDENT, "desk": _IDENT, "zone": _IDENT, "sensor_faults[]": _IDENT,
+    "boot": _int_rule(), "seq": _int_rule(), "bin": _int_rule(), "outbox_depth": _int_rule(),
+    "dropped": _int_rule(), "key_epoch": _int_rule(), "faults": _int_rule(),
+    "devices": _int_rule(0, 1_000_000), "battery": _int_rule(0, 100),
+    "sent": _TIME, "at": _TIME, "issued": _TIME, "uptime": _NUMBER,
+    "online": ("bool",),
+    "state": _choice_rule(*DESK_STATES), "via": _choice_rule(*SCAN_VIA),
+    "result": _choice_rule(*FEEDBACK_RESULTS),
+    "signal": _choice_rule("good", "fair", "weak", "none"),
+    "token": _text_rule(MAX_TOKEN_LENGTH), "version": _text_rule(MAX_TEXT_LENGTH),
+    "reason": _text_rule(200), "badges[]": _text_rule(128),
+    "events": _list_rule(1), "counts": _list_rule(1), "scans": _list_rule(1),
+    "radio": _list_rule(), "desks": _list_rule(), "badges": _list_rule(),
+    "sensor_faults": _list_rule(),
 }
-_EVENT = _object(
-    DeskEvent, {"desk": _ident, "state": _choice(*DESK_STATES), "at": _timestamp},
-    frozenset(),
-)
-_SCAN = _object(
-    Scan,
-    {
-        "desk": _ident,
-        "token": _text(MAX_TOKEN_LENGTH, r"[A-Za-z0-9._~:+/=-]+"),
-        "via": _choice(*SCAN_VIA),
-        "at": _timestamp,
-    },
-    frozenset(),
-)
-_BADGE = _text(128, r"[0-9a-f]{16,128}")
-_SCHEMAS: dict[str, tuple[type, dict[str, Checker], frozenset[str]]] = {
-    "status": (
-        Status,
-        {"online": _bool, "boot": _int(), "version": _text(MAX_TEXT_LENGTH)},
-        frozenset({"version"}),
-    ),
-    "desks": (
-        DesksMessage, {**_HEADER, "events": _list(_EVENT, min_items=1)}, frozenset()
-    ),
-    "zones": (
-        ZonesMessage, {**_HEADER, "counts": _list(_object(
-            ZoneCount,
-            {"zone": _ident, "bin": _int(), "devices": _int(0, 1_000_000)},
-            frozenset(),
-        ), min_items=1)},
-        frozenset(),
-    ),
-    "checkins": (
-        CheckinsMessage, {**_HEADER, "scans": _list(_SCAN, min_items=1)}, frozenset()
-    ),
-    "health": (
-        Health,
-        {
-            "agent": _ident, "boot": _int(), "sent": _timestamp, "uptime": _number,
-            "outbox_depth": _int(), "dropped": _int(), "sensor_faults": _list(_ident),
-            "radio": _list(_object(
-                RadioHealth,
-                {"desk": _ident, "signal": _choice("good", "fair", "weak", "none"),
-                 "faults": _int(), "battery": _nullable(_int(0, 100))},
-                frozenset({"battery"}),
-            )),
-        },
-        frozenset({"sensor_faults", "radio"}),
-    ),
-    "config": (
-        Config,
-        {
-            "agent": _ident, "issued": _timestamp, "key_epoch": _int(),
-            "desks": _list(_object(
-                DeskAssignment, {"desk": _ident, "zone": _ident}, frozenset()
-            )),
-            "badges": _list(_BADGE),
-        },
-        frozenset({"desks", "badges"}),
-    ),
-    "feedback": (
-        Feedback,
-        {
-            "agent": _ident, "boot": _int(), "seq": _int(), "desk": _ident,
-            "result": _choice(*FEEDBACK_RESULTS), "reason": _text(200),
-        },
-        frozenset({"reason"}),
-    ),
-}
+_ERROR = re.compile(r"(?s)(?P<what>.*?)(?: - at `\$(?P<path>[^`]*)`)?")
+_QUOTED = re.compile(r"field `(?P<key>.*)`")
+
+
+def _shown(key: str) -> str:
+    return key if is_id(key.replace("_", "-")) else "?"
+
+
+def _value_at(body: Any, path: str) -> Any:
+    for key, index in re.findall(r"\.([^.\[]+)|\[(\d+)\]", path):
+        try:
+            body = body[key] if key else body[int(index)]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return body
+
+
+def _reason(error: msgspec.ValidationError, body: Any) -> str:
+    """msgspec's ``Expected `int` >= 0 - at `$.events[0].seq``` as the protocol says it."""
+    match = _ERROR.fullmatch(str(error))
+    what, path = (match["what"], match["path"] or "") if match else (str(error), "")
+    name = path.removeprefix(".") or "message"
+    if what.startswith(("Object contains unknown field", "Object missing required field")):
+        key = (_QUOTED.search(what) or _QUOTED.search("field `?`"))["key"]  # type: ignore[index]
+        if what.startswith("Object missing"):
+            return f"missing field '{key}' in {name}"
+        return f"unknown field '{_shown(key)}' in {name}"
+    if what.startswith("Expected `object`"):
+        return f"{name} must be a JSON object"
+    field = re.sub(r"\[\d+\]$", "[]", name).rsplit(".", 1)[-1]
+    field = re.sub(r"^.*\[\d+\]\.", "", field)
+    rule = RULES.get(field, ("other",))
+    wrong_type = ", got `" in what
+    kind = rule[0]
+    if kind == "ident":
+        return f"{name} must be an id matching [a-z0-9-]{{1,64}}"
+    if kind == "int":
+        return f"{name} {rule[1] if wrong_type else rule[2]}"
+    if kind in ("time", "number"):
+        if wrong_type:
+            return f"{name} must be a number"
+        value = _value_at(body, path)
+        if kind == "time" and isinstance(value, int | float) and math.isfinite(value) \
+                and value > 0:
+            return f"{name} is not a plausible Unix timestamp in seconds"
+        return f"{name} must be a finite, non-negative number"
+    if kind == "bool":
+        return f"{name} must be true or false"
+    if kind == "choice":
+        return f"{name} {rule[1]}"
+    if kind == "text":
+        if wrong_type:
+            return f"{name} must be a string"
+        if "of length" in what:
+            return f"{name} is longer than {rule[1]} characters"
+        return f"{name} has characters that are not allowed"
+    if kind == "list":
+        return f"{name} must be a list" if wrong_type else f"{name} {rule[1]}"
+    return f"{name} is not valid"
 
 
 def _reject_constant(name: str) -> float:
@@ -485,10 +431,85 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         seen: set[str] = set()
         for key, _ in pairs:
             if key in seen:
-                shown = key if is_id(key.replace("_", "-")) else "?"
-                raise ProtocolError(f"field '{shown}' appears more than once in an object")
+                raise ProtocolError(f"field '{_shown(key)}' appears more than once in an object")
             seen.add(key)
     return body
+
+
+def _checked_json(payload: bytes) -> dict[str, Any]:
+    """The payload as a dict of unique keys with the right version, or the reason not."""
+    try:
+        text = bytes(payload).decode("utf-8")
+        body = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
+    except UnicodeDecodeError:
+        raise ProtocolError("payload is not UTF-8") from None
+    except RecursionError:
+        raise ProtocolError("payload is nested too deeply") from None
+    except ValueError:
+        raise ProtocolError("payload is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise ProtocolError("payload must be a JSON object")
+    if "v" not in body:
+        raise ProtocolError("missing field 'v' (protocol version)")
+    if isinstance(body["v"], bool) or body["v"] != VERSION:
+        raise ProtocolError(f"unknown protocol version; this receiver speaks v{VERSION}")
+    return body
+
+
+def _strict(kind: str, payload: bytes) -> Message:
+    """The slow, exact path: every rule, the first broken one named."""
+    body = _checked_json(payload)
+    try:
+        message: Message = msgspec.convert(  # type: ignore[assignment]  # one of them
+            {**body, "v": VERSION}, MESSAGE_TYPES[kind])
+    except msgspec.ValidationError as exc:
+        raise ProtocolError(_reason(exc, body)) from None
+    return message
+
+
+def _keys(value: msgspec.Struct) -> int:
+    """How many keys the JSON of a decoded Struct holds (a field left at its default
+    counts as absent): with no repeated key, exactly the payload's ``:`` outside strings."""
+    shape = _SHAPES.get(type(value))
+    if shape is None:
+        shape = _SHAPES[type(value)] = _shape_of(type(value))
+    count, optional, lists = shape
+    for name, default in optional:
+        if getattr(value, name) != default:
+            count += 1
+    for name, per_item in lists:
+        items = getattr(value, name)
+        if per_item is None:
+            count += sum(_keys(item) for item in items)
+        else:
+            count += per_item * len(items)
+    return count
+
+
+_Shape = tuple[int, list[tuple[str, Any]], list[tuple[str, int | None]]]
+_SHAPES: dict[type, _Shape] = {}
+
+
+def _shape_of(cls: type[msgspec.Struct]) -> _Shape:
+    """(keys always present, optional fields and defaults, lists of Structs and the keys
+    per item when fixed): computed once per class, from msgspec's own type information."""
+    info = msgspec.inspect.type_info(cls)
+    assert isinstance(info, msgspec.inspect.StructType)  # noqa: S101 - our own classes
+    count = 1 if info.tag_field else 0
+    optional: list[tuple[str, Any]] = []
+    lists: list[tuple[str, int | None]] = []
+    for field in info.fields:
+        if field.required:
+            count += 1
+        else:
+            optional.append((field.name, field.default))
+        kind = field.type
+        if isinstance(kind, msgspec.inspect.VarTupleType) and isinstance(
+                kind.item_type, msgspec.inspect.StructType):
+            item = kind.item_type
+            fixed = all(f.required for f in item.fields)
+            lists.append((field.name, len(item.fields) if fixed else None))
+    return count, optional, lists
 
 
 def _timestamps(message: Message) -> list[tuple[str, float]]:
@@ -529,39 +550,45 @@ def decode(
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise ProtocolError(f"message is larger than {MAX_PAYLOAD_BYTES} bytes")
     try:
-        text = bytes(payload).decode("utf-8")
-        body = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
-    except UnicodeDecodeError:
-        raise ProtocolError("payload is not UTF-8") from None
-    except RecursionError:
-        raise ProtocolError("payload is nested too deeply") from None
-    except ValueError:
-        raise ProtocolError("payload is not valid JSON") from None
-    if not isinstance(body, dict):
-        raise ProtocolError("payload must be a JSON object")
-    if "v" not in body:
-        raise ProtocolError("missing field 'v' (protocol version)")
-    if isinstance(body["v"], bool) or body["v"] != VERSION:
-        raise ProtocolError(f"unknown protocol version; this receiver speaks v{VERSION}")
-    body = {k: v for k, v in body.items() if k != "v"}
-    cls, fields, optional = _SCHEMAS[parsed.kind]
-    message: Message = _object(cls, fields, optional)(body, "message")
+        message: Message = _DECODERS[parsed.kind].decode(payload)  # type: ignore[assignment]
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        message = _strict(parsed.kind, payload)
+    else:
+        # msgspec keeps the last copy of a repeated key and takes a missing "v": every
+        # key adds one ':' outside strings, so the count settles both in the common case.
+        if payload.count(b":") != _keys(message):
+            message = _strict(parsed.kind, payload)
     agent = getattr(message, "agent", parsed.agent)
     if agent != parsed.agent:
         raise ProtocolError("agent in payload does not match the agent in the topic")
+    if isinstance(message, DesksMessage | ZonesMessage | CheckinsMessage | Config):
+        _check_times(message, now, bin_seconds, max_age)
+    return message
+
+
+def _check_times(
+    message: DesksMessage | ZonesMessage | CheckinsMessage | Config,
+    now: float, bin_seconds: int, max_age: float | None,
+) -> None:
     oldest = now - max_age if max_age is not None else -math.inf
+    latest = now + MAX_FUTURE_SECONDS
+    if isinstance(message, DesksMessage | CheckinsMessage):  # the common case, in one pass
+        items = message.events if isinstance(message, DesksMessage) else message.scans
+        stamps = [item.at for item in items]
+        stamps.append(message.sent)
+        if max(stamps) <= latest and min(stamps) >= max(MIN_TIMESTAMP, oldest):
+            return
     for name, stamp in _timestamps(message):
         if name.endswith(".bin"):
             if int(stamp) % bin_seconds:
                 raise ProtocolError(f"{name} is not a multiple of the bin width {bin_seconds} s")
-        if stamp > now + MAX_FUTURE_SECONDS:
+        if stamp > latest:
             raise ProtocolError(f"{name} is more than {int(MAX_FUTURE_SECONDS)} s in the future")
         if stamp < MIN_TIMESTAMP:
             raise ProtocolError(f"{name} is before 2020-01-01: the sender's clock is not set")
         if stamp < oldest:
             raise ProtocolError(
                 f"{name} is older than the event horizon ({horizon_text(max_age)})")
-    return message
 
 
 def horizon_text(max_age: float | None) -> str:

@@ -20,8 +20,9 @@ import math
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import replace
 from pathlib import Path
+
+from msgspec.structs import replace  # the messages are msgspec Structs (edge/protocol.py)
 
 from edge.agent import Agent
 from edge.config import AgentConfig, DeskConfig, MqttConfig

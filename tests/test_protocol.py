@@ -247,5 +247,55 @@ def test_last_will_has_no_version_and_birth_has_one() -> None:
 def test_no_forbidden_field_can_be_encoded() -> None:
     """Privacy item 3: the schema itself has no room for a MAC, RSSI or device name."""
     forbidden = {"mac", "rssi", "address", "name", "device", "image", "location"}
-    for kind, (_, fields, _) in p._SCHEMAS.items():
-        assert not forbidden & set(fields), kind
+    for cls in _all_structs():
+        assert not forbidden & set(cls.__struct_fields__), cls.__name__
+
+
+def _all_structs() -> list[type]:
+    return [p.Status, p.DeskEvent, p.DesksMessage, p.ZoneCount, p.ZonesMessage, p.Scan,
+            p.CheckinsMessage, p.RadioHealth, p.Health, p.DeskAssignment, p.Config,
+            p.Feedback]
+
+
+def test_every_field_has_a_rejection_rule() -> None:
+    """The reasons are worded per field name (p.RULES): a new field needs its rule."""
+    for cls in _all_structs():
+        for name in cls.__struct_fields__:
+            assert name in p.RULES, (cls.__name__, name)
+
+
+@pytest.mark.parametrize(("body", "expected"), [
+    (desks_body(agent="agent-1\n"), "agent must be an id matching [a-z0-9-]{1,64}"),
+    (desks_body(sent=1e12), "sent is not a plausible Unix timestamp in seconds"),
+    (desks_body(events={}), "events must be a list"),
+    (desks_body(events=[5]), "events[0] must be a JSON object"),
+])
+def test_more_rejections_worded_as_before(body: dict, expected: str) -> None:
+    assert reason(body) == expected
+
+
+def test_a_number_read_as_infinity_is_refused_as_before() -> None:
+    raw = json.dumps(desks_body(sent="INF")).replace('"INF"', "1e400").encode()
+    assert reason(None, raw=raw) == "sent must be a finite, non-negative number"
+
+
+def test_a_missing_version_is_refused_even_when_the_rest_is_valid() -> None:
+    body = desks_body()
+    del body["v"]
+    assert reason(body) == "missing field 'v' (protocol version)"
+
+
+def test_health_and_config_reasons() -> None:
+    health = {"v": 1, "agent": "agent-1", "boot": 1, "sent": NOW, "uptime": 3.0,
+              "outbox_depth": 0, "dropped": 0}
+    topic = "deskpulse/v1/hq/agent-1/health"
+    assert reason({**health, "sensor_faults": ["D"]}, topic) == (
+        "sensor_faults[0] must be an id matching [a-z0-9-]{1,64}")
+    assert reason({**health, "radio": [{"desk": "d1", "signal": "good", "faults": 0,
+                                        "battery": 101}]}, topic) == (
+        "radio[0].battery must be between 0 and 100")
+    assert reason({**health, "uptime": -1}, topic) == (
+        "uptime must be a finite, non-negative number")
+    config = {"v": 1, "agent": "agent-1", "issued": NOW, "key_epoch": 1, "badges": ["ab"]}
+    assert reason(config, "deskpulse/v1/hq/agent-1/config") == (
+        "badges[0] has characters that are not allowed")

@@ -34,7 +34,6 @@ from hub.db.apply import ClockPolicy, safe_topic
 from hub.db.protocol import Store, is_transient
 from hub.db.sqlite.store import Incoming
 from hub.errors import ConfigError, ProtocolError
-from hub.ingest.fast_decode import decode_desks
 from hub.ingest.mqtt_client import HubClient
 
 log = logging.getLogger(__name__)
@@ -323,9 +322,7 @@ class Ingestor:
             for item in batch:
                 try:
                     topic = _parse_topic(item.topic)
-                    message = decode_desks(
-                        topic, item.payload, now=item.received, max_age=horizon,
-                    ) or decode(
+                    message = decode(
                         topic, item.payload, now=item.received,
                         bin_seconds=self.settings.bin_seconds, max_age=horizon,
                     )

@@ -1,7 +1,6 @@
-"""The hub's fast ingest paths give exactly the answers of the plain ones.
+"""The hub's fast ingest path gives exactly the answers of the plain one.
 
-hub/ingest/fast_decode.py must accept only what edge.protocol.decode accepts, with the same
-message; hub/db/sqlite/apply_set.py must leave every table as hub/db/apply.py's message-by-message
+hub/db/sqlite/apply_set.py must leave every table as hub/db/apply.py's message-by-message
 apply does, for batches mixing duplicates, gaps, late and out-of-order messages,
 last-wills, clock skew, unknown desks and agents speaking for the wrong site.
 """
@@ -12,124 +11,15 @@ import random
 import sqlite3
 from pathlib import Path
 
-import orjson
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from edge import protocol as p
 from hub.db import apply as rules
 from hub.db.apply import ClockPolicy, Incoming
 from hub.db.sqlite import apply_set
 from hub.db.sqlite.store import SqliteStore
-from hub.errors import ProtocolError
-from hub.ingest.fast_decode import decode_desks
 
 NOW = 1_700_000_000.0
-TOPIC = p.Topic("s1", "a1", "desks")
-GOOD = {"v": 1, "agent": "a1", "boot": 2, "seq": 7, "sent": NOW - 5,
-        "events": [{"desk": "d1", "state": "occupied", "at": NOW - 6}]}
-
-
-def _strict(payload: bytes) -> p.Message | None:
-    try:
-        return p.decode(TOPIC, payload, now=NOW)
-    except ProtocolError:
-        return None
-
-
-def _variants() -> list[bytes]:
-    out = [orjson.dumps(GOOD), b"\xef\xbb\xbf" + orjson.dumps(GOOD), b"{", b"[]", b"\xff"]
-    edits: list[tuple[str, object]] = [
-        ("v", 1.0), ("v", 2), ("v", True), ("agent", "a2"), ("agent", "A1"), ("boot", -1),
-        ("boot", True), ("seq", 2**53), ("seq", 1.0), ("sent", NOW + 301), ("sent", NOW + 299),
-        ("sent", 1e12), ("sent", "1"), ("events", []), ("events", {}), ("extra", 1),
-    ]
-    for key, value in edits:
-        out.append(orjson.dumps({**GOOD, key: value}))
-    event = GOOD["events"][0]  # type: ignore[index]
-    for key, value in [("desk", "D1"), ("desk", 5), ("state", "gone"), ("state", None),
-                       ("at", -1), ("at", NOW + 400), ("at", 12), ("x", 1)]:
-        out.append(orjson.dumps({**GOOD, "events": [{**event, key: value}]}))
-    missing = {k: v for k, v in GOOD.items() if k != "sent"}
-    out.append(orjson.dumps(missing))
-    out.append(orjson.dumps({**GOOD, "events": [{"desk": "d1", "state": "vacant", "y": 1}]}))
-    out.append(b'{"v":1,"agent":"a1","boot":1,"seq":1,"sent":NaN,"events":[]}')
-    out.append(b'{"v":1,"v":1,"agent":"a1","boot":1,"seq":1,"sent":5,'
-               b'"events":[{"desk":"d1","state":"vacant","at":4}]}')
-    out.extend(DUPLICATES)
-    return out
-
-
-# Valid but for a repeated key: orjson keeps the last copy, the strict decoder refuses.
-_SENT, _AT = int(NOW - 5), int(NOW - 6)
-DUPLICATES = [
-    f'{{"v":1,"v":1,"agent":"a1","boot":1,"seq":1,"sent":{_SENT},'
-    f'"events":[{{"desk":"d1","state":"vacant","at":{_AT}}}]}}'.encode(),
-    f'{{"v":1,"agent":"a1","boot":1,"seq":1,"sent":{_SENT},"sent":{_SENT},'
-    f'"events":[{{"desk":"d1","state":"vacant","at":{_AT}}}]}}'.encode(),
-    f'{{"v":1,"agent":"a1","boot":1,"seq":1,"sent":{_SENT},'
-    f'"events":[{{"desk":"d1","state":"vacant","at":{_AT}}},'
-    f'{{"desk":"d2","desk":"d1","state":"occupied","at":{_AT}}}]}}'.encode(),
-    f'{{"v":1,"agent":"a1","boot":1,"seq":1,"sent":{_SENT},'
-    f'"events":[{{"desk":"d1","state":"vacant","at":{_AT}}}],"events":[]}}'.encode(),
-]
-
-
-@pytest.mark.parametrize("payload", DUPLICATES)
-def test_both_decoders_refuse_a_repeated_key(payload: bytes) -> None:
-    """Issue 24, item 9: the fast path hands it to the strict decoder, which refuses it."""
-    assert decode_desks(TOPIC, payload, now=NOW) is None
-    with pytest.raises(ProtocolError, match="appears more than once in an object"):
-        p.decode(TOPIC, payload, now=NOW)
-
-
-@pytest.mark.parametrize(("at", "max_age"), [
-    (1000.0, None), (p.MIN_TIMESTAMP - 1, None), (NOW - 86401, 86400.0),
-])
-def test_both_decoders_refuse_times_before_the_clock_was_set_or_the_horizon(
-    at: float, max_age: float | None
-) -> None:
-    """Issue 24, item 1: the fast path must not let a 1970 (or too old) event past."""
-    payload = orjson.dumps({**GOOD, "events": [{"desk": "d1", "state": "occupied", "at": at}]})
-    assert decode_desks(TOPIC, payload, now=NOW, max_age=max_age) is None
-    with pytest.raises(ProtocolError):
-        p.decode(TOPIC, payload, now=NOW, max_age=max_age)
-    fresh = orjson.dumps({**GOOD, "events": [{"desk": "d1", "state": "occupied",
-                                              "at": NOW - 86399}]})
-    assert decode_desks(TOPIC, fresh, now=NOW, max_age=max_age) == p.decode(
-        TOPIC, fresh, now=NOW, max_age=max_age)
-
-
-@pytest.mark.parametrize("payload", _variants())
-def test_fast_decode_accepts_only_what_the_strict_decoder_accepts(payload: bytes) -> None:
-    fast = decode_desks(TOPIC, payload, now=NOW)
-    if fast is not None:
-        assert fast == _strict(payload)
-
-
-def test_fast_decode_takes_the_common_message() -> None:
-    assert decode_desks(TOPIC, orjson.dumps(GOOD), now=NOW) == _strict(orjson.dumps(GOOD))
-    assert decode_desks(TOPIC, orjson.dumps(GOOD), now=NOW) is not None
-
-
-@settings(max_examples=300, deadline=None)
-@given(st.recursive(
-    st.none() | st.booleans() | st.integers(-5, 2**60) | st.floats() | st.text(max_size=4)
-    | st.sampled_from(["a1", "d1", "occupied", "vacant", "unknown"]),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
-        st.sampled_from(["v", "agent", "boot", "seq", "sent", "events", "desk", "state", "at"]),
-        inner, max_size=6),
-    max_leaves=12,
-))
-def test_fast_decode_never_disagrees_on_random_json(body: object) -> None:
-    try:
-        payload = orjson.dumps(body)
-    except (TypeError, orjson.JSONEncodeError):
-        return
-    fast = decode_desks(TOPIC, payload, now=NOW)
-    if fast is not None:
-        assert fast == _strict(payload)
 
 
 # -- set-wise apply ----------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""A fast path for decoding the hub's hot message, ``desks``, in front of the strict decoder.
+"""(Legacy, bench only) the orjson fast path hub/ingest.py had before msgspec.
 
 Why: the schema walker in :mod:`edge.protocol` costs more per message than everything
 else the hub does with it. This path parses with orjson and checks the one common shape
@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from edge.protocol import (
+from bench.legacy.protocol import (
     DESK_STATES,
     ID_PATTERN,
     MAX_FUTURE_SECONDS,
