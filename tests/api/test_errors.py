@@ -14,10 +14,12 @@ from fastapi.testclient import TestClient
 from edge.errors import ConfigError, DeskpulseError, ProtocolError
 from hub import accounts, building_edit
 from hub.api import errors
+from hub.api.app import create_app
 from hub.checkin import badges, service, tokens
+from hub.config import HubSettings
 from hub.errors import NotFound, StoreError
 from hub.floor_plan import PlanRejected
-from hub.store_protocol import Store
+from hub.store_protocol import Store, open_store
 
 STATUSES: list[tuple[type[DeskpulseError], int]] = [
     (DeskpulseError, 400),
@@ -101,9 +103,15 @@ def test_building_conflict_and_invalid_value(client: TestClient,
 
 # -- the schema ------------------------------------------------------------------------------
 
-@pytest.fixture
-def schema(app: FastAPI) -> dict[str, Any]:
-    return app.openapi()
+@pytest.fixture(scope="module")
+def schema(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The schema depends on the routes, not on the engine: built once, on SQLite."""
+    settings = HubSettings(data_dir=tmp_path_factory.mktemp("schema"))
+    store = open_store(settings.store_url)
+    try:
+        return create_app(settings, store).openapi()
+    finally:
+        store.close()
 
 
 def _responses(schema: dict[str, Any], method: str, path: str) -> dict[str, Any]:
@@ -126,7 +134,7 @@ def test_routes_document_what_they_can_answer(schema: dict[str, Any], method: st
     assert codes <= set(_responses(schema, method, path))
 
 
-def test_every_signed_in_route_documents_401(app: FastAPI, schema: dict[str, Any]) -> None:
+def test_every_signed_in_route_documents_401(schema: dict[str, Any]) -> None:
     secured = [(path, method) for path, ops in schema["paths"].items()
                for method, op in ops.items() if op.get("security")]
     assert len(secured) > 30
