@@ -72,6 +72,8 @@ OPTIONAL: dict[str, tuple[str, str]] = {
     "qr": ("bench.qr", "bench_qr_decode"),
     # issue 18: a 500-desk floor drawn in Chromium, and a desk change reaching the map
     "floor_map": ("bench.floor_map", "bench_floor_map"),
+    # issue 22: wireless kinds' accuracy (200 desks, a week) and 64 wireless desks' footprint
+    "wireless": ("bench.wireless", "bench_wireless"),
 }
 
 

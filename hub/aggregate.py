@@ -61,33 +61,41 @@ class RollupFrame:
 
 
 _CHUNK = 1 << 14  # intervals per arithmetic pass: its buffers (~1 MB) stay in a core's cache
-_BATCH = 1 << 20  # intervals per bincount: 64 MB of changes, one pass over the table each
+# Intervals per bincount: each call costs a pass over the whole table besides its changes,
+# so few large calls (2**21 intervals: 128 MB of changes and weights) beat many small ones.
+_BATCH = 1 << 21
 
 
 def _changes(
     start: FloatArray, end: FloatArray, desk: IntArray, t0: float, top: float, bs: float,
-    width: int, s: FloatArray, e: FloatArray, b: IntArray, index: IntArray, weight: FloatArray,
+    width: int, s: FloatArray, e: FloatArray, f: FloatArray, row: IntArray, index: IntArray,
+    weight: FloatArray,
 ) -> None:
-    """Fill ``index``/``weight`` (one row of four per interval) with its changes."""
+    """Fill ``index``/``weight`` (one row of four per interval) with its changes.
+
+    Twelve array operations per chunk: the bin of each end is computed straight into the
+    integer column (``casting="unsafe"`` truncates, which is floor for times >= 0), and
+    every weight is one subtraction from it."""
     # Relative to t0, so subtracting large Unix times loses no precision; clipped.
     np.subtract(start, t0, out=s)
     np.clip(s, 0.0, top, out=s)
     np.subtract(end, t0, out=e)
     np.minimum(e, top, out=e)
     np.maximum(e, s, out=e)  # an end before its start adds nothing
-    row = index[:, 1]
     np.multiply(desk, width, out=row)
-    for at, col in ((s, 0), (e, 2)):
-        np.multiply(at, 1.0 / bs, out=weight[:, col])
-        b[:] = weight[:, col]  # truncation is floor here: times >= 0
-        np.add(b, row, out=index[:, col])
-        np.multiply(b, bs, out=weight[:, col])  # the bin's start
-        np.subtract(at, weight[:, col], out=weight[:, col + 1])  # offset into the bin
-    np.subtract(bs, weight[:, 1], out=weight[:, 0])  # bs - r at k, r at k+1
-    np.subtract(weight[:, 3], bs, out=weight[:, 2])  # g - bs at m, -g at m+1
-    np.negative(weight[:, 3], out=weight[:, 3])
-    np.add(index[:, 0], 1, out=index[:, 1])
-    np.add(index[:, 2], 1, out=index[:, 3])
+    k, m = index[:, 0], index[:, 2]
+    np.multiply(s, 1.0 / bs, out=k, casting="unsafe")
+    np.multiply(k, bs, out=f)  # the start's bin begins here
+    np.subtract(s, f, out=weight[:, 1])  # r at k+1
+    np.subtract(bs, weight[:, 1], out=weight[:, 0])  # bs - r at k
+    np.add(k, row, out=k)
+    np.add(k, 1, out=index[:, 1])
+    np.multiply(e, 1.0 / bs, out=m, casting="unsafe")
+    np.multiply(m, bs, out=f)
+    np.subtract(f, e, out=weight[:, 3])  # -g at m+1
+    np.subtract(-bs, weight[:, 3], out=weight[:, 2])  # g - bs at m
+    np.add(m, row, out=m)
+    np.add(m, 1, out=index[:, 3])
 
 
 def occupied_seconds(
@@ -111,12 +119,13 @@ def occupied_seconds(
     ``bs - r`` at ``k``, ``r`` at ``k+1``, ``g - bs`` at ``m`` and ``-g`` at ``m+1``. So the
     work per interval is four adds whatever the bins it spans; the four land in one or two
     cache lines of the desk's row. The arithmetic runs in small chunks whose buffers stay
-    in cache; one weighted ``bincount`` per batch of 2**20 intervals adds their changes to
+    in cache; one weighted ``bincount`` per batch of 2**21 intervals adds their changes to
     the table, and one ``cumsum`` at the end turns changes into seconds. Measured on a
-    month of 2,000 desks (a 46 MB table, larger than the L3 cache) the cost is the random
-    writes into the table, about 40 % of it, and the arithmetic; see docs/operations.md.
-    Overlapping intervals of one
-    desk are added, not merged.
+    month of 2,000 desks (a 46 MB table, larger than the L3 cache) the cost depends on the
+    order of the input: sorted by desk (as :func:`intervals_from_transitions` hands them
+    over from the store) the changes are written nearly in order and the arithmetic is
+    most of the cost; in random order the random writes into the table are about half
+    of it; see docs/operations.md. Overlapping intervals of one desk are added, not merged.
     """
     d_all = np.asarray(desk, dtype=np.int64)
     s_all = np.asarray(start, dtype=np.float64)
@@ -127,26 +136,32 @@ def occupied_seconds(
         raise ValueError("desk index out of range 0..n_desks-1")
     bs = float(bin_seconds)
     top = float(n_bins) * bs
-    changes = np.zeros((n_desks, width), dtype=np.float64)
-    flat = changes.reshape(-1)
+    flat: FloatArray | None = np.zeros(n_desks * width) if n == 0 else None
     m = min(n, _CHUNK)
-    sv, ev = np.empty(m), np.empty(m)
-    bin_v = np.empty(m, dtype=np.int64)
+    sv, ev, fv = np.empty(m), np.empty(m), np.empty(m)
+    row_v = np.empty(m, dtype=np.int64)
     big = min(n, _BATCH)
     index_v, weight_v = np.empty((big, 4), dtype=np.int64), np.empty((big, 4))
     for outer in range(0, n, _BATCH):
         stop = min(n, outer + _BATCH)
         for lo in range(outer, stop, _CHUNK):
             c = min(stop, lo + _CHUNK) - lo
-            s, e, b = sv[:c], ev[:c], bin_v[:c]
-            index, weight = index_v[lo - outer:lo - outer + c], weight_v[lo - outer:lo - outer + c]
+            at = lo - outer
             _changes(s_all[lo:lo + c], e_all[lo:lo + c], d_all[lo:lo + c], t0, top, bs, width,
-                     s, e, b, index, weight)
+                     sv[:c], ev[:c], fv[:c], row_v[:c], index_v[at:at + c],
+                     weight_v[at:at + c])
         used = stop - outer
-        flat += np.bincount(index_v[:used].reshape(-1), weight_v[:used].reshape(-1),
-                            minlength=flat.size)
-    np.cumsum(changes, axis=1, out=changes)
-    return np.ascontiguousarray(changes[:, :n_bins])
+        part = np.asarray(np.bincount(index_v[:used].reshape(-1), weight_v[:used].reshape(-1),
+                                      minlength=n_desks * width), dtype=np.float64)
+        if flat is None:
+            flat = part  # the first batch's table is the table: no zeros, no extra pass
+        else:
+            flat += part
+    assert flat is not None
+    # The running sum goes straight into the result, leaving out the two spare columns.
+    out = np.empty((n_desks, n_bins))
+    np.cumsum(flat.reshape(n_desks, width)[:, :n_bins], axis=1, out=out)
+    return out
 
 
 def intervals_from_transitions(

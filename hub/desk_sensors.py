@@ -4,7 +4,8 @@ A desk's sensors are a list of edge.toml ``[[desks.sensors]]`` tables (``{"type"
 "pin": 17}``), stored as JSON in ``desks.sensors`` (NULL: none recorded). They are checked
 by the edge's own validator (:func:`edge.config.check_desk_sensors`), so the hub accepts
 exactly what an agent loads: same types, keys, limits and messages. An agent reads all of
-its desks' sensors on one Pi, so a GPIO pin or I2C address may be used once per agent;
+its desks' sensors on one Pi, so a GPIO pin or I2C address (and a BTHome address, a
+zigbee2mqtt device, an MQTT topic or a serial port) may be used once per agent;
 desks without an agent are checked when one is assigned.
 """
 
@@ -19,7 +20,9 @@ from hub.errors import ConfigError
 
 Spec = dict[str, Any]
 # the order keys are stored and written in (edge.config._SENSOR_KEYS holds which are allowed)
-KEY_ORDER = ("type", "pin", "pull_up", "bus", "address", "path", "hold_seconds",
+KEY_ORDER = ("type", "pin", "pull_up", "bus", "address", "path", "measure", "device",
+             "topic", "field", "on_value", "availability_topic", "detector", "invert", "port",
+             "baudrate", "max_cm", "min_cm", "min_energy", "timeout_seconds", "hold_seconds",
              "debounce_seconds")
 
 
@@ -32,6 +35,10 @@ def check_sensors(value: object, where: str = "sensors") -> list[Spec]:
                           '[{"type": "pir", "pin": 17}]')
     if not value:
         return []
+    for i, item in enumerate(value):
+        if isinstance(item, dict) and "bind_key" in item:
+            raise ConfigError(f"{where}[{i}].bind_key: a BTHome bind key is a secret and is "
+                              "not recorded in the building: add it to edge.toml on the Pi")
     check_desk_sensors([(where, value)])
     return [{key: item[key] for key in KEY_ORDER if key in item} for item in value]
 
@@ -87,4 +94,7 @@ def toml_tables(specs: Sequence[Spec]) -> list[str]:
     for spec in specs:
         lines.append("[[desks.sensors]]")
         lines += [f"{key} = {toml_value(key, spec[key])}" for key in KEY_ORDER if key in spec]
+        if spec.get("type") == "bthome":
+            lines.append('# bind_key = "<32 hex>"  # an encrypted device\'s key: add it here '
+                         "on the Pi (never recorded by the hub)")
     return lines

@@ -22,7 +22,9 @@ intervals of the desks that had check-ins, and the desks without any check-in ad
 their occupied intervals as walk-ins (vectorised). They need every desk's raw transitions
 (about 2 M for 10,000 desks x 90 days: 4.5 s to read), so a report gives them for windows
 of up to ``WALK_IN_MAX_DAYS`` only; the check-in figures themselves read the transitions
-of the desks that had check-ins only.
+of the desks that had check-ins only. Those reads go through :mod:`hub.occupied_cache`,
+which on SQLite keeps a recent window's rows in memory and reads only the rows written
+since the previous request (a "today" report no longer re-reads the day).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from hub import presence
+from hub import occupied_cache, presence
 from hub.aggregate import OCCUPIED, FloatArray, IntArray, intervals_from_transitions
 from hub.checkin.figures import Stay, compute
 from hub.store_presence import zone_counts
@@ -162,8 +164,8 @@ def read_occupied(
     empty = (np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0))
     if until <= start or not desks:
         return empty
-    tf = store.transitions(desks, start, until)
-    d, s, e = intervals_from_transitions(tf.desk_index, tf.at, tf.state, n_desks=len(desks),
+    index, at, state = occupied_cache.transitions(store, desks, start, until)
+    d, s, e = intervals_from_transitions(index, at, state, n_desks=len(desks),
                                          until=until)[OCCUPIED]
     s = np.maximum(s, start)
     keep = e > s

@@ -19,6 +19,7 @@ next :func:`refresh_day_summaries` (or a report) recomputes them.
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import threading
@@ -59,12 +60,33 @@ class SiteLayout:
     bin_seconds: int
 
 
+_LAYOUTS: dict[tuple[str, str, int, Thresholds], tuple[list[Any], SiteLayout]] = {}
+
+
 def site_layout(
     store: Store, site: dict[str, Any], bin_seconds: int, thresholds: Thresholds
 ) -> SiteLayout:
+    """The site's layout; every report needs it. The desk rows are read each time, but
+    if they and the site are as last time the layout built from them is reused (the
+    dicts, the zone map and the key's hash over 10,000 desks are half of the ~16 ms)."""
     desks = store.db.execute(
         "SELECT id, name, floor, zone FROM desks WHERE site = ? ORDER BY id", [site["id"]]
     ).fetchall()
+    cache_key = (str(store.path), json.dumps(site, sort_keys=True, default=str),
+                 int(bin_seconds), thresholds)
+    known = _LAYOUTS.get(cache_key)
+    if known is not None and known[0] == desks:
+        return known[1]
+    layout = _site_layout(copy.deepcopy(site), desks, bin_seconds, thresholds)
+    if len(_LAYOUTS) >= 64:  # sites x settings; a dict, so a clear is the simple bound
+        _LAYOUTS.clear()
+    _LAYOUTS[cache_key] = (desks, layout)
+    return layout
+
+
+def _site_layout(
+    site: dict[str, Any], desks: list[Any], bin_seconds: int, thresholds: Thresholds
+) -> SiteLayout:
     rows = [{"id": d[0], "name": d[1], "floor": d[2], "zone": d[3]} for d in desks]
     zones = sorted({d["zone"] for d in rows})
     position = {z: i for i, z in enumerate(zones)}

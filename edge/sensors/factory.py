@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from edge.config import AgentConfig, DeskConfig, SensorConfig
 from edge.errors import ConfigError
@@ -19,11 +19,15 @@ from edge.sensors.amg8833 import Amg8833, Bus, open_smbus
 from edge.sensors.base import Sensor
 from edge.sensors.contact import ContactDetector
 from edge.sensors.file import FileSensor
-from edge.sensors.pipeline import DetectingSensor, FusedSensor, SensorFault
+from edge.sensors.pipeline import DetectingSensor, Detector, FusedSensor, SensorFault
 from edge.sensors.pir import ADAPTIVE_HOLD, PirDetector
+from edge.sensors.radar import RadarDetector, RadarZone
 from edge.sensors.thermopile import ThermopileDetector
 
-__all__ = ["Hardware", "build_desk_sensor", "build_sensors"]
+if TYPE_CHECKING:
+    from edge.wireless.inputs import WirelessInputs
+
+__all__ = ["Hardware", "build_desk_sensor", "build_sensors", "wireless_detector"]
 
 
 @dataclass(frozen=True)
@@ -36,36 +40,70 @@ class Hardware:
 
 
 def build_sensors(
-    config: AgentConfig, base_dir: Path, source: str, *, hardware: Hardware | None = None
+    config: AgentConfig, base_dir: Path, source: str, *, hardware: Hardware | None = None,
+    wireless: WirelessInputs | None = None,
 ) -> dict[str, Sensor]:
     """Desk id -> Sensor for every desk. Relative file paths are relative to ``base_dir``
     (the config file's folder); ``source`` (the file name) starts every error message.
+    Wireless sensors get a channel in ``wireless`` (hand the same object to the Agent).
 
-    Raises ConfigError for a desk the edge agent cannot read (simulated) and SensorFault
-    when a GPIO pin cannot be opened (in use, no GPIO on this machine).
+    Raises ConfigError for a desk the edge agent cannot read (simulated, or wireless
+    without ``wireless``) and SensorFault when a GPIO pin cannot be opened.
     """
     hardware = hardware or Hardware()
     return {
-        desk.id: build_desk_sensor(desk, base_dir, f"{source}: desks[{i}]", hardware)
+        desk.id: build_desk_sensor(desk, base_dir, f"{source}: desks[{i}]", hardware,
+                                   wireless)
         for i, desk in enumerate(config.desks)
     }
 
 
 def build_desk_sensor(
-    desk: DeskConfig, base_dir: Path, where: str, hardware: Hardware | None = None
+    desk: DeskConfig, base_dir: Path, where: str, hardware: Hardware | None = None,
+    wireless: WirelessInputs | None = None,
 ) -> Sensor:
     """One desk's Sensor; ``where`` ("edge.toml: desks[3]") prefixes error messages."""
     hardware = hardware or Hardware()
     if not desk.sensors:
         return _shorthand(desk.sensor, base_dir, where)
-    sensors = [
-        _build(sensor, base_dir, f"{where}.sensors[{j}]", hardware)
-        for j, sensor in enumerate(desk.sensors)
-    ]
+    sensors: list[Sensor] = []
+    for j, sensor in enumerate(desk.sensors):
+        if sensor.wireless:
+            if wireless is None:
+                raise ConfigError(f"{where}.sensors[{j}]: {sensor.type} sensors need the "
+                                  "agent's wireless inputs (run the agent, not this tool)")
+            sensors.append(DetectingSensor(wireless.add(desk.id, sensor),
+                                           wireless_detector(sensor)))
+        else:
+            sensors.append(_build(sensor, base_dir, f"{where}.sensors[{j}]", hardware))
     if len(sensors) == 1:
         return sensors[0]
-    # a PIR counts only while every seat-seeing sensor of the desk is at fault
-    return FusedSensor(sensors, [sensor.type != "pir" for sensor in desk.sensors])
+    # a motion sensor counts only while every seat-seeing sensor of the desk is at fault
+    return FusedSensor(sensors, [not sensor.motion for sensor in desk.sensors])
+
+
+def wireless_detector(sensor: SensorConfig, *, missing_seconds: float = 30.0) -> Detector:
+    """The detector for a wireless sensor: the PIR detector (learning hold) for motion
+    flags, the seat sensor's debounce for presence / occupancy / contact flags, and the
+    radar's zone gates. ``missing_seconds``: how long a silent or offline device keeps
+    its last verdict before the desk is ``unknown``."""
+    if sensor.type == "radar":
+        return RadarDetector(RadarZone(sensor.max_cm, sensor.min_cm, sensor.min_energy),
+                             debounce_seconds=sensor.debounce_seconds or 10.0,
+                             missing_seconds=missing_seconds)
+    if sensor.motion:
+        return _pir_detector(sensor.hold_seconds, missing_seconds)
+    debounce = 2.0 if sensor.debounce_seconds is None else sensor.debounce_seconds
+    return ContactDetector(debounce_seconds=debounce, missing_seconds=missing_seconds)
+
+
+def _pir_detector(hold: float | None, missing_seconds: float = 60.0) -> PirDetector:
+    low, high = ADAPTIVE_HOLD  # the hold learns the desk's motion rhythm
+    if hold is None:
+        return PirDetector(min_hold_seconds=low, max_hold_seconds=high,
+                           missing_seconds=missing_seconds)
+    return PirDetector(hold_seconds=hold, min_hold_seconds=min(low, hold),
+                       max_hold_seconds=max(high, hold), missing_seconds=missing_seconds)
 
 
 def _shorthand(text: str, base_dir: Path, where: str) -> Sensor:
@@ -102,12 +140,7 @@ def _build_unchecked(sensor: SensorConfig, base_dir: Path, hardware: Hardware) -
     assert sensor.pin is not None  # the config parser requires it for GPIO sensors
     if sensor.type == "pir":
         pir = PirDriver(sensor.pin, pin_factory=hardware.pin_factory)
-        low, high = ADAPTIVE_HOLD  # the hold learns the desk's motion rhythm
-        if sensor.hold_seconds is None:
-            return DetectingSensor(pir, PirDetector(min_hold_seconds=low, max_hold_seconds=high))
-        hold = sensor.hold_seconds
-        return DetectingSensor(pir, PirDetector(
-            hold_seconds=hold, min_hold_seconds=min(low, hold), max_hold_seconds=max(high, hold)))
+        return DetectingSensor(pir, _pir_detector(sensor.hold_seconds))
     contact = ContactDriver(sensor.pin, pull_up=sensor.pull_up, pin_factory=hardware.pin_factory)
     if sensor.debounce_seconds is None:
         return DetectingSensor(contact, ContactDetector())
