@@ -50,6 +50,7 @@ system-deps: ensure-mosquitto ensure-chromium ensure-postgresql ensure-promtool
 
 lint: $(STAMP)
 	$(BIN)/ruff check edge hub firmware_sim tests bench
+	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

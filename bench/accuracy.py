@@ -12,13 +12,13 @@ the real detector behind a ``DetectingSensor`` and the agent's ``DeskStateMachin
   drivers of ``firmware_sim.sensor_models`` fed with the profile's ground truth.
 
 Three estimators are scored on the minutes (mid-minute) of the site's core hours
-(``hub.building`` default: 08:00-18:00, Monday-Friday):
+(``hub.building.model`` default: 08:00-18:00, Monday-Friday):
 
 - ``live``: what the map shows: each state from the moment the agent EMITTED it;
 - ``stored``: the events at their ``at`` as the hub stores them (vacancies back-dated);
 - ``history``: the stored events plus the PIR hindsight corrections of
   ``edge.hindsight.Hindsight`` (late events; a later one wins at the same ``at``, as in
-  ``hub.aggregate.intervals_from_transitions``). Seat and thermopile have no
+  ``hub.metrics.kernel.intervals_from_transitions``). Seat and thermopile have no
   corrections: their history is ``stored``.
 
 Per estimator: ``accuracy`` (an ``unknown`` minute is wrong), ``recall`` (occupied minutes
@@ -59,7 +59,7 @@ from edge.state import DeskStateMachine
 from firmware_sim.people import Interval
 from firmware_sim.profiles import PROFILES, DeskDay, TracePirDriver, desk_day
 from firmware_sim.sensor_models import SimContactDriver, SimThermopileDriver
-from hub.building import check_core_hours, clock_seconds
+from hub.building.model import check_core_hours, clock_seconds
 
 KINDS = ("pir", "pir_fixed", "contact", "thermopile")
 # issue 22's wireless kinds (bench/wireless.py runs them on 200 desks): firmware_sim.wireless

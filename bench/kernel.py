@@ -17,7 +17,7 @@ Two shapes of input, each measured against pandas in the same run:
   clipped to 1 min .. 10 h; mean ~67 min), so it spans 5.5 bins on average and 96.5 %
   span more than one; the intervals are in random order (not sorted by desk or time).
 - ``sessions_sorted`` (issue 23): the same sessions sorted by (desk, start), the order in
-  which the hub's own callers hand intervals to the kernel (:func:`hub.aggregate.
+  which the hub's own callers hand intervals to the kernel (:func:`hub.metrics.kernel.
   intervals_from_transitions` sorts by desk and time, as the store reads transitions).
   The changes of one desk then land in one row of the table one after another instead of
   at random in 46 MB, which is most of the difference between the two shapes.
@@ -107,7 +107,7 @@ def _measure(which: str, n: int, shape: str = "uniform") -> dict[str, Any]:
     import resource
     import time
 
-    from hub.aggregate import occupied_seconds
+    from hub.metrics.kernel import occupied_seconds
 
     make, days = SHAPES[shape]
     desk, start, end = make(n)

@@ -7,7 +7,7 @@ seconds have passed, the motion around a moment tells much more. So this module
 re-estimates each desk's occupancy from its PIR motion *episodes* (runs of consecutive
 motion samples) and publishes corrections: ordinary desk events with a past ``at``,
 stored by the hub as late transitions (of two at the same time the one written later
-wins, and the rollups re-open the bins they touch; ``hub.aggregate``). The live state on
+wins, and the rollups re-open the bins they touch; ``hub.metrics.kernel``). The live state on
 the hub never moves backwards, so the map is not touched.
 
 The re-estimate (:func:`reestimate`, pure):

@@ -495,7 +495,7 @@ def _timestamps(message: Message) -> list[tuple[str, float]]:
     """Every time stamp of a message that the time checks apply to.
 
     A health report's ``sent`` is left out on purpose: it is how the hub measures an
-    agent's clock offset (hub/apply.py), including that of a Pi whose clock is not set.
+    agent's clock offset (hub/db/apply.py), including that of a Pi whose clock is not set.
     """
     stamps: list[tuple[str, float]] = []
     for name in ("sent", "issued"):

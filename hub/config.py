@@ -121,7 +121,7 @@ class HubSettings(BaseSettings):
     # Floor-plan uploads (PNG/SVG; docs/dashboard.md), also capped by max_body_bytes.
     floor_plan_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, le=1024**3)
     checkin_rate_per_minute: int = Field(default=30, ge=1, le=10_000)
-    # Invitation e-mails (hub/mailer.py, docs/checkin.md "Invitations"): no smtp_host = no
+    # Invitation e-mails (hub/auth/mailer.py, docs/checkin.md "Invitations"): no smtp_host = no
     # e-mail; invitations are then handed out as a printed list or CSV. The password is
     # best given as DESKPULSE_SMTP_PASSWORD.
     smtp_host: str | None = None
@@ -242,7 +242,7 @@ class HubSettings(BaseSettings):
 
     @property
     def store_url(self) -> str:
-        """What :func:`hub.store_protocol.open_store` opens: ``database_url`` or the file."""
+        """What :func:`hub.db.engines.open_store` opens: ``database_url`` or the file."""
         return self.database_url or str(self.database_path)
 
     @property

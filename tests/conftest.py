@@ -22,8 +22,8 @@ from tests.smtp import SmtpServer, smtp_server
 
 if TYPE_CHECKING:
     from hub.config import HubSettings
-    from hub.ingest import Ingestor
-    from hub.store_protocol import Store
+    from hub.db.protocol import Store
+    from hub.ingest.ingestor import Ingestor
 
 ENGINES = ("sqlite", "postgres")
 
@@ -77,7 +77,7 @@ def cheap_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
     is ~50 ms a hash, on purpose)."""
     from argon2 import PasswordHasher
 
-    from hub import accounts
+    from hub.auth import accounts
 
     monkeypatch.setattr(accounts, "_hasher",
                         PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
@@ -87,7 +87,7 @@ def cheap_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
 def ingestor(fresh_broker: Mosquitto, settings: HubSettings, store: Store) -> Iterator[Ingestor]:
     """A real Ingestor on this test's own broker, writing to the suite's ``store`` (the
     ``settings``/``store`` fixtures of tests/api, tests/checkin or tests/privacy)."""
-    from hub.ingest import Ingestor
+    from hub.ingest.ingestor import Ingestor
 
     ingestor = Ingestor(settings.model_copy(update={"mqtt_port": fresh_broker.port}), store,
                         client_id=f"hub-{uuid.uuid4().hex[:8]}")

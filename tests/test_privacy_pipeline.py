@@ -33,8 +33,8 @@ from firmware_sim.ble import BleWorld, feed
 from firmware_sim.building import Building
 from firmware_sim.people import PeopleModel
 from hub.config import HubSettings
-from hub.ingest import Ingestor
-from hub.store import SqliteStore
+from hub.db.sqlite.store import SqliteStore
+from hub.ingest.ingestor import Ingestor
 from tests.broker import Mosquitto
 from tests.edge.helpers import ScriptedSensor
 from tests.privacy_scan import FORBIDDEN_COLUMNS, Capture, forbidden_keys, leaks

@@ -14,11 +14,12 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from edge.protocol import DeskEvent, DesksMessage, Topic
-from hub import accounts
 from hub.api.app import create_app
+from hub.auth import accounts
 from hub.config import HubSettings
-from hub.store import Incoming
-from hub.store_protocol import Store, open_store
+from hub.db.engines import open_store
+from hub.db.protocol import Store
+from hub.db.sqlite.store import Incoming
 
 SITE = "hq"
 AGENT = "hq-agent-1"

@@ -8,9 +8,9 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from hub import accounts
 from hub.api.app import CONTENT_SECURITY_POLICY
-from hub.store import SqliteStore
+from hub.auth import accounts
+from hub.db.sqlite.store import SqliteStore
 from tests.api.conftest import SITE, csrf_from, login
 
 AUTH_REQUIRED = {

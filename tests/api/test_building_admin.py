@@ -19,12 +19,12 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from hub import accounts
 from hub.api.app import create_app
 from hub.api.deps import SESSION_COOKIE
+from hub.auth import accounts
 from hub.checkin import labels, service
 from hub.config import HubSettings
-from hub.store import SqliteStore
+from hub.db.sqlite.store import SqliteStore
 from tests.api.conftest import BUILDING, Desks
 
 PASSWORD = "a long test password"

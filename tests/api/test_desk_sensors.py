@@ -17,11 +17,11 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from edge.config import AgentConfig, OutboxConfig, SensorConfig
-from hub import provision
+from hub.admin import provision
 from hub.cli import main
 from hub.config import HubSettings
-from hub.store import SqliteStore
-from hub.store_protocol import Store
+from hub.db.protocol import Store
+from hub.db.sqlite.store import SqliteStore
 from tests.api.test_building_admin import admin, session  # noqa: F401
 
 PIR = {"type": "pir", "pin": 17}
@@ -278,7 +278,7 @@ def test_two_edits_at_once_cannot_both_take_one_pin(store: Store) -> None:
     """Two administrators give two desks of one agent GPIO pin 17 at the same moment: one
     edit wins, the other is refused (409), on both engines. Without taking turns,
     PostgreSQL ran both checks side by side and let both through."""
-    from hub import building_edit
+    from hub.admin import building_edit
 
     def edit(desk: str, start: threading.Barrier, outcomes: list[str]) -> None:
         start.wait()

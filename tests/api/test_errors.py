@@ -12,14 +12,16 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from edge.errors import ConfigError, DeskpulseError, ProtocolError
-from hub import accounts, building_edit
+from hub.admin import building_edit
 from hub.api import errors
 from hub.api.app import create_app
+from hub.auth import accounts
+from hub.building.floor_plan import PlanRejected
 from hub.checkin import badges, service, tokens
 from hub.config import HubSettings
+from hub.db.engines import open_store
+from hub.db.protocol import Store
 from hub.errors import NotFound, StoreError
-from hub.floor_plan import PlanRejected
-from hub.store_protocol import Store, open_store
 
 STATUSES: list[tuple[type[DeskpulseError], int]] = [
     (DeskpulseError, 400),

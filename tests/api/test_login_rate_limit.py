@@ -10,8 +10,8 @@ from __future__ import annotations
 import threading
 from collections import Counter
 
-from hub import accounts
-from hub.store_protocol import Store
+from hub.auth import accounts
+from hub.db.protocol import Store
 
 PARALLEL = 36  # the PostgreSQL store pools 40 connections; the test thread holds one
 

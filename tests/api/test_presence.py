@@ -11,10 +11,10 @@ from zoneinfo import ZoneInfo
 from fastapi.testclient import TestClient
 
 from edge.protocol import Topic, ZoneCount, ZonesMessage
-from hub import accounts
 from hub.api.app import create_app
+from hub.auth import accounts
 from hub.config import HubSettings
-from hub.store import Incoming, SqliteStore
+from hub.db.sqlite.store import Incoming, SqliteStore
 
 BS = 900
 _seq = itertools.count(1)

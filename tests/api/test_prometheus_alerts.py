@@ -24,7 +24,7 @@ import yaml
 from fastapi.testclient import TestClient
 
 from edge.protocol import Health, Status
-from hub.store import SqliteStore
+from hub.db.sqlite.store import SqliteStore
 from tests.api.conftest import AGENT, SITE, Desks
 from tests.api.test_metrics_endpoint import incoming
 

@@ -12,8 +12,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.testclient import TestClient
 
 from hub.api.routes.utilisation import parse_instant, resolve_window
-from hub.rollup import refresh_rollups
-from hub.store import SqliteStore
+from hub.db.sqlite.store import SqliteStore
+from hub.reports.rollup import refresh_rollups
 from tests.api.conftest import SITE, Desks
 
 BERLIN = ZoneInfo("Europe/Berlin")

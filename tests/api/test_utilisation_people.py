@@ -17,8 +17,8 @@ from fastapi.testclient import TestClient
 from hub.api.routes.utilisation_models import ReportPublic
 from hub.checkin import service
 from hub.checkin.figures import Stay, compute
-from hub.report_people import checkin_groups, presence_groups
-from hub.store import SqliteStore
+from hub.db.sqlite.store import SqliteStore
+from hub.reports.people import checkin_groups, presence_groups
 from tests.api.conftest import SITE, Desks
 from tests.api.test_presence import send
 from tests.api.test_utilisation import BERLIN, local_midnight

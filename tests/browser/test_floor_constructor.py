@@ -19,10 +19,10 @@ import httpx
 import pytest
 from PIL import Image, ImageDraw
 
-from hub import accounts
 from hub.api.app import create_app
+from hub.auth import accounts
 from hub.config import HubSettings
-from hub.store import SqliteStore
+from hub.db.sqlite.store import SqliteStore
 from tests.api.conftest import BUILDING
 from tests.browser.conftest import serving
 

@@ -10,10 +10,11 @@ from argon2 import PasswordHasher
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from hub import accounts
 from hub.api.app import create_app
+from hub.auth import accounts
 from hub.config import HubSettings
-from hub.store_protocol import Store, open_store
+from hub.db.engines import open_store
+from hub.db.protocol import Store
 from tests.api.conftest import BUILDING, csrf_from
 
 SECRET = "checkin-tests-secret-0123456789"

@@ -18,7 +18,7 @@ from hub.checkin import badges, service
 from hub.checkin.badges import BadgeTaken, ConfigPublisher
 from hub.checkin.service import handle_scans
 from hub.config import HubSettings
-from hub.store import SqliteStore
+from hub.db.sqlite.store import SqliteStore
 from tests.api.conftest import csrf_from
 from tests.checkin.conftest import sign_in
 

@@ -7,7 +7,7 @@ import time
 from fastapi.testclient import TestClient
 
 from hub.checkin import labels, service
-from hub.store import SqliteStore
+from hub.db.sqlite.store import SqliteStore
 from tests.api.conftest import Desks, csrf_from
 from tests.checkin.conftest import PASSWORD, sign_in
 

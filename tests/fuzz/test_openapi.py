@@ -20,11 +20,11 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from hub import accounts
 from hub.api.app import create_app
+from hub.auth import accounts
 from hub.checkin import service
 from hub.config import HubSettings
-from hub.store import SqliteStore
+from hub.db.sqlite.store import SqliteStore
 from tests.api.conftest import BUILDING
 from tests.fuzz.budget import budget
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from hub.store_protocol import Store, open_store
+from hub.db.engines import open_store
+from hub.db.protocol import Store
 from tests.pg import PostgresCluster
 
 StoreFactory = Callable[..., Store]

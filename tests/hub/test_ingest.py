@@ -17,9 +17,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from edge.protocol import DeskEvent, DesksMessage, Status, encode, parse_topic, topic_for
 from hub.config import HubSettings
-from hub.ingest import Ingestor
-from hub.store import Incoming, SqliteStore
-from hub.store_protocol import Store
+from hub.db.protocol import Store
+from hub.db.sqlite.store import Incoming, SqliteStore
+from hub.ingest.ingestor import Ingestor
 from tests.broker import Mosquitto
 from tests.hub.conftest import StoreFactory
 

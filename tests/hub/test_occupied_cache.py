@@ -1,6 +1,6 @@
-"""hub/occupied_cache.py against the store's own read: after every batch of new events
+"""hub/reports/occupied_cache.py against the store's own read: after every batch of new events
 (in order, late, before the window, pending or indexed) the cached rows give exactly the
-transitions :meth:`hub.store.SqliteStore.transitions` reads, for any end of the window."""
+transitions :meth:`hub.db.sqlite.store.SqliteStore.transitions` reads, for any end of the window."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 
 from edge.protocol import DeskEvent, DesksMessage, parse_topic, topic_for
-from hub import occupied_cache, transition_index
-from hub.store import Incoming, SqliteStore
+from hub.db import transition_index
+from hub.db.sqlite.store import Incoming, SqliteStore
+from hub.reports import occupied_cache
 
 DESKS = [f"c{i}" for i in range(6)]
 

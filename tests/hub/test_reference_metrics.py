@@ -16,7 +16,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hub.aggregate import (
+from hub.metrics.days import Thresholds, pack, summarise, unpack
+from hub.metrics.kernel import (
     OCCUPIED,
     STATE_CODES,
     RollupFrame,
@@ -24,8 +25,7 @@ from hub.aggregate import (
     bin_state_seconds,
     intervals_from_transitions,
 )
-from hub.metrics_days import Thresholds, pack, summarise, unpack
-from hub.metrics_report import Grouping, report
+from hub.metrics.report import Grouping, report
 from tests.hub import reference_metrics as ref
 
 ANCHORS = [  # (time zone, a local date just before or on a DST change, or a plain week)

@@ -26,10 +26,10 @@ from edge.protocol import (
     parse_topic,
     topic_for,
 )
-from hub.aggregate import OCCUPIED, UNKNOWN, VACANT
+from hub.db.protocol import Store
+from hub.db.sqlite.store import Incoming
 from hub.errors import ConfigError, NotFound, StoreError
-from hub.store import Incoming
-from hub.store_protocol import Store
+from hub.metrics.kernel import OCCUPIED, UNKNOWN, VACANT
 from tests.hub.conftest import StoreFactory
 
 T0 = 1_700_000_000.0  # 2023-11-14T22:13:20Z

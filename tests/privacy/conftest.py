@@ -11,14 +11,15 @@ from argon2 import PasswordHasher
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from hub import accounts, invitations
-from hub.accounts import Principal
 from hub.api.app import create_app
+from hub.auth import accounts, invitations
+from hub.auth.accounts import Principal
 from hub.checkin import colleagues
 from hub.checkin.service import pseudonym_for
 from hub.config import HubSettings
+from hub.db.engines import open_store
+from hub.db.protocol import Store
 from hub.privacy import audit
-from hub.store_protocol import Store, open_store
 from tests.api.conftest import BUILDING, csrf_from
 
 SECRET = "privacy-tests-secret-0123456789"

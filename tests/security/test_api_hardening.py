@@ -18,13 +18,14 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
-from hub import accounts, ratelimit
 from hub.api.app import create_app
 from hub.api.deps import SESSION_COOKIE
+from hub.auth import accounts, ratelimit
 from hub.checkin import colleagues, labels, service
 from hub.config import HubSettings
+from hub.db.engines import open_store
+from hub.db.protocol import Store
 from hub.errors import ConfigError
-from hub.store_protocol import Store, open_store
 from tests.api.conftest import BUILDING, csrf_from
 
 SECRET = "hardening-tests-secret-0123456789"

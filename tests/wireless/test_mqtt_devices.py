@@ -21,8 +21,8 @@ from edge.wireless.inputs import WirelessInputs
 from edge.wireless.mqtt_devices import MqttDevice, MqttDevices, PayloadError, map_payload
 from firmware_sim.wireless import Z2M_FIXTURES
 from hub.config import HubSettings
-from hub.ingest import Ingestor
-from hub.store import SqliteStore
+from hub.db.sqlite.store import SqliteStore
+from hub.ingest.ingestor import Ingestor
 from tests.broker import Mosquitto
 
 SITE, AGENT, ZONE = "wl", "wl-agent", "wl-z1"

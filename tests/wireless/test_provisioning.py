@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from edge.config import AgentConfig
-from hub import desk_sensors
-from hub.edge_config import edge_toml
+from hub.admin.edge_config import edge_toml
+from hub.building import desk_sensors
 from hub.errors import ConfigError
 
 BTHOME = {"type": "bthome", "address": "A4:C1:38:8D:18:B2", "measure": "motion"}

@@ -78,7 +78,7 @@ class SensorSpec(BaseModel):
     ``type`` is pir, contact, pressure, thermopile, file, bthome, zigbee, mqtt or radar.
     ``pin``: BCM GPIO 4..27 (pir, contact, pressure); ``bus`` (0..31, default 1) and
     ``address`` (0x68 = 104 or 0x69 = 105, the default) for a thermopile; ``path`` for a
-    file sensor. The edge's own checks apply (hub/desk_sensors.py); a key the type does
+    file sensor. The edge's own checks apply (hub/building/desk_sensors.py); a key the type does
     not take is refused.
     """
 
