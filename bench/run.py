@@ -67,6 +67,8 @@ OPTIONAL: dict[str, tuple[str, str]] = {
     "report": ("bench.report", "bench_report"),
     "sensor_accuracy": ("bench.accuracy", "bench_accuracy"),
     "footprint": ("bench.footprint", "bench_footprint"),
+    # issue 21: '.[edge]' in a fresh venv, the agent's import time and RSS from there
+    "edge_install": ("bench.edge_install", "bench_edge_install"),
     "ble": ("bench.ble", "bench_ble_parse"),
     "zones": ("bench.zones", "bench_zone_accuracy"),
     "qr": ("bench.qr", "bench_qr_decode"),

@@ -16,14 +16,11 @@ from typing import Any, Literal, get_args
 
 from edge.ble.config import BleConfig, parse_ble
 from edge.errors import ConfigError
+from edge.placeholders import is_placeholder
 from edge.protocol import is_id
 from edge.qr.config import CameraConfig, parse_camera
 
 MAX_DESKS = 500  # one DesksMessage must always hold every desk (64 KiB, 1000 items)
-PLACEHOLDER_SECRETS = frozenset(
-    {"changeme", "change-me", "change_me", "password", "secret", "admin", "example",
-     "placeholder", "todo", "xxx", "mqtt", "deskpulse", "replace-me", "replaceme"}
-)
 _ID_HINT = "use lowercase letters, digits and '-'"
 
 SensorType = Literal["pir", "contact", "pressure", "thermopile", "file", "bthome", "zigbee",
@@ -589,7 +586,7 @@ class _Parser:
             password = raw["password"]
             if not isinstance(password, str) or not password:
                 raise self.fail("mqtt.password must be a non-empty string")
-            if password.strip().lower() in PLACEHOLDER_SECRETS:
+            if is_placeholder(password):
                 raise self.fail(
                     "mqtt.password is a placeholder: set the password provisioned for this agent"
                 )

@@ -2,8 +2,9 @@
 
 One sensor per desk is a driver + detector (:class:`DetectingSensor`); several are fused
 (:class:`FusedSensor`). "simulated" desks belong to firmware_sim, which hands the agent
-its own sensors: the edge CLI refuses them. gpiozero and smbus2 are imported only when a
-desk uses them, so a file-only agent stays light.
+its own sensors: the edge CLI refuses them. gpiozero, smbus2 and numpy (the thermopile's
+driver and detector) are imported only when a desk uses them, so a file-, PIR- or
+contact-only agent stays light (tests/edge/test_lean_import.py).
 """
 
 from __future__ import annotations
@@ -15,19 +16,25 @@ from typing import TYPE_CHECKING, Any
 
 from edge.config import AgentConfig, DeskConfig, SensorConfig
 from edge.errors import ConfigError
-from edge.sensors.amg8833 import Amg8833, Bus, open_smbus
 from edge.sensors.base import Sensor
 from edge.sensors.contact import ContactDetector
 from edge.sensors.file import FileSensor
 from edge.sensors.pipeline import DetectingSensor, Detector, FusedSensor, SensorFault
 from edge.sensors.pir import ADAPTIVE_HOLD, PirDetector
 from edge.sensors.radar import RadarDetector, RadarZone
-from edge.sensors.thermopile import ThermopileDetector
 
 if TYPE_CHECKING:
+    from edge.sensors.amg8833 import Bus
     from edge.wireless.inputs import WirelessInputs
 
 __all__ = ["Hardware", "build_desk_sensor", "build_sensors", "wireless_detector"]
+
+
+def _open_smbus(bus: int) -> Bus:
+    """smbus2's bus, through the AMG8833 module (imported here: it loads numpy)."""
+    from edge.sensors.amg8833 import open_smbus
+
+    return open_smbus(bus)
 
 
 @dataclass(frozen=True)
@@ -36,7 +43,7 @@ class Hardware:
     the I2C bus opener (smbus2). Tests and the footprint bench pass mock ones."""
 
     pin_factory: Any = None
-    open_bus: Callable[[int], Bus] = open_smbus
+    open_bus: Callable[[int], Bus] = _open_smbus
 
 
 def build_sensors(
@@ -133,6 +140,9 @@ def _build_unchecked(sensor: SensorConfig, base_dir: Path, hardware: Hardware) -
         assert sensor.path is not None  # the config parser requires it
         return FileSensor(_resolve(sensor.path, base_dir))
     if sensor.type == "thermopile":
+        from edge.sensors.amg8833 import Amg8833
+        from edge.sensors.thermopile import ThermopileDetector
+
         driver = Amg8833(sensor.bus, sensor.address, open_bus=hardware.open_bus)
         return DetectingSensor(driver, ThermopileDetector())
     from edge.sensors.gpio import ContactDriver, PirDriver

@@ -17,8 +17,13 @@ def open_store(url_or_path: str | Path) -> Store:
     """``postgresql://...`` -> PostgresStore; a file path or ``sqlite:///path`` -> SqliteStore."""
     text = str(url_or_path)
     if is_postgres_url(text):
-        from hub.db.postgres.store import PostgresStore
-
+        try:
+            from hub.db.postgres.store import PostgresStore
+        except ImportError as exc:  # psycopg is the [postgres] extra
+            raise ConfigError(
+                f"database_url is a PostgreSQL URL but psycopg cannot be loaded ({exc}): "
+                "pip install 'deskpulse[postgres]'"
+            ) from None
         return PostgresStore(text)
     if text.startswith("sqlite:///"):
         text = text[len("sqlite:///"):]  # as SQLAlchemy: sqlite:///rel.db, sqlite:////abs.db

@@ -83,6 +83,6 @@ def is_transient(exc: BaseException) -> bool:
         return True
     try:
         import psycopg
-    except ImportError:  # pragma: no cover - psycopg is a dependency
+    except ImportError:  # pragma: no cover - the [postgres] extra is not installed
         return False
     return isinstance(exc, psycopg.OperationalError)
