@@ -20,7 +20,6 @@ import csv
 import hashlib
 import hmac
 import io
-import re
 import secrets
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,17 +27,15 @@ from typing import Any
 from sqlite_utils import Database
 
 from hub.auth import accounts
+from hub.auth.person_fields import MAX_DEPARTMENT as MAX_DEPARTMENT  # re-exported
+from hub.auth.person_fields import MAX_EMAIL as MAX_EMAIL  # re-exported
+from hub.auth.person_fields import MAX_NAME as MAX_NAME  # re-exported
+from hub.auth.person_fields import field_problem as field_problem  # re-exported
 
 MAX_BYTES = 1024 * 1024
 MAX_ROWS = 5000
-MAX_NAME = 200
-MAX_EMAIL = 254
-MAX_DEPARTMENT = 200
 MAX_ERRORS = 200  # listed in a preview; the count says how many more there were
 COLUMNS = ("name", "email", "department")
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_EMAIL = re.compile(r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+$")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 TOKEN_PREFIX = b"deskpulse-people-import:v1:"
 
 
@@ -76,31 +73,6 @@ class ImportResult:
 def _preview(rows: list[Employee], errors: list[tuple[int, str]], digest: str) -> ImportPreview:
     return ImportPreview(rows=tuple(rows), errors=tuple(errors[:MAX_ERRORS]),
                          error_count=len(errors), digest=digest)
-
-
-def _check_value(column: str, value: str, limit: int) -> str | None:
-    """The reason a value is refused, or None."""
-    if len(value) > limit:
-        return f"{column} is longer than {limit} characters"
-    if value.startswith(FORMULA_START):
-        return f"{column} starts with {value[0]!r} (possible spreadsheet formula); rejected"
-    if _CONTROL.search(value):
-        return f"{column} contains a control character"
-    return None
-
-
-_LIMITS = {"name": MAX_NAME, "email": MAX_EMAIL, "department": MAX_DEPARTMENT}
-
-
-def field_problem(column: str, value: str) -> str | None:
-    """Why one name, email (already lower-case) or department value is refused, or None.
-
-    The one set of rules for a directory row and for a person's own correction
-    (hub/privacy/rights.py): what the import refuses, self-service refuses too."""
-    reason = _check_value(column, value, _LIMITS[column])
-    if reason is None and column == "email" and not _EMAIL.match(value):
-        return "invalid email"
-    return reason
 
 
 def _row(line: int, record: dict[str, str], seen: dict[str, int]) -> Employee | str:

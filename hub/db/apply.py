@@ -22,7 +22,6 @@ import sqlite3
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
 
 from edge.protocol import (
     CheckinsMessage,
@@ -34,6 +33,8 @@ from edge.protocol import (
     ZonesMessage,
     is_id,
 )
+from hub.db import ingest_rules
+from hub.db.ingest_rules import ClockPolicy as ClockPolicy  # re-exported
 
 MAX_REASON = 500
 
@@ -55,14 +56,6 @@ class Rejected:
     received: float
 
 
-@dataclass(frozen=True)
-class ClockPolicy:
-    """What to do with desk events of an agent whose clock is off by more than ``max_skew``."""
-
-    max_skew: float = 120.0
-    action: Literal["correct", "reject"] = "correct"
-
-
 @dataclass
 class ApplyResult:
     applied: int = 0
@@ -76,18 +69,7 @@ class _Reject(Exception):
     """Internal: this message goes to dead_letters with ``reason``."""
 
 
-_DESK_STATE_UPSERT = """
-INSERT INTO desk_state (desk, state, since, updated, last_at, agent)
-VALUES (:desk, :state, :at, :received, :at, :agent)
-ON CONFLICT (desk) DO UPDATE SET
-    since = CASE WHEN excluded.state = desk_state.state THEN desk_state.since
-                 ELSE excluded.since END,
-    state = excluded.state,
-    updated = excluded.updated,
-    last_at = excluded.last_at,
-    agent = excluded.agent
-WHERE excluded.last_at >= desk_state.last_at
-"""
+_DESK_STATE_UPSERT = ingest_rules.desk_state_upsert("(:desk, :state, :at, :received, :at, :agent)")
 _DIRTY_UPSERT = """
 INSERT INTO dirty (desk, from_at) VALUES (:desk, :at)
 ON CONFLICT (desk) DO UPDATE SET from_at = MIN(dirty.from_at, excluded.from_at)
@@ -133,6 +115,14 @@ def count_gap(counts: Counter[str], agent: str) -> None:
     an operator sees which agent may have lost messages (``agents.gaps``, /metrics)."""
     counts["gaps"] += 1
     counts[_AGENT_GAPS + agent] += 1
+
+
+def count_sequence(counts: Counter[str], agent: str, news: ingest_rules.SeqNews) -> None:
+    """Count what :func:`hub.db.ingest_rules.sequence_news` found."""
+    if news == "gap":
+        count_gap(counts, agent)
+    elif news == "late":
+        counts["late"] += 1
 
 
 def bump_counters(conn: sqlite3.Connection, counts: Counter[str]) -> None:
@@ -195,13 +185,17 @@ def _apply_one(
     if not isinstance(message, DesksMessage | ZonesMessage | CheckinsMessage | Health):
         raise _Reject(f"the hub does not accept '{message.KIND}' messages")
     _check_agent_site(conn, topic)
-    offset = _clock_offset(conn, topic.agent, clock) if isinstance(message, DesksMessage) else 0.0
-    if offset and clock.action == "reject":
-        counts["clock_rejected"] += 1
-        raise _Reject(
-            f"agent '{topic.agent}' clock is off by {offset:+.0f} s "
-            f"(more than {clock.max_skew:.0f} s)"
-        )
+    offset = 0.0
+    if isinstance(message, DesksMessage):
+        measured = _clock_offset(conn, topic.agent)
+        correction = ingest_rules.clock_correction(measured, clock)
+        if correction is None:
+            counts["clock_rejected"] += 1
+            raise _Reject(
+                f"agent '{topic.agent}' clock is off by {measured:+.0f} s "
+                f"(more than {clock.max_skew:.0f} s)"
+            )
+        offset = correction
     # The agent's row is touched only for a message that is applied (or a duplicate of
     # one): an agent whose every message is refused leaves dead letters, not an agent.
     touch = {"agent": topic.agent, "site": topic.site, "boot": message.boot,
@@ -270,10 +264,7 @@ def _register(
         counts["duplicates"] += 1
         return False
     counts["messages"] += 1
-    if last is not None and message.seq > last + 1:
-        count_gap(counts, topic.agent)
-    elif last is not None and message.seq < last:
-        counts["late"] += 1
+    count_sequence(counts, topic.agent, ingest_rules.sequence_news(last, message.seq))
     return True
 
 
@@ -307,7 +298,7 @@ def _desks(
 ) -> None:
     rows = [
         {"site": topic.site, "desk": e.desk, "state": e.state,
-         "at": min(e.at + offset, received) if offset else e.at, "agent": topic.agent,
+         "at": ingest_rules.corrected_at(e.at, offset, received), "agent": topic.agent,
          "boot": message.boot, "seq": message.seq, "received": received}
         for e in message.events
     ]
@@ -317,12 +308,10 @@ def _desks(
         counts["clock_corrected"] += len(rows)
 
 
-def _clock_offset(conn: sqlite3.Connection, agent: str, clock: ClockPolicy) -> float:
-    """The agent's clock offset if it exceeds the tolerance, else 0 (events left as sent)."""
+def _clock_offset(conn: sqlite3.Connection, agent: str) -> float | None:
+    """The agent's clock offset as its last health report showed it (None: none yet)."""
     row = conn.execute("SELECT clock_offset FROM agents WHERE id = ?", (agent,)).fetchone()
-    if row is None or row[0] is None or abs(row[0]) <= clock.max_skew:
-        return 0.0
-    return float(row[0])
+    return None if row is None or row[0] is None else float(row[0])
 
 
 def _write_transitions(conn: sqlite3.Connection, rows: Iterable[dict[str, object]]) -> None:

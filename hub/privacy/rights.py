@@ -22,8 +22,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from hub.admin import people_import
-from hub.auth import accounts
+from hub.auth import accounts, person_fields
 from hub.auth.accounts import Principal
 from hub.db.compat import IntegrityError
 from hub.errors import DeskpulseError, NotFound
@@ -125,7 +124,7 @@ def correct(
             raise CorrectionRejected(f"{field} is longer than {MAX_FIELD_LENGTH} characters")
         if field == "email" and value is not None:
             value = value.lower()
-        problem = None if value is None else people_import.field_problem(field, value)
+        problem = None if value is None else person_fields.field_problem(field, value)
         if problem is not None:  # the directory import's rules, word for word
             raise CorrectionRejected(problem)
         clean[field] = value

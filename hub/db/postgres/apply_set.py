@@ -44,7 +44,9 @@ from typing import TYPE_CHECKING, Any, cast
 
 from edge.protocol import DesksMessage
 from hub.db import apply as rules
+from hub.db import ingest_rules
 from hub.db.apply import ApplyResult, ClockPolicy, Incoming, Rejected
+from hub.db.ingest_rules import AgentRow
 
 if TYPE_CHECKING:
     import sqlite3
@@ -112,15 +114,9 @@ ON CONFLICT (desk) DO UPDATE SET from_at = LEAST(dirty.from_at, excluded.from_at
 """
 
 # desk_state's columns after the desk: state, since, updated, last_at, agent
-_State = tuple[str, float, float, float, str | None]
+_State = ingest_rules.DeskState
 # one event for desk_state, in message order: desk, state, at, received, agent
 _Event = tuple[str, str, float, float, str]
-
-
-@dataclass
-class _Agent:
-    site: str | None  # None: no row yet
-    clock_offset: float | None
 
 
 @dataclass
@@ -128,7 +124,7 @@ class _Known:
     """Provisioned sites, agents and desks the batch names, read in bulk (no locks)."""
 
     provisioned: dict[str, str] = field(default_factory=dict)
-    agents: dict[str, _Agent] = field(default_factory=dict)
+    agents: dict[str, AgentRow] = field(default_factory=dict)
     desks: dict[str, tuple[str, str | None]] = field(default_factory=dict)
 
     def load(self, conn: PgDb, batch: Sequence[Incoming]) -> None:
@@ -140,10 +136,10 @@ class _Known:
         raw = conn.raw
         self.provisioned = dict(raw.execute(
             "SELECT name, site FROM provisioned_agents WHERE name = ANY(%s)", (agents,)))
-        self.agents = {agent: _Agent(None, None) for agent in agents}
+        self.agents = {agent: AgentRow(None, None) for agent in agents}
         for agent, site, offset in raw.execute(
                 "SELECT id, site, clock_offset FROM agents WHERE id = ANY(%s)", (agents,)):
-            self.agents[agent] = _Agent(site, offset)
+            self.agents[agent] = AgentRow(site, offset)
         self.desks = {desk: (site, agent) for desk, site, agent in raw.execute(
             "SELECT id, site, agent FROM desks WHERE id = ANY(%s)", (desks,))}
 
@@ -152,33 +148,19 @@ class _Known:
         if agent in self.agents:
             row = conn.raw.execute(
                 "SELECT site, clock_offset FROM agents WHERE id = %s", (agent,)).fetchone()
-            self.agents[agent] = _Agent(None, None) if row is None else _Agent(*row)
+            self.agents[agent] = AgentRow(None, None) if row is None else AgentRow(*row)
 
     def plain(self, item: Incoming, message: DesksMessage, clock: ClockPolicy) -> bool:
         """Whether the set-wise path may apply ``item`` (else hub.db.apply decides)."""
         topic = item.topic
-        provisioned = self.provisioned.get(topic.agent)
         agent = self.agents.get(topic.agent)
-        if agent is None or (provisioned is not None and provisioned != topic.site):
+        if agent is None or ingest_rules.plain_offset(
+                topic, message.events, provisioned_site=self.provisioned.get(topic.agent),
+                agent=agent, desks=self.desks, clock=clock) is None:
             return False
-        if agent.site is not None and agent.site != topic.site:
-            return False
-        if _offset(agent.clock_offset, clock) is None:
-            return False
-        for event in message.events:
-            desk = self.desks.get(event.desk)
-            if desk is None or desk[0] != topic.site or desk[1] not in (None, topic.agent):
-                return False
         if agent.site is None:
             agent.site = topic.site  # its touch creates the row: later messages see that site
         return True
-
-
-def _offset(clock_offset: float | None, clock: ClockPolicy) -> float | None:
-    """The correction for an agent's events: 0 within tolerance, None if refused."""
-    if clock_offset is None or abs(clock_offset) <= clock.max_skew:
-        return 0.0
-    return None if clock.action == "reject" else float(clock_offset)
 
 
 def apply_batch(
@@ -251,7 +233,7 @@ def _flush(
             boot, received = max(boot, old[1]), max(received, old[2])
         touches[item.topic.agent] = (item.topic.site, boot, received)
     rows = [(agent, *touches[agent]) for agent in sorted(touches)]
-    offsets = {agent: _offset(offset, clock)
+    offsets = {agent: ingest_rules.clock_correction(offset, clock)
                for agent, offset in raw.execute(_TOUCH_AGENTS, _columns(rows, 4))}
     late = [item for item, _ in pending if offsets.get(item.topic.agent) is None]
     go = [(item, message) for item, message in pending
@@ -281,15 +263,12 @@ def _flush(
         counts["messages"] += 1
         result.applied += 1
         last = top.get((agent, boot))
-        if last is not None and seq > last + 1:
-            rules.count_gap(counts, agent)
-        elif last is not None and seq < last:
-            counts["late"] += 1
+        rules.count_sequence(counts, agent, ingest_rules.sequence_news(last, seq))
         if last is None or seq > last:
             top[(agent, boot)] = seq
         offset = offsets[agent] or 0.0
         for event in message.events:
-            at = min(event.at + offset, received) if offset else event.at
+            at = ingest_rules.corrected_at(event.at, offset, received)
             transitions.append((item.topic.site, event.desk, event.state, at, agent, boot, seq,
                                 received))
             events.append((event.desk, event.state, at, received, agent))
@@ -315,11 +294,7 @@ def _write_states(conn: PgDb, events: list[_Event]) -> None:
         for desk, state, since, updated, last_at, agent in raw.execute(_LOCK_STATES, (desks,))}
     states: dict[str, _State] = dict(stored)
     for desk, state, at, received, agent in events:
-        old = states.get(desk)
-        if old is None:
-            states[desk] = (state, at, received, at, agent)
-        elif at >= old[3]:  # WHERE excluded.last_at >= desk_state.last_at
-            states[desk] = (state, old[1] if state == old[0] else at, received, at, agent)
+        states[desk] = ingest_rules.advance_state(states.get(desk), state, at, received, agent)
     changed = [(desk, *states[desk]) for desk in desks
                if desk in stored and states[desk] != stored[desk]]
     if changed:

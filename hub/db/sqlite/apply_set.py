@@ -30,29 +30,19 @@ import json
 import sqlite3
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
 from edge.protocol import DesksMessage
 from hub.db import apply as rules
+from hub.db import ingest_rules
 from hub.db.apply import ApplyResult, ClockPolicy, Incoming, Rejected
+from hub.db.ingest_rules import AgentRow
 
 # pending = 1: indexed by (desk, at) later, in bulk (hub/db/transition_index.py).
 _TRANSITION_INSERT = (
     "INSERT INTO transitions (site, desk, state, at, agent, boot, seq, received, pending) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1)"
 )
-_DESK_STATE_UPSERT = """
-INSERT INTO desk_state (desk, state, since, updated, last_at, agent)
-VALUES (?1, ?2, ?3, ?4, ?3, ?5)
-ON CONFLICT (desk) DO UPDATE SET
-    since = CASE WHEN excluded.state = desk_state.state THEN desk_state.since
-                 ELSE excluded.since END,
-    state = excluded.state,
-    updated = excluded.updated,
-    last_at = excluded.last_at,
-    agent = excluded.agent
-WHERE excluded.last_at >= desk_state.last_at
-"""
+_DESK_STATE_UPSERT = ingest_rules.desk_state_upsert("(?1, ?2, ?3, ?4, ?3, ?5)")
 _DIRTY_UPSERT = (
     "INSERT INTO dirty (desk, from_at) VALUES (?, ?) "
     "ON CONFLICT (desk) DO UPDATE SET from_at = MIN(dirty.from_at, excluded.from_at)"
@@ -67,12 +57,6 @@ _TOUCH_AGENT = (
     "last_seen = MAX(COALESCE(agents.last_seen, 0), excluded.last_seen)"
 )
 _MESSAGE_INSERT = "INSERT INTO messages (agent, boot, seq, kind, received) VALUES (?, ?, ?, ?, ?)"
-
-
-@dataclass
-class _Agent:
-    site: str | None  # None: no row yet
-    clock_offset: float | None
 
 
 class _Pending:
@@ -112,7 +96,7 @@ class _Known:
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
-        self.agents: dict[str, _Agent] = {}
+        self.agents: dict[str, AgentRow] = {}
         self.provisioned: dict[str, str | None] = {}
         self.desks: dict[str, tuple[str, str | None] | None] = {}
         self.top: dict[tuple[str, int], int | None] = {}  # highest seq per (agent, boot)
@@ -129,11 +113,11 @@ class _Known:
             self.provisioned.update(self.conn.execute(
                 "SELECT name, site FROM provisioned_agents "
                 "WHERE name IN (SELECT value FROM json_each(?))", (names,)))
-            self.agents.update({agent: _Agent(None, None) for agent in agents})
+            self.agents.update({agent: AgentRow(None, None) for agent in agents})
             for agent, site, offset in self.conn.execute(
                 "SELECT id, site, clock_offset FROM agents "
                 "WHERE id IN (SELECT value FROM json_each(?))", (names,)):
-                self.agents[agent] = _Agent(site, offset)
+                self.agents[agent] = AgentRow(site, offset)
         desks = sorted({e.desk for m in messages for e in m.events if e.desk not in self.desks})
         if desks:
             self.desks.update(dict.fromkeys(desks))
@@ -166,7 +150,7 @@ class _Known:
         row = self.conn.execute(
             "SELECT site, clock_offset FROM agents WHERE id = ?", (agent,)).fetchone()
         if agent in self.agents:
-            self.agents[agent] = _Agent(None, None) if row is None else _Agent(*row)
+            self.agents[agent] = AgentRow(None, None) if row is None else AgentRow(*row)
         boot, seq = getattr(item.message, "boot", None), getattr(item.message, "seq", None)
         if boot is None or seq is None:
             return
@@ -273,23 +257,10 @@ def _plain_offset(
 ) -> float | None:
     """The clock correction for a message the set-wise path may apply; None if it may not
     (it is for another site, names a desk it may not, or its agent's clock is refused)."""
-    topic = item.topic
-    provisioned = known.provisioned.get(topic.agent)
-    agent = known.agents.get(topic.agent)
-    if agent is None or (provisioned is not None and provisioned != topic.site):
-        return None
-    if agent.site is not None and agent.site != topic.site:
-        return None
-    offset = agent.clock_offset
-    if offset is None or abs(offset) <= clock.max_skew:
-        offset = 0.0
-    elif clock.action == "reject":
-        return None
-    for event in message.events:
-        desk = known.desks.get(event.desk)
-        if desk is None or desk[0] != topic.site or desk[1] not in (None, topic.agent):
-            return None
-    return float(offset)
+    agent = item.topic.agent
+    return ingest_rules.plain_offset(
+        item.topic, message.events, provisioned_site=known.provisioned.get(agent),
+        agent=known.agents.get(agent), desks=known.desks, clock=clock)
 
 
 def _apply_desks(
@@ -314,17 +285,14 @@ def _apply_desks(
     known.seen.add(key)
     counts["messages"] += 1
     last = known.top.get((agent, boot))
-    if last is not None and seq > last + 1:
-        rules.count_gap(counts, agent)
-    elif last is not None and seq < last:
-        counts["late"] += 1
+    rules.count_sequence(counts, agent, ingest_rules.sequence_news(last, seq))
     if last is None or seq > last:
         known.top[(agent, boot)] = seq
     pending.messages.append((agent, boot, seq, message.KIND, received))
     known.last = key
     site, dirty = topic.site, pending.dirty
     for event in message.events:
-        at = min(event.at + offset, received) if offset else event.at
+        at = ingest_rules.corrected_at(event.at, offset, received)
         desk = event.desk
         pending.transitions.append((site, desk, event.state, at, agent, boot, seq, received))
         pending.states.append((desk, event.state, at, received, agent))
