@@ -31,9 +31,13 @@ MAX_NAME = 200
 class BuildingConflict(DeskpulseError):
     """The change would lose history or clash with an existing object (HTTP 409)."""
 
+    http_status = 409
+
 
 class BuildingInvalid(DeskpulseError):
     """A value the building cannot take (HTTP 422)."""
+
+    http_status = 422
 
 
 # -- checks ------------------------------------------------------------------------------------

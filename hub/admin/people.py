@@ -24,9 +24,13 @@ from hub.privacy import audit
 class LastAdmin(DeskpulseError):
     """The change would leave the hub without an administrator."""
 
+    http_status = 409
+
 
 class OwnAccount(DeskpulseError):
     """An administrator tried to reset their own password here (use "Change password")."""
+
+    http_status = 400
 
 
 @dataclass(frozen=True)

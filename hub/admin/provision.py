@@ -41,6 +41,8 @@ TABLE = "provisioned_agents"
 class ProvisionError(DeskpulseError):
     """Provisioning cannot do what was asked (name taken, tool missing, file unwritable)."""
 
+    http_status = 500
+
 
 # -- pure: ACL text and edge.toml ---------------------------------------------------------
 

@@ -1,7 +1,8 @@
 """The hub's HTTP face: `create_app(settings, store)` builds the FastAPI app; nothing global.
 
-Errors of the DeskpulseError family become an HTTP status with a JSON `detail` here, at
-the edge; security headers are added to every response by a small ASGI middleware.
+Errors of the DeskpulseError family become their class's HTTP status with a JSON `detail`
+through the one handler of hub.api.errors, which also documents every route's refusals in
+the OpenAPI schema; security headers are added to every response by a small ASGI middleware.
 """
 
 from __future__ import annotations
@@ -11,14 +12,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hub import __version__
+from hub.api import errors
 from hub.api.limits import BodySizeLimitMiddleware, request_is_https
 from hub.api.routes import (
     admin_pages,
@@ -48,7 +49,7 @@ from hub.api.routes import privacy as privacy_routes
 from hub.auth import accounts, ratelimit
 from hub.config import HubSettings
 from hub.db.protocol import Store
-from hub.errors import ConfigError, DeskpulseError, NotFound
+from hub.errors import DeskpulseError
 
 log = logging.getLogger(__name__)
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
@@ -58,14 +59,6 @@ CONTENT_SECURITY_POLICY = (
     "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 )
 HSTS = "max-age=31536000; includeSubDomains"
-
-# Most specific first: the first matching class decides the status.
-ERROR_STATUS: tuple[tuple[type[DeskpulseError], int], ...] = (
-    (NotFound, 404),
-    (accounts.LoginFailed, 401),
-    (accounts.LoginRateLimited, 429),
-    (ConfigError, 500),
-)
 
 DESCRIPTION = """\
 Anonymous desk occupancy and utilisation. Every `/api/v1` route needs a browser session
@@ -115,20 +108,6 @@ class SecurityHeadersMiddleware:
         await self.app(scope, receive, send_with_headers)
 
 
-def status_for(exc: DeskpulseError) -> int:
-    for cls, code in ERROR_STATUS:
-        if isinstance(exc, cls):
-            return code
-    return 400
-
-
-async def _deskpulse_error(request: Request, exc: Exception) -> JSONResponse:
-    code = status_for(exc) if isinstance(exc, DeskpulseError) else 500
-    if code >= 500:
-        log.error("%s %s failed: %s", request.method, request.url.path, exc)
-    return JSONResponse({"detail": str(exc)}, status_code=code)
-
-
 def create_app(
     settings: HubSettings,
     store: Store,
@@ -154,7 +133,7 @@ def create_app(
                                           context_processors=[page_layout.layout_context])
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeadersMiddleware, trust_proxy=settings.trust_proxy)  # outermost
-    app.add_exception_handler(DeskpulseError, _deskpulse_error)
+    app.add_exception_handler(DeskpulseError, errors.deskpulse_error)
     app.add_exception_handler(StarletteHTTPException, page_layout.html_error)
     for module in (health, sites, desks, desk_summary, utilisation, utilisation_series, agents,
                    presence, web):
@@ -174,6 +153,7 @@ def create_app(
     app.include_router(invitation_routes.router)
     app.mount("/static", StaticFiles(directory=str(WEB_DIR / "static")), name="static")
     _mount_swagger_assets(app)
+    app.openapi = errors.document_errors(app)  # type: ignore[method-assign]
     return app
 
 

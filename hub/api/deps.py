@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from fastapi import Depends, HTTPException, Query, Request, status
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
+from hub.api.errors import answers
 from hub.api.limits import request_is_https
 from hub.auth import accounts
 from hub.auth.accounts import Principal
@@ -79,6 +80,7 @@ def request_session_principal(request: Request, store: Store) -> Principal | Non
     return cached
 
 
+@answers((401, "not signed in, or an invalid or revoked API token"))
 def get_principal(
     store: StoreDep,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
@@ -99,6 +101,7 @@ def get_principal(
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 
 
+@answers((403, "this needs the manager role"))
 def require_manager(principal: CurrentPrincipal) -> Principal:
     """Managers and administrators only (for operational, non-aggregate views)."""
     if principal.role not in ("manager", "admin"):
@@ -135,6 +138,7 @@ def is_https(request: Request) -> bool:
 
 # --- the site a request names ---------------------------------------------------------------
 
+@answers((404, "no such site"))
 def get_site(
     store: StoreDep,
     site: Annotated[str, Query(description="site id", min_length=1, max_length=64)],

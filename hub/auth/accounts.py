@@ -45,9 +45,13 @@ _dummy_hash: str | None = None
 class LoginFailed(DeskpulseError):
     """Wrong username or password (deliberately not saying which)."""
 
+    http_status = 401
+
 
 class LoginRateLimited(DeskpulseError):
     """Too many failed logins for this username in the rate-limit window."""
+
+    http_status = 429
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,8 @@ PATH = "/invite/"
 class InvitationInvalid(DeskpulseError):
     """The link is unknown, used already or expired (deliberately not saying which)."""
 
+    http_status = 410
+
 
 @dataclass(frozen=True)
 class Invitation:

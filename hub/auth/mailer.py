@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 class MailFailed(DeskpulseError):
     """The mail server could not be reached or refused the message."""
 
+    http_status = 502  # the mail server refused or failed
+
 
 @dataclass(frozen=True)
 class Letter:

@@ -28,6 +28,8 @@ _RUNS = ("01234567890123456789", "abcdefghijklmnopqrstuvwxyz", "qwertyuiopasdfgh
 class PasswordRejected(DeskpulseError):
     """A new password that does not meet the policy; the message says which rule."""
 
+    http_status = 400
+
 
 @lru_cache(maxsize=1)
 def common_passwords() -> frozenset[str]:

@@ -46,11 +46,12 @@ _SPACE = re.compile(r"[\s\x00-\x20]+")
 
 
 class PlanRejected(DeskpulseError):
-    """An uploaded floor plan that is not a safe PNG or SVG; ``status`` is 400, 413 or 415."""
+    """An uploaded floor plan that is not a safe PNG or SVG; ``http_status`` is 400, 413
+    or 415 (too large, or not a PNG or SVG at all)."""
 
     def __init__(self, message: str, status: int = 400) -> None:
         super().__init__(message)
-        self.status = status
+        self.http_status = status
 
 
 @dataclass(frozen=True)

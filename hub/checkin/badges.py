@@ -48,9 +48,13 @@ Publish = Callable[..., Any]  # paho's Client.publish(topic, payload, qos, retai
 class BadgeTaken(DeskpulseError):
     """This badge is already enrolled (by whom is never said)."""
 
+    http_status = 409
+
 
 class BadgeNotEnrolled(DeskpulseError):
     """A beacon scan whose badge is not (or no longer) enrolled."""
+
+    http_status = 404
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,8 @@ _COLUMNS = 'id, desk, site, via, start, "end", end_reason'
 class DeskTaken(DeskpulseError):
     """Someone else is checked in at this desk (who is never said)."""
 
+    http_status = 409
+
 
 @dataclass(frozen=True)
 class Checkin:

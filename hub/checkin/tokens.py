@@ -41,17 +41,25 @@ class TokenError(DeskpulseError):
 class TokenTampered(TokenError):
     """Not a token this hub signed: malformed, altered or signed with another key."""
 
+    http_status = 401
+
 
 class TokenExpired(TokenError):
     """A genuine token whose short lifetime is over."""
+
+    http_status = 401
 
 
 class TokenReplayed(TokenError):
     """A genuine token that was already used once (tokens are single use)."""
 
+    http_status = 409
+
 
 class WrongDesk(TokenError):
     """A genuine token bound to another desk than the one it was presented at."""
+
+    http_status = 409
 
 
 @dataclass(frozen=True)

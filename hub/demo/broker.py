@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 class BrokerError(DeskpulseError):
     """The local demo broker could not start."""
 
+    http_status = 500
+
 
 class LocalBroker(Protocol):
     kind: str

@@ -41,9 +41,13 @@ SELF = "(the person themselves)"
 class CorrectionRejected(DeskpulseError):
     """A correction that names an unknown field or an unusable value."""
 
+    http_status = 400
+
 
 class DeletionRefused(DeskpulseError):
     """The last administrator cannot delete itself: nobody could run the hub afterwards."""
+
+    http_status = 409
 
 
 def deletion_log_path(database: Path) -> Path:

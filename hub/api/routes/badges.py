@@ -53,10 +53,7 @@ class BadgePublic(BaseModel):
 
 
 def _enrol(store: Store, settings: HubSettings, person: int, body: BadgeCreate) -> Badge:
-    try:
-        return badges.enrol(store, settings, person, body.uuid, body.major, body.minor)
-    except BadgeTaken as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from None
+    return badges.enrol(store, settings, person, body.uuid, body.major, body.minor)  # 409
 
 
 @api.get("/me/badges", response_model=list[BadgePublic])

@@ -10,8 +10,6 @@ change would lose history or clashes, 422 a value the building cannot take.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
@@ -22,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from hub.admin import building_edit as edit
 from hub.admin import building_io, edge_config
 from hub.api.deps import CSRF_COOKIE, CurrentPrincipal, StoreDep, csrf_valid
+from hub.api.errors import answers
 from hub.api.routes.building_models import (
     DeskAdmin,
     DeskCreate,
@@ -60,12 +59,14 @@ REFUSALS: dict[int | str, dict[str, Any]] = {
 }
 
 
+@answers((403, ADMIN_ONLY))
 def require_admin(principal: CurrentPrincipal) -> Principal:
     if principal.role != "admin":
         raise HTTPException(status.HTTP_403_FORBIDDEN, detail=ADMIN_ONLY)
     return principal
 
 
+@answers((403, "not an administrator, or a browser session without its CSRF token"))
 def require_admin_change(request: Request, principal: CurrentPrincipal) -> Principal:
     """An administrator; a browser session must also prove the request came from our page."""
     require_admin(principal)
@@ -78,17 +79,6 @@ def require_admin_change(request: Request, principal: CurrentPrincipal) -> Princ
 
 AdminDep = Annotated[Principal, Depends(require_admin)]
 AdminChangeDep = Annotated[Principal, Depends(require_admin_change)]
-
-
-@contextmanager
-def http_errors() -> Iterator[None]:
-    """The building's own errors as HTTP statuses (NotFound is mapped by the app)."""
-    try:
-        yield
-    except edit.BuildingConflict as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from None
-    except edit.BuildingInvalid as exc:
-        raise HTTPException(422, detail=str(exc)) from None
 
 
 def layout(store: Store, site: str) -> Layout:
@@ -126,24 +116,21 @@ def get_layout(store: StoreDep, principal: AdminDep, site: Id) -> Layout:
 
 @router.post("/sites", response_model=Layout, status_code=201, responses=REFUSALS)
 def create_site(store: StoreDep, principal: AdminChangeDep, body: SiteCreate) -> Layout:
-    with http_errors():
-        edit.create_site(store, _changes(body) | {"id": body.id})
+    edit.create_site(store, _changes(body) | {"id": body.id})
     return layout(store, body.id)
 
 
 @router.patch("/sites/{site}", response_model=Layout, responses=REFUSALS)
 def update_site(store: StoreDep, principal: AdminChangeDep, site: Id, body: SiteUpdate
                 ) -> Layout:
-    with http_errors():
-        edit.update_site(store, site, _changes(body))
+    edit.update_site(store, site, _changes(body))
     return layout(store, site)
 
 
 @router.delete("/sites/{site}", status_code=204, responses=REFUSALS)
 def delete_site(store: StoreDep, principal: AdminChangeDep, site: Id) -> Response:
     """Only a site with no floors, agents or history can go (409 otherwise)."""
-    with http_errors():
-        edit.delete_site(store, site)
+    edit.delete_site(store, site)
     return Response(status_code=204)
 
 
@@ -152,56 +139,49 @@ def delete_site(store: StoreDep, principal: AdminChangeDep, site: Id) -> Respons
 @router.post("/sites/{site}/floors", response_model=Layout, status_code=201, responses=REFUSALS)
 def create_floor(store: StoreDep, principal: AdminChangeDep, site: Id, body: FloorCreate
                  ) -> Layout:
-    with http_errors():
-        edit.create_floor(store, site, _changes(body) | {"id": body.id})
+    edit.create_floor(store, site, _changes(body) | {"id": body.id})
     return layout(store, site)
 
 
 @router.patch("/sites/{site}/floors/{floor}", response_model=Layout, responses=REFUSALS)
 def update_floor(store: StoreDep, principal: AdminChangeDep, site: Id, floor: Id,
                  body: FloorUpdate) -> Layout:
-    with http_errors():
-        edit.update_floor(store, site, floor, _changes(body))
+    edit.update_floor(store, site, floor, _changes(body))
     return layout(store, site)
 
 
 @router.delete("/sites/{site}/floors/{floor}", response_model=Layout, responses=REFUSALS)
 def delete_floor(store: StoreDep, principal: AdminChangeDep, site: Id, floor: Id) -> Layout:
     """Only an empty floor can go (409 otherwise); its plan image goes with it."""
-    with http_errors():
-        edit.delete_floor(store, site, floor)
+    edit.delete_floor(store, site, floor)
     return layout(store, site)
 
 
 @router.post("/sites/{site}/zones", response_model=Layout, status_code=201, responses=REFUSALS)
 def create_zone(store: StoreDep, principal: AdminChangeDep, site: Id, body: ZoneCreate
                 ) -> Layout:
-    with http_errors():
-        edit.create_zone(store, site, _changes(body) | {"id": body.id, "floor": body.floor})
+    edit.create_zone(store, site, _changes(body) | {"id": body.id, "floor": body.floor})
     return layout(store, site)
 
 
 @router.patch("/sites/{site}/zones/{zone}", response_model=Layout, responses=REFUSALS)
 def update_zone(store: StoreDep, principal: AdminChangeDep, site: Id, zone: Id,
                 body: ZoneUpdate) -> Layout:
-    with http_errors():
-        edit.update_zone(store, site, zone, _changes(body))
+    edit.update_zone(store, site, zone, _changes(body))
     return layout(store, site)
 
 
 @router.delete("/sites/{site}/zones/{zone}", response_model=Layout, responses=REFUSALS)
 def delete_zone(store: StoreDep, principal: AdminChangeDep, site: Id, zone: Id) -> Layout:
     """Only a zone without desks and without device-count history can go (409 otherwise)."""
-    with http_errors():
-        edit.delete_zone(store, site, zone)
+    edit.delete_zone(store, site, zone)
     return layout(store, site)
 
 
 @router.post("/sites/{site}/desks", response_model=Layout, status_code=201, responses=REFUSALS)
 def create_desk(store: StoreDep, principal: AdminChangeDep, site: Id, body: DeskCreate
                 ) -> Layout:
-    with http_errors():
-        edit.create_desk(store, site, body.model_dump())
+    edit.create_desk(store, site, body.model_dump())
     return layout(store, site)
 
 
@@ -210,8 +190,7 @@ def update_desk(store: StoreDep, principal: AdminChangeDep, site: Id, desk: Id,
                 body: DeskUpdate) -> Layout:
     """Move a desk (x, y: fractions 0..1 of the floor plan), rename it, put it in another
     zone (its floor follows), give it an agent of the same site, or mark it assigned."""
-    with http_errors():
-        edit.update_desk(store, site, desk, _changes(body))
+    edit.update_desk(store, site, desk, _changes(body))
     return layout(store, site)
 
 
@@ -222,9 +201,8 @@ def set_desk_sensors(store: StoreDep, principal: AdminChangeDep, site: Id, desk:
     empty list clears them). 422 with the edge's own message for a value an agent would
     refuse; 409 when a GPIO pin or I2C address is already used by another desk of the
     desk's agent."""
-    with http_errors():
-        edit.set_desk_sensors(store, site, desk,
-                              [s.model_dump(exclude_none=True) for s in body.sensors])
+    edit.set_desk_sensors(store, site, desk,
+                          [s.model_dump(exclude_none=True) for s in body.sensors])
     return layout(store, site)
 
 
@@ -241,8 +219,7 @@ def agent_edge_toml(store: StoreDep, principal: AdminDep, site: Id, agent: Id
     """The edge.toml `deskpulse hub agents edge-config` prints, as a download."""
     if edit.agent_site(store.db, agent) != site:
         raise HTTPException(404, detail=f"agent {agent!r} not found in site {site!r}")
-    with http_errors():
-        text = edge_config.agent_edge_toml(store.db, agent)
+    text = edge_config.agent_edge_toml(store.db, agent)
     return PlainTextResponse(text, headers=_download(f"{agent}-edge.toml"))
 
 
@@ -250,8 +227,7 @@ def agent_edge_toml(store: StoreDep, principal: AdminDep, site: Id, agent: Id
 def delete_desk(store: StoreDep, principal: AdminChangeDep, site: Id, desk: Id) -> Layout:
     """Only a desk that never reported, was never checked in to and has no QR label can go
     (409 with what is in the way otherwise)."""
-    with http_errors():
-        edit.delete_desk(store, site, desk)
+    edit.delete_desk(store, site, desk)
     return layout(store, site)
 
 

@@ -21,6 +21,7 @@ from hub.api.deps import (
     SettingsDep,
     StoreDep,
 )
+from hub.api.errors import raises
 from hub.api.limits import limit_checkins
 from hub.api.next_path import with_next
 from hub.api.routes import badges as badges_routes
@@ -47,14 +48,6 @@ log = logging.getLogger(__name__)
 pages = APIRouter(tags=["checkin"], include_in_schema=False)
 api = APIRouter(prefix="/api/v1", tags=["checkin"])
 QR_REFRESH_SECONDS = 30
-_TOKEN_STATUS: tuple[tuple[type[Exception], int], ...] = (
-    (tokens.TokenTampered, 401),
-    (tokens.TokenExpired, 401),
-    (tokens.TokenReplayed, 409),
-    (tokens.WrongDesk, 409),
-    (DeskTaken, 409),
-    (NotFound, 404),
-)
 
 
 def base_url(request: Request, settings: HubSettings) -> str:
@@ -259,22 +252,16 @@ def my_qr_token(
                    image=f"data:image/svg+xml;base64,{image}")
 
 
-@api.post("/checkins/token-scan", response_model=ScanResult, responses={
-    401: {"description": "token tampered with or expired"},
-    404: {"description": "unknown desk"},
-    409: {"description": "token already used, bound to another desk, or desk taken"},
-    429: {"description": "too many check-ins by this caller in the last minute"},
-})
+@api.post("/checkins/token-scan", response_model=ScanResult, responses=raises(
+    tokens.TokenTampered, tokens.TokenExpired, tokens.TokenReplayed, tokens.WrongDesk,
+    DeskTaken, NotFound, (429, "too many check-ins by this caller in the last minute")))
 def token_scan(
     store: StoreDep, settings: SettingsDep, caller: ManagerPrincipal, scan: TokenScan
 ) -> ScanResult:
     """Verify a personal token as a desk camera would (hub-internal and tests)."""
     limit_checkins(store, settings, f"{caller.kind}:{caller.user_id or caller.name}")
-    try:
-        outcome, checkin = service.redeem(store, settings, scan.token, scan.desk, via=scan.via)
-    except (tokens.TokenError, DeskTaken, NotFound) as exc:
-        code = next(c for cls, c in _TOKEN_STATUS if isinstance(exc, cls))
-        raise HTTPException(code, detail=str(exc)) from None
+    # A refused token, a taken desk or an unknown one: the error's own http_status.
+    outcome, checkin = service.redeem(store, settings, scan.token, scan.desk, via=scan.via)
     return ScanResult(result=outcome, checkin=CheckinPublic.of(checkin) if checkin else None)
 
 
@@ -303,7 +290,7 @@ def checkin_figures(
 # -- labels ---------------------------------------------------------------------------------
 
 @api.get("/sites/{site}/labels.pdf", response_class=Response,
-         responses={200: {"content": {"application/pdf": {}}}})
+         responses={200: {"content": {"application/pdf": {}}}, **raises(NotFound)})
 def site_label_sheet(
     request: Request, store: StoreDep, settings: SettingsDep, caller: ManagerPrincipal, site: str
 ) -> Response:
@@ -314,7 +301,8 @@ def site_label_sheet(
 
 
 @api.get("/desks/{desk}/label.{fmt}", response_class=Response,
-         responses={200: {"content": {"image/png": {}, "image/svg+xml": {}}}})
+         responses={200: {"content": {"image/png": {}, "image/svg+xml": {}}},
+                    **raises(NotFound)})
 def desk_label(
     request: Request,
     store: StoreDep,
@@ -333,7 +321,7 @@ def desk_label(
     return Response(labels.qr_svg(url), media_type="image/svg+xml")
 
 
-@api.post("/desks/{desk}/label/reissue")
+@api.post("/desks/{desk}/label/reissue", responses=raises(NotFound))
 def reissue_label(store: StoreDep, caller: ManagerPrincipal, desk: str) -> dict[str, str]:
     """Revoke the desk's printed code and issue a new one (print the label again)."""
     labels.issue_code(store, desk)

@@ -15,9 +15,11 @@ from starlette.concurrency import run_in_threadpool
 
 from hub.admin import building_edit as edit
 from hub.api.deps import CurrentPrincipal, SettingsDep, StoreDep
-from hub.api.routes.building_admin import REFUSALS, AdminChangeDep, http_errors, layout
+from hub.api.errors import raises
+from hub.api.routes.building_admin import REFUSALS, AdminChangeDep, layout
 from hub.api.routes.building_models import Id, Layout
-from hub.building.floor_plan import PNG, SVG, PlanRejected, check_plan
+from hub.building.floor_plan import PNG, SVG, check_plan
+from hub.errors import NotFound
 
 router = APIRouter(prefix="/api/v1/sites/{site}", tags=["building"])
 SVG_CSP = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
@@ -32,7 +34,7 @@ class PlanSummary(BaseModel):
     sha256: str
 
 
-@router.get("/plans", response_model=list[PlanSummary])
+@router.get("/plans", response_model=list[PlanSummary], responses=raises(NotFound))
 def list_plans(store: StoreDep, principal: CurrentPrincipal, site: Id) -> list[PlanSummary]:
     """Floors of the site that have a plan, with its size (for the aspect ratio) and hash
     (to build a cache-busting URL)."""
@@ -76,16 +78,12 @@ async def put_plan(request: Request, store: StoreDep, settings: SettingsDep,
     data = await request.body()
 
     def work() -> Layout:
-        try:
-            plan = check_plan(data, limit)
-        except PlanRejected as exc:
-            raise HTTPException(exc.status, detail=str(exc)) from None
+        plan = check_plan(data, limit)  # PlanRejected: 400, 413 or 415 (its http_status)
         if declared in (PNG, SVG) and declared != plan.content_type:
             raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
                                 detail=f"the file is {plan.content_type} but was sent as "
                                        f"{declared}")
-        with http_errors():
-            edit.save_plan(store, site, floor, plan)
+        edit.save_plan(store, site, floor, plan)
         return layout(store, site)
 
     return await run_in_threadpool(work)

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from fastapi import Depends, HTTPException, status
 
 from hub.api.deps import CurrentPrincipal
+from hub.api.errors import answers
 from hub.db.protocol import Store
 from hub.errors import NotFound
 
@@ -31,6 +32,7 @@ def local_hhmm(store: Store, site: str, at: float | None) -> str:
     return datetime.fromtimestamp(at, site_zone(store, site)).strftime("%H:%M")
 
 
+@answers((403, "this needs a signed-in person, not an API token"))
 def require_person(principal: CurrentPrincipal) -> int:
     """The signed-in person's user id; API tokens name no person (403)."""
     if principal.user_id is None:

@@ -73,6 +73,7 @@ def _run(store: Store, principal: Principal, preview: people_import.ImportPrevie
 
 
 @api.post("/people/import", response_model=ImportReport, responses={
+    400: {"description": "no body: send the CSV file as the body"},
     403: {"description": "administrators only"}, 413: {"description": "body too large"}},
     openapi_extra={"requestBody": {"required": True, "content": {
         "text/csv": {"schema": {"type": "string"}}}}})

@@ -16,12 +16,13 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from pydantic import BaseModel, Field
 
 from hub.api.deps import SESSION_COOKIE, CurrentPrincipal, SettingsDep, StoreDep
+from hub.api.errors import raises
 from hub.api.routes.me import PersonDep, site_zone
 from hub.api.routes.web import CSRF_FAILED, _csrf_ok, _render, _signed_in, sign_in_first
 from hub.auth.accounts import Principal
 from hub.config import HubSettings
 from hub.db.protocol import Store
-from hub.errors import DeskpulseError
+from hub.errors import DeskpulseError, NotFound
 from hub.privacy import audit, readable, rights
 
 api = APIRouter(prefix="/api/v1", tags=["privacy"])
@@ -98,7 +99,7 @@ def delete_me(
     return response
 
 
-@api.get("/people/{person_id}/data", responses={403: {"description": "administrators only"}})
+@api.get("/people/{person_id}/data", responses=raises((403, "administrators only"), NotFound))
 def person_data(
     request: Request, store: StoreDep, principal: CurrentPrincipal,
     person_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
