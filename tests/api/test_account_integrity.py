@@ -14,12 +14,11 @@ from fastapi.testclient import TestClient
 from hub import accounts
 from hub.dbcompat import IntegrityError
 from hub.store_protocol import Store
-from tests.api.conftest import login
+from tests.support.web import login
 
 PASSWORD = "a long enough password"
 
 
-pytestmark = pytest.mark.usefixtures("cheap_argon2")  # logins are not the subject
 
 
 @pytest.fixture

@@ -23,15 +23,15 @@ from hub.config import HubSettings
 from hub.privacy import audit, retention
 from hub.store import Incoming
 from hub.store_protocol import Store, open_store
-from tests.api.conftest import BUILDING, csrf_from
 from tests.security.test_api_hardening import http_routes
+from tests.support.building import BUILDING
+from tests.support.web import csrf_from
 
 SECRET = "admin-pages-tests-secret-0123456789"
 PASSWORD = "a long test password"
 PAGES = ["/admin", "/admin/agents", "/admin/provisioning", "/admin/people", "/admin/privacy"]
 
 
-pytestmark = pytest.mark.usefixtures("cheap_argon2")  # logins are not the subject
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from hub.errors import ConfigError
 from hub.privacy.inventory import live_schema
 from hub.rollup import refresh_rollups
 from hub.store import SqliteStore
-from tests.api.conftest import BUILDING, SITE, Desks
+from tests.support.building import BUILDING, SITE, Desks
 
 BERLIN = ZoneInfo("Europe/Berlin")
 ASSIGNED = {"hq-d1", "hq-d3"}

@@ -25,7 +25,7 @@ from hub.api.deps import SESSION_COOKIE
 from hub.checkin import labels, service
 from hub.config import HubSettings
 from hub.store import SqliteStore
-from tests.api.conftest import BUILDING, Desks
+from tests.support.building import BUILDING, Desks
 
 PASSWORD = "a long test password"
 SVG_CSP = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
@@ -35,7 +35,6 @@ GOOD_SVG = (b'<?xml version="1.0" encoding="UTF-8"?>\n<svg xmlns="http://www.w3.
             b'<rect width="800" height="400" fill="url(#g)"/><use xlink:href="#g"/></svg>')
 
 
-pytestmark = pytest.mark.usefixtures("cheap_argon2")  # logins are not the subject
 
 
 @pytest.fixture

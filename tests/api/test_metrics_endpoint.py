@@ -12,7 +12,7 @@ from hub import accounts
 from hub.api.routes.metrics import AgentGauge, MetricsSnapshot, escape_label, render
 from hub.rollup import refresh_rollups
 from hub.store import Incoming, SqliteStore
-from tests.api.conftest import AGENT, SITE, Desks
+from tests.support.building import AGENT, SITE, Desks
 
 SAMPLE = re.compile(r'^([a-z_]+)(\{[a-z]+="[^"]*"(,[a-z]+="[^"]*")*\})? (-?[0-9.e+]+)$')
 

@@ -14,17 +14,11 @@ from hub.api.routes.page_layout import admin_links, view_of
 from hub.config import HubSettings
 from hub.rollup import refresh_rollups
 from hub.store_protocol import Store
-from tests.api.conftest import BUILDING, Desks, login
+from tests.support.building import BUILDING, Desks
+from tests.support.web import login
 
 PASSWORD = "correct horse battery"
 HTML = {"Accept": "text/html"}
-
-
-@pytest.fixture(autouse=True)
-def cheap_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
-    from argon2 import PasswordHasher
-    monkeypatch.setattr(accounts, "_hasher",
-                        PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
 
 def as_role(app: FastAPI, store: Store, role: str) -> TestClient:

@@ -18,7 +18,7 @@ from hub.config import HubSettings
 from hub.people_import import parse_employees_csv
 from hub.privacy import audit
 from hub.store import SqliteStore
-from tests.api.conftest import csrf_from
+from tests.support.web import csrf_from
 
 PAGE = "/admin/people/import"
 GOOD = (b"\xef\xbb\xbfEmail,Name,Department\n"
@@ -26,7 +26,6 @@ GOOD = (b"\xef\xbb\xbfEmail,Name,Department\n"
         b"grace@example.org,Grace Hopper,\n")
 
 
-pytestmark = pytest.mark.usefixtures("cheap_argon2")  # logins are not the subject
 
 
 def reasons(data: bytes) -> list[tuple[int, str]]:

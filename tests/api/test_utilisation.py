@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from hub.api.routes.utilisation import parse_instant, resolve_window
 from hub.rollup import refresh_rollups
 from hub.store import SqliteStore
-from tests.api.conftest import SITE, Desks
+from tests.support.building import SITE, Desks
 
 BERLIN = ZoneInfo("Europe/Berlin")
 BIN = 900

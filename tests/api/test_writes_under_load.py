@@ -27,8 +27,9 @@ from hub import accounts
 from hub.ingest import Ingestor
 from hub.rollup import refresh_rollups
 from hub.store_protocol import Store
-from tests.api.conftest import AGENT, SITE, csrf_from, login
 from tests.broker import Mosquitto
+from tests.support.building import AGENT, SITE
+from tests.support.web import csrf_from, login
 
 pytestmark = pytest.mark.broker
 

@@ -29,8 +29,8 @@ from hub.config import HubSettings
 from hub.privacy import retention
 from hub.rollup import refresh_rollups
 from hub.store import Incoming, SqliteStore
-from tests.api.conftest import BUILDING, Desks
-from tests.browser.conftest import serving
+from tests.support.browser import serving
+from tests.support.building import BUILDING, Desks
 
 sync_api = pytest.importorskip("playwright.sync_api")
 

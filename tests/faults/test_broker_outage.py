@@ -20,11 +20,12 @@ from firmware_sim.fleet import (
     sample_intervals,
 )
 from tests.broker import Mosquitto
-from tests.faults.conftest import STEP, outboxes
 from tests.faults.harness import (
     FULL,
+    STEP,
     HubProcess,
     expected_events,
+    outboxes,
     stored_events,
     wait_for_exact,
 )

@@ -16,8 +16,7 @@ import pytest
 
 from firmware_sim.building import Building
 from firmware_sim.fleet import FleetRunner
-from tests.faults.conftest import STEP, outboxes
-from tests.faults.harness import FULL, HubProcess, counters, wait_for_exact
+from tests.faults.harness import FULL, STEP, HubProcess, counters, outboxes, wait_for_exact
 
 pytestmark = pytest.mark.broker
 

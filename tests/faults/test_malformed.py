@@ -10,10 +10,10 @@ import pytest
 
 from edge.protocol import DeskEvent, DesksMessage, encode, topic_for
 from firmware_sim.building import Building
-from tests.faults.conftest import Plain
 from tests.faults.harness import (
     FULL,
     HubProcess,
+    Plain,
     compare,
     counters,
     desk_events,

@@ -24,8 +24,8 @@ from hub.building_csv import parse_building_csv
 from hub.config import HubSettings
 from hub.floor_plan import PlanRejected, check_plan
 from hub.store import SqliteStore
-from tests.api.conftest import BUILDING
 from tests.fuzz.budget import budget
+from tests.support.building import BUILDING
 
 
 def _png() -> bytes:

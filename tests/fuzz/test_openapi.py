@@ -19,8 +19,8 @@ from hub.api.app import create_app
 from hub.checkin import service
 from hub.config import HubSettings
 from hub.store import SqliteStore
-from tests.api.conftest import BUILDING
 from tests.fuzz.budget import budget
+from tests.support.building import BUILDING
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from edge import protocol as p
 from hub.apply import ApplyResult, ClockPolicy, Incoming
 from hub.pgstore import PostgresStore
 from hub.store import StoreQueries
-from tests.hub.test_fast_paths import BUILDING, NOW, TABLES, _random_batch
+from tests.hub.batches import BUILDING, NOW, TABLES, _random_batch
 from tests.pg import PostgresCluster
 
 

@@ -21,7 +21,7 @@ from hub.metrics_days import DaySummary, Thresholds
 from hub.rollup import Rollupper, refresh_rollups
 from hub.store import Incoming
 from hub.store_protocol import Store
-from tests.hub.conftest import StoreFactory
+from tests.support.stores import StoreFactory
 
 TZ = ZoneInfo("Europe/Berlin")
 DESKS = [f"l{i}" for i in range(8)]

@@ -30,7 +30,7 @@ from hub.rollup import Rollupper
 from hub.store import Incoming
 from hub.store_protocol import Store
 from tests.broker import Mosquitto
-from tests.hub.conftest import StoreFactory
+from tests.support.stores import StoreFactory
 
 pytestmark = pytest.mark.broker
 

@@ -12,7 +12,7 @@ from hub.aggregate import RollupFrame
 from hub.metrics import SPEC_VERSION, utilisation, window_description, window_mask
 from hub.rollup import refresh_rollups
 from hub.store import Incoming
-from tests.hub.conftest import StoreFactory
+from tests.support.stores import StoreFactory
 
 BS = 1800
 CORE = {"days": [0, 1, 2, 3, 4], "start": "08:00", "end": "10:00"}

@@ -18,7 +18,7 @@ from hub.metrics_days import Thresholds, pack, unpack
 from hub.rollup import Rollupper, refresh_rollups
 from hub.store import Incoming
 from hub.store_protocol import Store
-from tests.hub.conftest import StoreFactory
+from tests.support.stores import StoreFactory
 
 
 def utc(text: str) -> float:

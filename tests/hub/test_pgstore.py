@@ -28,7 +28,7 @@ from hub.sqldialect import to_postgres
 from hub.store import Incoming, SqliteStore
 from hub.store_protocol import open_store
 from tests.broker import Mosquitto
-from tests.hub.test_store import T0, building
+from tests.hub.store_data import T0, building
 from tests.pg import PostgresCluster
 
 # -- translation (pure) --------------------------------------------------------------------

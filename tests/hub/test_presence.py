@@ -15,7 +15,7 @@ from hub.config import HubSettings
 from hub.errors import ConfigError
 from hub.store import Incoming
 from hub.store_presence import zone_counts
-from tests.hub.conftest import StoreFactory
+from tests.support.stores import StoreFactory
 
 MONDAY = 1714953600  # 2024-05-06 00:00 UTC, a Monday
 H = 3600

@@ -16,7 +16,7 @@ from hub.dbcompat import DatabaseError
 from hub.pgstore import PgDb
 from hub.privacy import audit
 from hub.store import SqliteStore
-from tests.privacy.conftest import SECRET
+from tests.support.web import SECRET
 
 ADMIN = Principal(kind="session", name="root", role="admin", user_id=99)
 

@@ -13,7 +13,6 @@ from typing import Any
 
 import fastapi.routing
 import pytest
-from argon2 import PasswordHasher
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
@@ -25,7 +24,8 @@ from hub.checkin import colleagues, labels, service
 from hub.config import HubSettings
 from hub.errors import ConfigError
 from hub.store_protocol import Store, open_store
-from tests.api.conftest import BUILDING, csrf_from
+from tests.support.building import BUILDING
+from tests.support.web import csrf_from
 
 SECRET = "hardening-tests-secret-0123456789"
 PASSWORD = "a long test password"
@@ -42,12 +42,6 @@ PUBLIC = {
     ("GET", "/signin-link"), ("POST", "/signin-link"),
 }
 LOGIN_REDIRECT = "/login"
-
-
-@pytest.fixture(autouse=True)
-def cheap_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(accounts, "_hasher",
-                        PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
 
 def make_settings(tmp_path: Path, **values: Any) -> HubSettings:
