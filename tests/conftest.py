@@ -44,6 +44,21 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("engine", ["sqlite"] if only_sqlite else list(ENGINES))
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Groups for ``pytest -n N --dist loadgroup`` (`make test`): a test module whose tests
+    share a module-scoped fixture (a Chromium, a secure broker, a watched demo) runs on one
+    worker, so the fixture is built once, not once per worker. An explicit
+    ``pytest.mark.xdist_group`` wins: "timing" holds the tests that measure time, so they
+    never run next to each other; "faults" keeps the fault-injection suite in sequence."""
+    for item in items:
+        if item.get_closest_marker("xdist_group") is not None:
+            continue
+        info = getattr(item, "_fixtureinfo", None)
+        defs = info.name2fixturedefs.values() if info is not None else ()
+        if any(d and d[-1].scope == "module" for d in defs):
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
+
+
 @pytest.fixture
 def engine() -> str:
     """The store engine of this test; parametrised by pytest_generate_tests above."""
@@ -159,6 +174,14 @@ def token(store: Store) -> str:
 @pytest.fixture
 def auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def admin(store: Store) -> dict[str, str]:
+    """An admin's API token, as request headers."""
+    from hub import accounts
+
+    return {"Authorization": f"Bearer {accounts.create_api_token(store.db, 'ops', 'admin')}"}
 
 
 @pytest.fixture

@@ -23,9 +23,8 @@ from hub.config import HubSettings
 from hub.privacy import audit, retention
 from hub.store import Incoming
 from hub.store_protocol import Store, open_store
-from tests.security.test_api_hardening import http_routes
 from tests.support.building import BUILDING
-from tests.support.web import csrf_from
+from tests.support.web import csrf_from, http_routes
 
 SECRET = "admin-pages-tests-secret-0123456789"
 PASSWORD = "a long test password"

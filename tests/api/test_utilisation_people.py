@@ -19,9 +19,7 @@ from hub.checkin import service
 from hub.checkin.figures import Stay, compute
 from hub.report_people import checkin_groups, presence_groups
 from hub.store import SqliteStore
-from tests.api.test_presence import send
-from tests.api.test_utilisation import BERLIN, local_midnight
-from tests.support.building import SITE, Desks
+from tests.support.building import BERLIN, SITE, Desks, local_midnight, send
 
 BS = 900
 

@@ -16,8 +16,7 @@ from hub import report_rollup
 from hub.api.routes.utilisation_models import ReportPublic
 from hub.rollup import refresh_rollups
 from hub.store import SqliteStore
-from tests.api.test_utilisation import BERLIN, BIN, local_midnight
-from tests.support.building import BUILDING, SITE, Desks
+from tests.support.building import BERLIN, BIN, BUILDING, SITE, Desks, local_midnight
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ from tests.support.building import BUILDING, Desks
 
 sync_api = pytest.importorskip("playwright.sync_api")
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("timing")]  # measures time
 USER, PASSWORD = "flo", "a long floor map password"
 SCREENSHOT = Path("/tmp/floor_map.png")
 

@@ -32,7 +32,7 @@ from tests.faults.harness import (
     wait_until,
 )
 
-pytestmark = pytest.mark.broker
+pytestmark = [pytest.mark.broker, pytest.mark.xdist_group("faults")]
 
 KILLS = 5 if FULL else 2
 

@@ -30,7 +30,7 @@ from tests.faults.harness import (
     wait_for_exact,
 )
 
-pytestmark = pytest.mark.broker
+pytestmark = [pytest.mark.broker, pytest.mark.xdist_group("faults")]
 
 OUTAGE_HOURS = 8.0 if FULL else 1.0
 HOLD = 300.0  # a multiple of STEP: the sampled prediction is exact

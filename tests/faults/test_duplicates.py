@@ -24,7 +24,7 @@ from tests.faults.harness import (
     wait_until,
 )
 
-pytestmark = pytest.mark.broker
+pytestmark = [pytest.mark.broker, pytest.mark.xdist_group("faults")]
 
 HOURS = 12.0 if FULL else 2.0
 

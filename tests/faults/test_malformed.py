@@ -21,7 +21,7 @@ from tests.faults.harness import (
     wait_until,
 )
 
-pytestmark = pytest.mark.broker
+pytestmark = [pytest.mark.broker, pytest.mark.xdist_group("faults")]
 
 GOOD, BAD = (1000, 5000) if FULL else (100, 400)
 

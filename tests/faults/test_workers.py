@@ -25,7 +25,7 @@ from tests.broker import Mosquitto
 from tests.faults.harness import STEP, compare, expected_events, outboxes, wait_until
 from tests.faults.workers import RoleProcess, StoreBackend
 
-pytestmark = pytest.mark.broker
+pytestmark = [pytest.mark.broker, pytest.mark.xdist_group("faults")]
 
 WORKERS = 3
 GROUP = "deskpulse"

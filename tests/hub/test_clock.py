@@ -12,7 +12,6 @@ import pytest
 from edge.protocol import DeskEvent, DesksMessage, Health, encode
 from hub.store_protocol import Store
 from tests.broker import Mosquitto
-from tests.hub.conftest import publisher as publisher
 from tests.hub.ingest_helpers import Hub, wait_until
 from tests.support.stores import StoreFactory
 

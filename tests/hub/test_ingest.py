@@ -19,7 +19,7 @@ from tests.broker import Mosquitto
 from tests.hub.ingest_helpers import Hub, unique, wait_until
 from tests.support.stores import StoreFactory
 
-pytestmark = pytest.mark.broker
+pytestmark = [pytest.mark.broker, pytest.mark.xdist_group("timing")]  # measures time
 
 
 

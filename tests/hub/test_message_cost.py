@@ -32,7 +32,7 @@ from hub.store_protocol import Store
 from tests.broker import Mosquitto
 from tests.support.stores import StoreFactory
 
-pytestmark = pytest.mark.broker
+pytestmark = [pytest.mark.broker, pytest.mark.xdist_group("timing")]  # measures time
 
 SITE, AGENT = "w", "w-agent"
 DESKS = [f"w{i:03d}" for i in range(MAX_ITEMS)]  # short ids: 1000 events fit in 64 KB

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import itertools
 import time
+from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from edge.protocol import DeskEvent, DesksMessage, Topic
-from hub.store import Incoming
+from edge.protocol import DeskEvent, DesksMessage, Topic, ZoneCount, ZonesMessage
+from hub.store import Incoming, SqliteStore
 from hub.store_protocol import Store
 
 SITE = "hq"
@@ -60,3 +62,28 @@ class Desks:
         result = self.store.apply([Incoming(Topic(self.site, self.agent, "desks"), message, now)])
         assert not result.rejected, result.rejected
         assert result.applied == 1
+
+
+def incoming(kind: str, message: object) -> Incoming:
+    return Incoming(Topic(SITE, AGENT, kind), message, time.time())  # type: ignore[arg-type]
+
+
+_ZONE_SEQ = itertools.count(1)  # zones messages of send(), one sequence per process
+
+
+def send(store: SqliteStore, site: str, agent: str, *counts: tuple[str, int, int]) -> None:
+    """Zone counts through the real ingest path, as an agent's `zones` message."""
+    message = ZonesMessage(agent=agent, boot=1, seq=next(_ZONE_SEQ), sent=time.time(),
+                           counts=tuple(ZoneCount(zone=z, bin=b, devices=d) for z, b, d in counts))
+    result = store.apply([Incoming(Topic(site, agent, "zones"), message, time.time())])
+    assert not result.rejected, result.rejected
+
+
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
+BIN = 900
+
+
+def local_midnight(day: date) -> float:
+    return datetime(day.year, day.month, day.day, tzinfo=BERLIN).timestamp()

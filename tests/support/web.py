@@ -6,7 +6,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import fastapi.routing
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
+
+from hub import accounts
+from hub.api.deps import SESSION_COOKIE
+from hub.store import SqliteStore
 
 CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -36,3 +43,27 @@ def sign_in(client: TestClient, username: str) -> None:
         "username": username, "password": PASSWORD, "csrf_token": csrf_from(form.text),
     })
     assert response.status_code == 303, response.text
+
+
+def http_routes(app: FastAPI) -> list[tuple[str, str, bool]]:
+    """(method, path, is a JSON API route) of every route, as the OpenAPI builder sees them
+    (FastAPI >= 0.16x keeps included routers lazily; older ones list the routes directly).
+    Mounts (static files, Swagger UI assets) have no methods and are public by design."""
+    contexts = getattr(fastapi.routing, "iter_route_contexts", None)
+    items: list[Any] = list(contexts(app.routes)) if contexts else list(app.routes)
+    found = []
+    for item in items:
+        path, methods = getattr(item, "path", None), getattr(item, "methods", None)
+        if not path or not methods:
+            continue
+        original = getattr(item, "original_route", item)
+        is_api = isinstance(original, APIRoute) and bool(item.include_in_schema)
+        found += [(method, path, is_api) for method in sorted(methods) if method != "HEAD"]
+    return found
+
+
+def session(app: FastAPI, store: SqliteStore, name: str, role: str) -> TestClient:
+    user = accounts.create_user(store.db, name, PASSWORD, role)
+    client = TestClient(app, follow_redirects=False)
+    client.cookies.set(SESSION_COOKIE, accounts.create_session(store.db, user))
+    return client
