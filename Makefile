@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-dev
 APT    := DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends
 
-.PHONY: demo test lint typecheck pytest bench faults fuzz install system-deps ensure-mosquitto ensure-chromium ensure-postgresql ensure-promtool clean
+.PHONY: edge-install demo test lint typecheck pytest bench faults fuzz install system-deps ensure-mosquitto ensure-chromium ensure-postgresql ensure-promtool clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +16,14 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	touch $@
 
 install: $(STAMP)
+
+# The Pi's install alone, in a fresh .venv-edge: none of the hub's packages may come with it.
+edge-install:
+	rm -rf .venv-edge && $(PYTHON) -m venv .venv-edge
+	.venv-edge/bin/python -m pip install -q '.[edge]' && rm -rf build  # pip builds in-tree
+	@if .venv-edge/bin/python -m pip list 2>/dev/null | grep -iE '^(fastapi|uvicorn|psycopg|pillow|amqtt|opencv)'; \
+	then echo "error: the [edge] install brought the packages above" >&2; exit 1; fi
+	.venv-edge/bin/deskpulse edge run --help >/dev/null && echo "edge install OK: $$(du -sh .venv-edge | cut -f1)"
 
 demo: $(STAMP)
 	$(BIN)/deskpulse demo $(DEMO_ARGS)
@@ -50,6 +58,7 @@ system-deps: ensure-mosquitto ensure-chromium ensure-postgresql ensure-promtool
 
 lint: $(STAMP)
 	$(BIN)/ruff check edge hub firmware_sim tests bench
+	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -76,4 +85,4 @@ bench: $(STAMP) ensure-mosquitto ensure-postgresql
 	$(BIN)/python -m bench.run --out bench/results.json
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .coverage
+	rm -rf $(VENV) .venv-edge .mypy_cache .ruff_cache .pytest_cache .coverage

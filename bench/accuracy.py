@@ -12,13 +12,13 @@ the real detector behind a ``DetectingSensor`` and the agent's ``DeskStateMachin
   drivers of ``firmware_sim.sensor_models`` fed with the profile's ground truth.
 
 Three estimators are scored on the minutes (mid-minute) of the site's core hours
-(``hub.building`` default: 08:00-18:00, Monday-Friday):
+(``hub.building.model`` default: 08:00-18:00, Monday-Friday):
 
 - ``live``: what the map shows: each state from the moment the agent EMITTED it;
 - ``stored``: the events at their ``at`` as the hub stores them (vacancies back-dated);
 - ``history``: the stored events plus the PIR hindsight corrections of
   ``edge.hindsight.Hindsight`` (late events; a later one wins at the same ``at``, as in
-  ``hub.aggregate.intervals_from_transitions``). Seat and thermopile have no
+  ``hub.metrics.kernel.intervals_from_transitions``). Seat and thermopile have no
   corrections: their history is ``stored``.
 
 Per estimator: ``accuracy`` (an ``unknown`` minute is wrong), ``recall`` (occupied minutes
@@ -59,13 +59,16 @@ from edge.state import DeskStateMachine
 from firmware_sim.people import Interval
 from firmware_sim.profiles import PROFILES, DeskDay, TracePirDriver, desk_day
 from firmware_sim.sensor_models import SimContactDriver, SimThermopileDriver
-from hub.building import check_core_hours, clock_seconds
+from hub.building.model import check_core_hours, clock_seconds
 
 KINDS = ("pir", "pir_fixed", "contact", "thermopile")
+# issue 22's wireless kinds (bench/wireless.py runs them on 200 desks): firmware_sim.wireless
+WIRELESS_KINDS = ("bthome_motion", "zigbee_presence", "radar")
 HOLD_SECONDS = 600.0  # the agent's default hold_seconds
 # Simulated seconds between reads (the agent polls every second; coarser steps keep the
 # bench to minutes and make latencies up to one step worse than live).
-STEP_SECONDS = {"pir": 5.0, "pir_fixed": 5.0, "contact": 10.0, "thermopile": 30.0}
+STEP_SECONDS = {"pir": 5.0, "pir_fixed": 5.0, "contact": 10.0, "thermopile": 30.0,
+                "bthome_motion": 5.0, "zigbee_presence": 10.0, "radar": 10.0}
 SIM_HOURS = (6.0, 21.0)
 FIRST_DAY = date(2026, 3, 2)  # a Monday; the bench site's time zone is UTC
 ESTIMATORS = ("live", "stored", "history")
@@ -115,7 +118,38 @@ def make_sensor(kind: str, day: DeskDay, seed: int, step: float
     if kind == "thermopile":
         thermo = SimThermopileDriver(day.intervals, seed=seed)
         return DetectingSensor(thermo, ThermopileDetector(missing_seconds=missing)), None, 0.0
-    raise ValueError(f"unknown sensor kind {kind!r}; expected one of {', '.join(KINDS)}")
+    if kind in WIRELESS_KINDS:
+        return _wireless_sensor(kind, day, seed, missing)
+    raise ValueError(f"unknown sensor kind {kind!r}; expected one of "
+                     f"{', '.join(KINDS + WIRELESS_KINDS)}")
+
+
+def _wireless_sensor(kind: str, day: DeskDay, seed: int, missing: float
+                     ) -> tuple[Sensor, _Recording | None, float]:
+    """The agent's own detector for each wireless kind (edge.sensors.factory's choice)
+    behind the simulated channel of firmware_sim.wireless."""
+    from edge.config import SensorConfig
+    from edge.sensors.factory import wireless_detector
+    from firmware_sim.wireless import SimBthomeMotion, SimRadar, SimZigbeePresence
+
+    if kind == "bthome_motion":
+        # no hindsight: the agent keeps it for wired PIRs (see edge.agent.Agent)
+        pir = wireless_detector(SensorConfig(type="bthome", ble_address="00:00:00:00:00:00",
+                                             measure="motion"), missing_seconds=missing)
+        assert isinstance(pir, PirDetector)
+        driver = SimBthomeMotion(day.intervals, day.motion, seed=seed)
+        return DetectingSensor(driver, pir), None, pir.absent_after
+    if kind == "zigbee_presence":
+        detector = wireless_detector(SensorConfig(type="zigbee", device="d",
+                                                  payload_field="presence"),
+                                     missing_seconds=missing)
+        return DetectingSensor(SimZigbeePresence(day.intervals, seed=seed), detector), None, 0.0
+    # the next desk's person keeps a similar day, an hour or two apart
+    shift = 3600.0 * (1 + seed % 2)
+    neighbour = [(s + shift, e + shift) for s, e in day.intervals]
+    detector = wireless_detector(SensorConfig(type="radar", port="/dev/null", max_cm=120),
+                                 missing_seconds=missing)
+    return DetectingSensor(SimRadar(day.intervals, neighbour, seed=seed), detector), None, 0.0
 
 
 def run_desk_day(kind: str, day: DeskDay, day_start: float, seed: int, step: float) -> DeskRun:

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from hub.aggregate import occupied_seconds
+from hub.metrics.kernel import occupied_seconds
 
 BIN = 900
 

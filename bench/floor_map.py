@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from firmware_sim.building import generate_building
-from hub import accounts
 from hub.api.app import create_app
+from hub.auth import accounts
 from hub.config import HubSettings
-from hub.store import SqliteStore
+from hub.db.sqlite.store import SqliteStore
 from tests.api.conftest import Desks
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, serving
 

@@ -1,8 +1,9 @@
 """Edge agent footprint: one agent, 16 desks sampled at 1 Hz for 5 minutes.
 
 Measures the CPU share of one core (process CPU time / wall time while the agent runs)
-and the peak RSS (``ru_maxrss``) of a child process that runs nothing but the agent, so
-the figures are the agent's own, not this harness's.
+and the peak RSS (VmHWM) of a child process that runs nothing but the agent, so the
+figures are the agent's own, not this harness's. bench/edge_install.py measures the agent
+installed alone ('.[edge]' in a fresh venv).
 
 The child builds its sensors from an edge.toml through ``edge.sensors.factory`` with the
 real drivers and detectors: desks take turns being PIR, pressure-mat and thermopile desks.
@@ -171,7 +172,9 @@ def _child(desks: int, seconds: float, hz: float, port: int, data_dir: Path) -> 
     finally:
         stop.set()
         agent.stop()
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    # VmHWM, not ru_maxrss: Linux carries ru_maxrss across exec, so a child forked from a
+    # large parent would report the parent's peak (407.5 MB here before issue 21).
+    peak_kib = _vm_hwm_kib()
     return {
         "desks": desks, "hz": hz, "seconds": round(wall, 1),
         "sensors": {kind: sum(1 for i in range(desks) if KINDS[i % 3] == kind) for kind in KINDS},
@@ -182,6 +185,14 @@ def _child(desks: int, seconds: float, hz: float, port: int, data_dir: Path) -> 
         "occupied_at_end": sum(1 for s in states.values() if s == "occupied"),
         "unknown_at_end": sum(1 for s in states.values() if s == "unknown"),
     }
+
+
+def _vm_hwm_kib() -> int:
+    """This process image's peak RSS in KiB (from /proc/self/status)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # not Linux: best effort
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,8 +18,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from edge import protocol as p
 from hub.config import HubSettings
-from hub.ingest import Ingestor
-from hub.store import SqliteStore
+from hub.db.sqlite.store import SqliteStore
+from hub.ingest.ingestor import Ingestor
 
 SITE, AGENT = "bench", "bench-agent"
 DESKS = [f"bench-d{i:03d}" for i in range(100)]

@@ -48,7 +48,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from bench.load_publisher import agent_name, desk_name, event_digest
 from edge import protocol as p
-from hub.store import SqliteStore
+from hub.db.sqlite.store import SqliteStore
 from tests.broker import free_port
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -4,7 +4,7 @@ Seeding: a real hub database (SQLite file, real migrations, the building importe
 ``import_building``), then 90 local days of synthetic occupancy (1-3 spells on ~65 % of
 desk-days inside office hours, 1 % of desk-days partly unknown). Each day goes through the
 same code the Rollupper uses: the numpy kernel gives the desks' seconds per bin, and
-:func:`hub.metrics_days.summarise` reduces the day to its stored summary (written with
+:func:`hub.metrics.days.summarise` reduces the day to its stored summary (written with
 ``report_rollup.save``). The per-desk, per-bin rollup rows are not written: a report never
 reads them for whole past days.
 
@@ -18,7 +18,7 @@ machine. Plus the heatmap, and a **live day**: the range's last weekday is writt
 rollups and transitions and its stored summary is dropped. ``live_day.recomputed`` is its
 report without a live summary (summarised from 10,000 desks x 96 bins and the day's
 transitions on every request, as a report including today did before issue 23);
-``live_day.rollupper`` times the Rollupper keeping the live summary (hub/live_day.py:
+``live_day.rollupper`` times the Rollupper keeping the live summary (hub/reports/live_day.py:
 building its state once, one tick); ``live_day.report_*`` is the report reading it, as the
 default "today" report does at the end of a working day.
 Run: ``.venv/bin/python -m bench.report``.
@@ -71,9 +71,9 @@ def day_intervals(
 
 def seed(store: Any, desks: int, days: int, first: date) -> float:
     """Write ``days`` day summaries for every desk; returns the seconds it took."""
-    from hub.aggregate import RollupFrame, occupied_seconds
-    from hub.metrics_days import Thresholds, summarise
-    from hub.report_rollup import empty_summary, save, site_layout
+    from hub.metrics.days import Thresholds, summarise
+    from hub.metrics.kernel import RollupFrame, occupied_seconds
+    from hub.reports.day_store import empty_summary, save, site_layout
 
     began = time.perf_counter()
     store.import_building(building(desks))
@@ -114,7 +114,7 @@ def seed(store: Any, desks: int, days: int, first: date) -> float:
 
 def seed_live_day(store: Any, desks: int, day: date) -> int:
     """Bin rollups and transitions of one day, no day summary; returns transitions."""
-    from hub.aggregate import occupied_seconds
+    from hub.metrics.kernel import occupied_seconds
 
     tz = ZoneInfo(TZ)
     midnight = datetime(day.year, day.month, day.day, tzinfo=tz).timestamp()
@@ -154,7 +154,7 @@ def _percentile(values: list[float], q: float) -> float:
 def _timed(client: Any, path: str, params: dict[str, str], headers: dict[str, str],
            repeats: int) -> tuple[dict[str, Any], Any]:
     """First (cold) request apart, then p50/p95 wall and p95 CPU of the repeats."""
-    from hub import report_rollup
+    from hub.reports import day_store as report_rollup
 
     report_rollup._CACHE.clear()
     times, cpu, first_ms = [], [], 0.0
@@ -181,9 +181,9 @@ def keep_live_summary(store: Any, desks: int, day: date) -> dict[str, Any]:
     """What the Rollupper does for the live day: build its state once (a restart), then one
     tick at the day's end (17:50 -> midnight) after a refresh that recomputed 1 % of the
     desks from their transitions; the summary it stores is what the reports then read."""
-    from hub.live_day import LiveDay, save_live
-    from hub.metrics_days import Thresholds
-    from hub.report_rollup import site_layout
+    from hub.metrics.days import Thresholds
+    from hub.reports.day_store import site_layout
+    from hub.reports.live_day import LiveDay, save_live
 
     tz = ZoneInfo(TZ)
     midnight = datetime(day.year, day.month, day.day, tzinfo=tz).timestamp()
@@ -218,10 +218,10 @@ def bench_report(desks: int = 10_000, days: int = 90, repeats: int = 20) -> dict
     """Seed, then time the report per grouping (and the heatmap) through the API."""
     from fastapi.testclient import TestClient
 
-    from hub import accounts
     from hub.api.app import create_app
+    from hub.auth import accounts
     from hub.config import HubSettings
-    from hub.store import SqliteStore
+    from hub.db.sqlite.store import SqliteStore
 
     first = date.today() - timedelta(days=days + 1)
     last = first + timedelta(days=days - 1)
@@ -260,7 +260,7 @@ def bench_report(desks: int = 10_000, days: int = 90, repeats: int = 20) -> dict
             # transitions on every request.
             out["live_day"]["recomputed"] = _live_reports(client, headers, live, groups,
                                                           max(repeats // 4, 3))
-            # After: the Rollupper's live summary (hub/live_day.py), as its last tick of
+            # After: the Rollupper's live summary (hub/reports/live_day.py), as its last tick of
             # the day left it; the tick itself is timed apart.
             out["live_day"]["rollupper"] = keep_live_summary(store, desks, live)
             out["live_day"].update(_live_reports(client, headers, live, groups, repeats))

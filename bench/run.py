@@ -67,11 +67,15 @@ OPTIONAL: dict[str, tuple[str, str]] = {
     "report": ("bench.report", "bench_report"),
     "sensor_accuracy": ("bench.accuracy", "bench_accuracy"),
     "footprint": ("bench.footprint", "bench_footprint"),
+    # issue 21: '.[edge]' in a fresh venv, the agent's import time and RSS from there
+    "edge_install": ("bench.edge_install", "bench_edge_install"),
     "ble": ("bench.ble", "bench_ble_parse"),
     "zones": ("bench.zones", "bench_zone_accuracy"),
     "qr": ("bench.qr", "bench_qr_decode"),
     # issue 18: a 500-desk floor drawn in Chromium, and a desk change reaching the map
     "floor_map": ("bench.floor_map", "bench_floor_map"),
+    # issue 22: wireless kinds' accuracy (200 desks, a week) and 64 wireless desks' footprint
+    "wireless": ("bench.wireless", "bench_wireless"),
 }
 
 

@@ -33,6 +33,7 @@ from edge.protocol import (
     Feedback,
     Health,
     Message,
+    RadioHealth,
     Scan,
     ZoneCount,
     ZonesMessage,
@@ -51,11 +52,14 @@ if TYPE_CHECKING:  # bleak and cv2 are imported only by agents that scan / have 
     from edge.ble.scanner import BleScanner
     from edge.qr.camera import Camera
     from edge.qr.scans import ScanFilter
+    from edge.wireless.inputs import WirelessInputs
 
 log = logging.getLogger(__name__)
 
 _PRESENCES = ("present", "absent", "fault")
 _IDLE_SECONDS = 1.0  # drainer wake-up when nothing signals it
+# ``health.radio`` rows at most (~70 bytes each: the report stays well under 64 KiB)
+MAX_RADIO_ROWS = 400
 
 
 class Agent:
@@ -70,11 +74,14 @@ class Agent:
         on_feedback: Callable[[Feedback], None] | None = None,
         radio: bool = True,
         capture: bool = True,
+        wireless: WirelessInputs | None = None,
     ) -> None:
-        """``radio=False`` keeps the BLE scanner's thread off: adverts then enter only
-        through ``agent.scanner.detection_callback``; ``capture=False`` keeps the camera
-        thread off: frames then enter only through ``observe_frame`` (the simulator's
-        paths)."""
+        """``radio=False`` keeps the BLE scanner's thread off (and the wireless inputs'
+        broker client and serial threads): adverts then enter only through
+        ``agent.scanner.detection_callback``; ``capture=False`` keeps the camera thread
+        off: frames then enter only through ``observe_frame`` (the simulator's paths).
+        ``wireless``: the channels :func:`edge.sensors.factory.build_sensors` made for
+        the desks' wireless sensors; BTHome adverts reach them through the scanner."""
         missing = [d.id for d in config.desks if d.id not in sensors]
         if missing:
             raise ValueError(f"no sensor for desk(s): {', '.join(missing)}")
@@ -90,10 +97,15 @@ class Agent:
         self._machines = {
             d.id: DeskStateMachine(config.hold_seconds, desk=d.id) for d in config.desks
         }
-        # PIR-only desks also get the history estimator: late corrections (edge/hindsight.py)
+        # PIR-only desks also get the history estimator: late corrections (edge/hindsight.py).
+        # Not wireless motion sensors: it reads a wired PIR's latched level, and their
+        # channels give sparse pulses (one per advert), which it would take for absence.
+        from edge.wireless.channel import Channel
+
         self._hindsight = {
             desk: Hindsight(desk) for desk, sensor in self._sensors.items()
             if isinstance(sensor, DetectingSensor) and isinstance(sensor.detector, PirDetector)
+            and not isinstance(sensor.driver, Channel)
         }
         self._faults: tuple[str, ...] = ()  # desks whose last reading was a fault
         self._fault_logged: set[str] = set()  # touched by the stepping thread only
@@ -121,14 +133,17 @@ class Agent:
         self.scanner: BleScanner | None = None
         self._radio = radio
         self._capture = capture
-        if config.ble is not None and config.ble.enabled:
+        self.wireless = wireless
+        counting = config.ble is not None and config.ble.enabled
+        if counting or (wireless is not None and wireless.bthome is not None):
             from edge.ble.scanner import BleScanner
 
-            self.zone_counter = ZoneCounter(config.ble.zone, clock(),
-                                            bin_seconds=config.ble.bin_seconds,
-                                            policy=config.ble.policy)
-            self.scanner = BleScanner(self.observe_advert, adapter=config.ble.adapter,
-                                      clock=clock)
+            if config.ble is not None and config.ble.enabled:
+                self.zone_counter = ZoneCounter(config.ble.zone, clock(),
+                                                bin_seconds=config.ble.bin_seconds,
+                                                policy=config.ble.policy)
+            self.scanner = BleScanner(self.observe_advert, clock=clock,
+                                      adapter=config.ble.adapter if config.ble else None)
         self.badge_watcher: BadgeWatcher | None = None
         ble = config.ble
         if ble is not None and ble.enabled and ble.desk is not None and ble.badge_key:
@@ -221,8 +236,13 @@ class Agent:
         service_data: Mapping[str, bytes],
         now: float,
     ) -> None:
-        """One BLE advert (the scanner's handler): counted in memory, only counts leave;
-        an enrolled badge dwelling at this agent's badge desk becomes a check-in scan."""
+        """One BLE advert (the scanner's handler): a configured BTHome desk sensor's goes
+        to its channel (and is not counted: it is furniture, not a person); others are
+        counted in memory, only counts leave; an enrolled badge dwelling at this agent's
+        badge desk becomes a check-in scan."""
+        wireless = self.wireless
+        if wireless is not None and wireless.observe_advert(address, rssi, service_data, now):
+            return
         counter = self.zone_counter
         if counter is None:
             return
@@ -359,7 +379,21 @@ class Agent:
             outbox_depth=self.outbox.depth(),
             dropped=self.outbox.dropped,
             sensor_faults=tuple(sorted(self._faults)),
+            radio=self._radio_health(now),
         )
+
+    def _radio_health(self, now: float) -> tuple[RadioHealth, ...]:
+        """Wireless sensors' battery (tens of %), signal word and fault count."""
+        if self.wireless is None:
+            return ()
+        rows = [RadioHealth(desk=desk, signal=h.signal, faults=h.faults, battery=h.battery)
+                for desk, h in self.wireless.health(now)]
+        if len(rows) > MAX_RADIO_ROWS:  # keep the report under the protocol's size bound:
+            rank = {"none": 0, "weak": 1, "fair": 2, "good": 3}  # the worst ones first
+            rows.sort(key=lambda r: (rank[r.signal], -r.faults,
+                                     100 if r.battery is None else r.battery))
+            rows = rows[:MAX_RADIO_ROWS]
+        return tuple(rows)
 
     def outbox_depth(self) -> int:
         """Messages not yet acknowledged by the broker."""
@@ -391,6 +425,8 @@ class Agent:
         self.link.start()
         if self.scanner is not None and self._radio:
             self.scanner.start()
+        if self.wireless is not None and self._radio:
+            self.wireless.start()
         if self.camera is not None and self._capture:
             self.camera.start()
 
@@ -400,6 +436,8 @@ class Agent:
         The open BLE bin is not published: a partial bin would under-count."""
         if self.scanner is not None:
             self.scanner.stop()
+        if self.wireless is not None:
+            self.wireless.stop()
         if self.camera is not None:
             self.camera.stop()
         if self._drainer is not None:

@@ -122,8 +122,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         config = AgentConfig.from_toml(args.config)
-        sensors = build_sensors(config, args.config.parent, str(args.config))
-        agent = Agent(config, sensors)
+        from edge.wireless.inputs import WirelessInputs
+
+        wireless = WirelessInputs(config.device_mqtt, client_id=f"deskpulse-{config.site}-"
+                                  f"{config.agent}")
+        sensors = factory.build_sensors(config, args.config.parent, str(args.config),
+                                        wireless=wireless)
+        agent = Agent(config, sensors, wireless=wireless if wireless.channels else None)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

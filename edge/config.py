@@ -7,6 +7,7 @@ to do, because the person reading it is an installer at a Pi with a text editor.
 from __future__ import annotations
 
 import math
+import re
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -15,17 +16,15 @@ from typing import Any, Literal, get_args
 
 from edge.ble.config import BleConfig, parse_ble
 from edge.errors import ConfigError
+from edge.placeholders import is_placeholder
 from edge.protocol import is_id
 from edge.qr.config import CameraConfig, parse_camera
 
 MAX_DESKS = 500  # one DesksMessage must always hold every desk (64 KiB, 1000 items)
-PLACEHOLDER_SECRETS = frozenset(
-    {"changeme", "change-me", "change_me", "password", "secret", "admin", "example",
-     "placeholder", "todo", "xxx", "mqtt", "deskpulse", "replace-me", "replaceme"}
-)
 _ID_HINT = "use lowercase letters, digits and '-'"
 
-SensorType = Literal["pir", "contact", "pressure", "thermopile", "file"]
+SensorType = Literal["pir", "contact", "pressure", "thermopile", "file", "bthome", "zigbee",
+                     "mqtt", "radar"]
 SENSOR_TYPES: tuple[str, ...] = get_args(SensorType)
 MAX_SENSORS_PER_DESK = 4
 GPIO_PINS = range(4, 28)  # BCM; 0-1 are the HAT EEPROM bus, 2-3 the I2C bus (SDA, SCL)
@@ -36,11 +35,27 @@ _SENSOR_KEYS: dict[str, set[str]] = {
     "pressure": {"type", "pin", "pull_up", "debounce_seconds"},
     "thermopile": {"type", "bus", "address"},
     "file": {"type", "path"},
+    # wireless (edge/wireless/, docs/sensors.md)
+    "bthome": {"type", "address", "bind_key", "measure", "detector", "invert",
+               "timeout_seconds", "hold_seconds", "debounce_seconds"},
+    "zigbee": {"type", "device", "field", "on_value", "detector", "invert", "timeout_seconds",
+               "hold_seconds", "debounce_seconds"},
+    "mqtt": {"type", "topic", "field", "on_value", "availability_topic", "detector", "invert",
+             "timeout_seconds", "hold_seconds", "debounce_seconds"},
+    "radar": {"type", "port", "baudrate", "max_cm", "min_cm", "min_energy",
+              "debounce_seconds", "timeout_seconds"},
 }
 _SENSOR_REQUIRED: dict[str, set[str]] = {
     "pir": {"pin"}, "contact": {"pin"}, "pressure": {"pin"}, "thermopile": set(),
-    "file": {"path"},
+    "file": {"path"}, "bthome": {"address"}, "zigbee": {"device"}, "mqtt": {"topic"},
+    "radar": {"port"},
 }
+WIRELESS_TYPES = ("bthome", "zigbee", "mqtt", "radar")
+BTHOME_MEASURES = ("motion", "occupancy", "presence", "opening", "door", "window")
+DETECTORS = ("motion", "presence")
+_BLE_ADDRESS = re.compile(r"[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5}")
+_FIELD = re.compile(r"[A-Za-z0-9_]{1,64}")
+_TOPIC_PART = re.compile(r"[^#+\x00]{1,200}")
 
 
 @dataclass(frozen=True)
@@ -61,6 +76,51 @@ class SensorConfig:
     path: Path | None = None
     hold_seconds: float | None = None
     debounce_seconds: float | None = None
+    # wireless: a BTHome MAC (upper case) and bind key, a zigbee2mqtt friendly name or an
+    # MQTT topic and the payload field, a radar's serial port and desk zone
+    ble_address: str | None = field(default=None, repr=False)
+    bind_key: bytes | None = field(default=None, repr=False)
+    measure: str | None = None
+    detector: str | None = None  # "motion" (PIR detector) or "presence" (debounced flag)
+    invert: bool = False
+    timeout_seconds: float | None = None
+    device: str | None = None
+    topic: str | None = None
+    payload_field: str | None = None  # edge.toml's "field"
+    on_value: str | None = None
+    availability_topic: str | None = None
+    port: str | None = None
+    baudrate: int = 256_000
+    max_cm: int = 150
+    min_cm: int = 0
+    min_energy: int = 15
+
+    @property
+    def wireless(self) -> bool:
+        return self.type in WIRELESS_TYPES
+
+    @property
+    def motion(self) -> bool:
+        """True if this sensor's flag is PIR-like motion (read by the PIR detector)."""
+        if self.type == "pir":
+            return True
+        if self.type not in ("bthome", "zigbee", "mqtt"):
+            return False
+        if self.detector is not None:  # said in edge.toml
+            return self.detector == "motion"
+        # default: a BTHome motion measurement is motion; any other flag is presence
+        return self.type == "bthome" and self.measure in (None, "motion")
+
+
+@dataclass(frozen=True)
+class DeviceMqttConfig:
+    """``[device_mqtt]``: the local broker where zigbee2mqtt / ESPHome / Tasmota publish."""
+
+    host: str = "127.0.0.1"
+    port: int = 1883
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    base_topic: str = "zigbee2mqtt"
 
 
 @dataclass(frozen=True)
@@ -109,6 +169,7 @@ class AgentConfig:
     ble: BleConfig | None = None  # [ble]: anonymous zone counting (docs/ble.md)
     camera: CameraConfig | None = None  # [camera]: personal QR check-in (docs/checkin.md)
     outbox: OutboxConfig = OutboxConfig()  # [outbox]: bounds of the store-and-forward queue
+    device_mqtt: DeviceMqttConfig = DeviceMqttConfig()  # [device_mqtt]: zigbee2mqtt's broker
 
     @property
     def outbox_path(self) -> Path:
@@ -225,7 +286,7 @@ class _Parser:
         doc = self.table(
             data, "top level",
             {"site", "agent", "data_dir", "desks", "mqtt", "poll_seconds", "hold_seconds",
-             "max_inflight", "health_seconds", "ble", "camera", "outbox"},
+             "max_inflight", "health_seconds", "ble", "camera", "outbox", "device_mqtt"},
             {"site", "agent", "data_dir", "desks"},
         )
         kwargs: dict[str, Any] = {
@@ -242,6 +303,8 @@ class _Parser:
             kwargs["max_inflight"] = self.integer(doc["max_inflight"], "max_inflight", 1000)
         if "outbox" in doc:
             kwargs["outbox"] = self.outbox(doc["outbox"])
+        if "device_mqtt" in doc:
+            kwargs["device_mqtt"] = self.device_mqtt(doc["device_mqtt"])
         if "ble" in doc:
             kwargs["ble"] = parse_ble(doc["ble"], source=self.source,
                                       desk_zones=[d.zone for d in kwargs["desks"]])
@@ -326,6 +389,8 @@ class _Parser:
                 kwargs[key] = self.number(raw[key], f"{name}.{key}")
         if "path" in raw:
             kwargs["path"] = self.path(raw["path"], f"{name}.path")
+        if kind in WIRELESS_TYPES:
+            return self.wireless(kind, raw, name, kwargs)
         if kind == "thermopile":
             if "bus" in raw:
                 bus = raw["bus"]
@@ -343,6 +408,118 @@ class _Parser:
             )
             return config
         return SensorConfig(**kwargs)
+
+    def wireless(self, kind: str, raw: dict[str, Any], name: str,
+                 kwargs: dict[str, Any]) -> SensorConfig:
+        """bthome / zigbee / mqtt / radar tables; each device may serve one desk only."""
+        if "timeout_seconds" in raw:
+            kwargs["timeout_seconds"] = self.number(raw["timeout_seconds"],
+                                                    f"{name}.timeout_seconds")
+        if "invert" in raw:
+            if not isinstance(raw["invert"], bool):
+                raise self.fail(f"{name}.invert must be true or false")
+            kwargs["invert"] = raw["invert"]
+        if "detector" in raw:
+            if raw["detector"] not in DETECTORS:
+                raise self.fail(f"{name}.detector must be one of {', '.join(DETECTORS)}: "
+                                "motion for PIR-like sensors, presence for radar-like ones")
+            kwargs["detector"] = raw["detector"]
+        for key in ("field", "on_value"):
+            if key in raw:
+                value = raw[key]
+                if not isinstance(value, str) or not _FIELD.fullmatch(value):
+                    raise self.fail(f"{name}.{key} must be a payload key or word such as "
+                                    f"\"occupancy\" (letters, digits, '_'), got {value!r}")
+                kwargs["payload_field" if key == "field" else key] = value
+        if kind == "bthome":
+            address = raw["address"]
+            if not isinstance(address, str) or not _BLE_ADDRESS.fullmatch(address):
+                raise self.fail(f"{name}.address must be a Bluetooth address such as "
+                                "\"A4:C1:38:00:00:01\" (printed on the sensor or shown by "
+                                "`bluetoothctl scan on`)")
+            kwargs["ble_address"] = address.upper()
+            self.claim(f"BTHome sensor {address.upper()}", f"{name}.address",
+                       "one sensor reads one desk")
+            if "bind_key" in raw:
+                key = raw["bind_key"]
+                try:
+                    bind_key = bytes.fromhex(key) if isinstance(key, str) else b""
+                except ValueError:
+                    bind_key = b""
+                if len(bind_key) != 16:
+                    raise self.fail(f"{name}.bind_key must be 32 hex characters (the "
+                                    "device's encryption key; leave it out for plain adverts)")
+                kwargs["bind_key"] = bind_key
+            measure = raw.get("measure", "motion")
+            if measure not in BTHOME_MEASURES:
+                raise self.fail(f"{name}.measure must be one of {', '.join(BTHOME_MEASURES)}")
+            kwargs["measure"] = measure
+        elif kind in ("zigbee", "mqtt"):
+            key = "device" if kind == "zigbee" else "topic"
+            value = raw[key]
+            if not isinstance(value, str) or not _TOPIC_PART.fullmatch(value) \
+                    or value != value.strip():
+                what = "friendly name" if kind == "zigbee" else "MQTT topic"
+                raise self.fail(f"{name}.{key} must be a non-empty {what} "
+                                "without '+', '#' or surrounding spaces")
+            if kind == "zigbee" and re.fullmatch(r"0x[0-9a-fA-F]{16}", value):
+                raise self.fail(f"{name}.device is an IEEE address: give the device a "
+                                "friendly name in zigbee2mqtt and use that (the address "
+                                "would travel in topics and logs)")
+            kwargs[key] = value
+            self.claim(f"{'zigbee2mqtt device' if kind == 'zigbee' else 'MQTT topic'} "
+                       f"'{value}'", f"{name}.{key}", "one sensor reads one desk")
+            if kind == "zigbee":
+                kwargs.setdefault("payload_field", "occupancy")
+            if "availability_topic" in raw:
+                topic = raw["availability_topic"]
+                if not isinstance(topic, str) or not _TOPIC_PART.fullmatch(topic):
+                    raise self.fail(f"{name}.availability_topic must be an MQTT topic "
+                                    "without '+' or '#'")
+                kwargs["availability_topic"] = topic
+        else:  # radar
+            port = raw["port"]
+            if not isinstance(port, str) or not port.startswith("/dev/"):
+                raise self.fail(f"{name}.port must be a serial device such as "
+                                "\"/dev/ttyAMA0\" or \"/dev/serial/by-id/...\"")
+            kwargs["port"] = port
+            self.claim(f"serial port {port}", f"{name}.port",
+                       "one LD2410 per UART: wire the next radar to another port")
+            for key, lo, hi in (("baudrate", 9600, 460_800), ("max_cm", 1, 600),
+                                ("min_cm", 0, 599), ("min_energy", 0, 100)):
+                if key in raw:
+                    value = raw[key]
+                    if isinstance(value, bool) or not isinstance(value, int) \
+                            or not lo <= value <= hi:
+                        raise self.fail(f"{name}.{key} must be a whole number from {lo} to "
+                                        f"{hi}, got {value!r}")
+                    kwargs[key] = value
+            if kwargs.get("min_cm", 0) >= kwargs.get("max_cm", 150):
+                raise self.fail(f"{name}: min_cm must be less than max_cm (the desk zone)")
+        return SensorConfig(**kwargs)
+
+    def device_mqtt(self, value: Any) -> DeviceMqttConfig:
+        raw = self.table(value, "device_mqtt",
+                         {"host", "port", "username", "password", "base_topic"}, set())
+        kwargs: dict[str, Any] = {}
+        if "host" in raw:
+            kwargs["host"] = self.text(raw["host"], "device_mqtt.host")
+        if "port" in raw:
+            kwargs["port"] = self.integer(raw["port"], "device_mqtt.port", 65535)
+        if "base_topic" in raw:
+            base = raw["base_topic"]
+            if not isinstance(base, str) or not _TOPIC_PART.fullmatch(base) \
+                    or base.endswith("/"):
+                raise self.fail("device_mqtt.base_topic must be a topic such as "
+                                "\"zigbee2mqtt\" (no '+', '#' or trailing '/')")
+            kwargs["base_topic"] = base
+        if "username" in raw:
+            kwargs["username"] = self.text(raw["username"], "device_mqtt.username")
+        if "password" in raw:
+            if "username" not in raw:
+                raise self.fail("device_mqtt.password is set without device_mqtt.username")
+            kwargs["password"] = self.text(raw["password"], "device_mqtt.password")
+        return DeviceMqttConfig(**kwargs)
 
     def pin(self, value: Any, key: str) -> int:
         if isinstance(value, bool) or not isinstance(value, int) or value not in GPIO_PINS:
@@ -409,7 +586,7 @@ class _Parser:
             password = raw["password"]
             if not isinstance(password, str) or not password:
                 raise self.fail("mqtt.password must be a non-empty string")
-            if password.strip().lower() in PLACEHOLDER_SECRETS:
+            if is_placeholder(password):
                 raise self.fail(
                     "mqtt.password is a placeholder: set the password provisioned for this agent"
                 )

@@ -7,7 +7,7 @@ seconds have passed, the motion around a moment tells much more. So this module
 re-estimates each desk's occupancy from its PIR motion *episodes* (runs of consecutive
 motion samples) and publishes corrections: ordinary desk events with a past ``at``,
 stored by the hub as late transitions (of two at the same time the one written later
-wins, and the rollups re-open the bins they touch; ``hub.aggregate``). The live state on
+wins, and the rollups re-open the bins they touch; ``hub.metrics.kernel``). The live state on
 the hub never moves backwards, so the map is not touched.
 
 The re-estimate (:func:`reestimate`, pure):
@@ -15,17 +15,29 @@ The re-estimate (:func:`reestimate`, pure):
 1. episodes less than ``link_seconds`` apart form a *cluster*;
 2. a cluster is a *sitting's* motion if it holds a burst (an episode of at least
    ``burst_seconds``: sitting down, standing up, stretching) or ``rhythm_episodes``
-   episodes over at least ``rhythm_seconds`` (a still reader's stirring); anything else
-   (a lone short pulse, a passer-by lingering a few seconds) only extends a stay whose
-   last counted motion was not a burst (a still person stirring, not a passer-by after
-   someone stood up and left);
+   episodes over at least ``rhythm_seconds`` (a still reader's stirring). Anything else
+   (a lone short pulse, a passer-by lingering a few seconds) is a *stir*: it never moves
+   a stay's end, but it keeps a stay open (by one more ``window`` at most) while the
+   stay's last counted motion was not a burst: a still person stirring, not a passer-by
+   after someone stood up and left;
 3. a stay begins at a cluster with an *arrival* burst (at least ``arrival_seconds``:
-   nobody settles in without one) and takes in
-   each following sitting cluster that begins at most ``window`` after its last motion
-   (so a decision is final ``horizon`` seconds later), unless the stay ended with a
-   burst (standing up) and the next cluster opens with an arrival burst (settling in).
-   Without both signatures the person never left;
-4. a stay is occupied from its first motion to its last (+ ``tail_seconds``), where a
+   nobody settles in without one; after one short pulse, which may be a passer-by, it
+   takes ``lead_arrival_seconds``, longer than any fidget) or with a *steady* rhythm
+   (``start_episodes`` episodes, ``start_stirs`` of them ``stir_gap`` apart: a reader
+   whose settling in was missed; passers-by almost never do that). It takes in each
+   following sitting cluster that begins at most ``window`` after its last motion,
+   unless the stay ended with a burst (standing up) and the next cluster opens with an
+   arrival burst (settling in). Without both signatures the person never left. A
+   *sure* rhythm (``sure_episodes`` episodes, ``sure_stirs`` stirs) undoes a standing
+   up (the person is still there) and takes the stay on even after a quiet spell
+   longer than the window, up to ``resume_window`` after its last motion (a reader in
+   deep focus twice over);
+4. a stay that begins with a lone burst (nothing sitting after it in its cluster) is
+   either an arrival or the packing up of the stay before, after a quiet spell. It
+   counts as ended (standing up) until sitting motion follows, and if it ends without
+   any (the next arrival, or ``window`` of quiet) it was the packing up: it joins the
+   stay before when that ended at most ``window`` earlier;
+5. a stay is occupied from its first motion to its last (+ ``tail_seconds``), where a
    cluster ending in a burst ends with that burst (lone pulses after it are
    passers-by).
 
@@ -35,6 +47,7 @@ equal to it over a span; :class:`Hindsight` runs both online with bounded memory
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -58,19 +71,35 @@ class Rules:
     rhythm_episodes: int = 4
     rhythm_seconds: float = 120.0
     tail_seconds: float = 5.0
+    lead_arrival_seconds: float = 50.0
+    stir_gap: float = 30.0
+    sure_episodes: int = 6
+    sure_stirs: int = 6
+    start_episodes: int = 10
+    start_stirs: int = 8
+    resume_window: float = 5400.0
 
     def __post_init__(self) -> None:
         if not (self.window >= self.link_seconds > 0 and self.burst_seconds >= 0
                 and self.arrival_seconds >= 0 and self.rhythm_episodes >= 1
-                and self.rhythm_seconds >= 0 and self.tail_seconds >= 0):
-            raise ValueError("Rules: window >= link_seconds > 0 and the other "
-                             "durations >= 0, rhythm_episodes >= 1 are required")
+                and self.rhythm_seconds >= 0 and self.tail_seconds >= 0
+                and self.lead_arrival_seconds >= 0 and self.stir_gap >= 0
+                and self.resume_window >= self.window
+                and min(self.sure_episodes, self.sure_stirs, self.start_episodes,
+                        self.start_stirs) >= 1):
+            raise ValueError("Rules: resume_window >= window >= link_seconds > 0, the other "
+                             "durations >= 0, the episode and stir counts >= 1 are "
+                             "required")
 
     @property
     def horizon(self) -> float:
-        """How long after a moment its re-estimate can still change."""
-        return (self.window + (self.rhythm_episodes + 1) * self.link_seconds
-                + self.rhythm_seconds)
+        """How long after a moment its re-estimate can still change: a stay's end waits
+        for a lone burst within ``window`` after it and for that burst's fate (``window``
+        more); stirs bridge at most two windows, a sure rhythm ``resume_window``; and a
+        cluster is known once its first ``start_episodes`` episodes are."""
+        episodes = max(self.rhythm_episodes, self.sure_episodes, self.start_episodes)
+        return (max(2 * self.window, self.resume_window)
+                + (episodes + 1) * self.link_seconds + self.rhythm_seconds)
 
 
 def _clusters(episodes: Sequence[Episode], link: float) -> list[list[Episode]]:
@@ -83,35 +112,69 @@ def _clusters(episodes: Sequence[Episode], link: float) -> list[list[Episode]]:
     return out
 
 
+def _stirs(cluster: Sequence[Episode], gap: float) -> int:
+    """Separate stirs in a cluster: episodes at least ``gap`` apart count apart."""
+    pairs = zip(cluster, cluster[1:], strict=False)
+    return 1 + sum(1 for (_, b), (a, _) in pairs if a - b >= gap)
+
+
 def reestimate(episodes: Sequence[Episode], rules: Rules = Rules()) -> list[Interval]:
     """Occupied intervals from motion episodes in time order (module docstring)."""
-    stays: list[list[float]] = []  # [first motion, last motion]
+    stays: list[list[float]] = []  # [first motion, last counted motion]
+    lone = False  # the open stay began with a lone burst and nothing sitting followed
     open_stay = False  # the last stay may still grow
     departed = False  # ... and its last counted motion was a burst (standing up)
+    stirred = -math.inf  # the last stir that keeps the open stay open
+
+    def close() -> None:
+        """The open stay ends: a lone burst without sitting after it was packing up."""
+        nonlocal lone, open_stay
+        if lone and len(stays) >= 2 and stays[-1][0] - stays[-2][1] <= rules.window:
+            stays[-2][1] = stays[-1][1]
+            del stays[-1]
+        lone = open_stay = False
+
     for cluster in _clusters(episodes, rules.link_seconds):
         first, last = cluster[0][0], cluster[-1][1]
-        if open_stay and first - stays[-1][1] > rules.window:
-            open_stay = False  # no sitting's motion for longer than the window: gone
+        quiet = first - max(stays[-1][1], stirred) if open_stay else 0.0
         bursts = [n for n, (a, b) in enumerate(cluster) if b - a >= rules.burst_seconds]
         rhythm = len(cluster) >= rules.rhythm_episodes and last - first >= rules.rhythm_seconds
+        stirs = _stirs(cluster, rules.stir_gap)
+        sure = rhythm and len(cluster) >= rules.sure_episodes and stirs >= rules.sure_stirs
+        if quiet > rules.window and not (
+                sure and not lone and first - stays[-1][1] <= rules.resume_window):
+            close()  # no sitting's motion for longer than the window: gone
         if not (bursts or rhythm):
-            if open_stay and not departed:
-                stays[-1][1] = max(stays[-1][1], last)  # a still person stirring
+            if open_stay and not departed and quiet <= rules.window:  # a still person
+                stirred = min(max(stirred, last), stays[-1][1] + rules.window)
             continue  # else a passer-by
+        steady = rhythm and len(cluster) >= rules.start_episodes and stirs >= rules.start_stirs
         ends_with_burst = bool(bursts) and (
             not rhythm or len(cluster) - bursts[-1] < rules.rhythm_episodes)
         if ends_with_burst:
             last = cluster[bursts[-1]][1]  # lone pulses after the last burst: passers-by
-        arrival = cluster[0][1] - cluster[0][0] >= rules.arrival_seconds
+        lead = bursts[0] if bursts else len(cluster)
+        need = rules.arrival_seconds if lead == 0 else rules.lead_arrival_seconds
+        arrival = lead <= 1 and cluster[lead][1] - cluster[lead][0] >= need
         if open_stay and not (departed and arrival):
             stays[-1][1] = max(stays[-1][1], last)  # the person never left
-            if bursts:  # a stir without a burst does not undo a standing up
+            lone = False
+            if sure and not ends_with_burst:
+                departed = False  # steady stirring after a burst: still sitting there
+            elif bursts:  # a stir without a burst does not undo a standing up
                 departed = ends_with_burst
-        elif any(b - a >= rules.arrival_seconds for a, b in cluster):
-            # a stay begins with someone settling in
-            stays.append([first, last])
-            # settling in is no standing up, even when nothing follows it for a while
-            open_stay, departed = True, ends_with_burst and bursts[-1] > 0
+        elif arrival or steady or any(b - a >= rules.arrival_seconds for a, b in cluster):
+            # a stay begins with someone settling in (or a reader's steady rhythm)
+            if open_stay:
+                close()
+            stays.append([cluster[lead][0] if arrival else first, last])
+            stirred = -math.inf
+            # settling in is no standing up, unless nothing sitting follows it (yet)
+            lone = ends_with_burst and len(bursts) == 1 and len(cluster) - lead <= 2
+            open_stay = True
+            departed = lone or not bursts or (ends_with_burst and bursts[-1] > 0)
+    if open_stay:
+        close()  # as things stand: a lone burst at the end is packing up, until not
     return [(a, b + rules.tail_seconds) for a, b in stays]
 
 
@@ -161,8 +224,8 @@ class Hindsight:
     Feed every raw PIR sample (``sample``) and every live event (``event``) in time
     order. Every ``period`` seconds the span that has become final (older than the
     rules' ``horizon``) is re-estimated and the corrections for it are returned. Memory:
-    the episodes of the last ``horizon`` + ``window`` seconds and of the stay that may
-    still reach into them (a working day at most), the live events not yet final, and
+    the episodes of the last ``horizon`` + ``resume_window`` seconds and of the stay that
+    may still reach into them (a working day at most), the live events not yet final, and
     the corrections held back since the desk's newest live event (one per period).
     """
 
@@ -222,11 +285,12 @@ class Hindsight:
         if self._run is not None:
             episodes.append((self._run[0], self._run[1]))
         occupied = reestimate(episodes, self.rules)
-        # forget what can no longer matter: episodes before both the window behind the
+        # forget what can no longer matter: episodes before both the reach behind the
         # new final point and the stay that may still reach it (a stay needs its start)
-        keep_from = until - self.rules.horizon - self.rules.window
+        reach = max(2 * self.rules.window, self.rules.resume_window)  # a stay's pull
+        keep_from = until - self.rules.horizon - reach
         for a, b in occupied:
-            if b + self.rules.window >= keep_from:
+            if b + reach >= keep_from:
                 keep_from = min(keep_from, a)
                 break
         while self._episodes and self._episodes[0][1] < keep_from:

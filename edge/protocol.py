@@ -55,7 +55,7 @@ DELIVERY: Mapping[str, tuple[int, bool]] = {
 __all__ = [
     "ProtocolError", "Topic", "parse_topic", "topic_for", "Status", "DeskEvent",
     "DesksMessage", "ZoneCount", "ZonesMessage", "Scan", "CheckinsMessage", "Health",
-    "DeskAssignment", "Config", "Feedback", "Message", "encode", "decode",
+    "RadioHealth",    "DeskAssignment", "Config", "Feedback", "Message", "encode", "decode",
     "subscription_for_hub", "subscription_for_agent", "MIN_TIMESTAMP",
 ]
 
@@ -194,6 +194,18 @@ class CheckinsMessage:
 
 
 @dataclass(frozen=True)
+class RadioHealth:
+    """A wireless desk sensor's levels: battery in tens of percent (None: not reported),
+    signal as a word (never an RSSI), and its count of faults (undecryptable adverts,
+    unreadable payloads, broken radar frames) since the agent started."""
+
+    desk: str
+    signal: Literal["good", "fair", "weak", "none"]
+    faults: int
+    battery: int | None = None
+
+
+@dataclass(frozen=True)
 class Health:
     """Agent health (QoS 0): outbox depth, faulty sensors' desks, uptime, drop counts."""
 
@@ -205,6 +217,7 @@ class Health:
     outbox_depth: int
     dropped: int
     sensor_faults: tuple[str, ...] = ()
+    radio: tuple[RadioHealth, ...] = ()  # wireless sensors only (docs/sensors.md)
 
 
 @dataclass(frozen=True)
@@ -348,6 +361,13 @@ def _text(max_len: int, pattern: str = r"[\x20-\x7e]*") -> Checker:
     return check
 
 
+def _nullable(check: Checker) -> Checker:
+    def nullable(value: Any, name: str) -> Any:
+        return None if value is None else check(value, name)
+
+    return nullable
+
+
 def _list(item: Checker, *, min_items: int = 0) -> Checker:
     def check(value: Any, name: str) -> tuple[Any, ...]:
         if not isinstance(value, list):
@@ -422,8 +442,14 @@ _SCHEMAS: dict[str, tuple[type, dict[str, Checker], frozenset[str]]] = {
         {
             "agent": _ident, "boot": _int(), "sent": _timestamp, "uptime": _number,
             "outbox_depth": _int(), "dropped": _int(), "sensor_faults": _list(_ident),
+            "radio": _list(_object(
+                RadioHealth,
+                {"desk": _ident, "signal": _choice("good", "fair", "weak", "none"),
+                 "faults": _int(), "battery": _nullable(_int(0, 100))},
+                frozenset({"battery"}),
+            )),
         },
-        frozenset({"sensor_faults"}),
+        frozenset({"sensor_faults", "radio"}),
     ),
     "config": (
         Config,
@@ -469,7 +495,7 @@ def _timestamps(message: Message) -> list[tuple[str, float]]:
     """Every time stamp of a message that the time checks apply to.
 
     A health report's ``sent`` is left out on purpose: it is how the hub measures an
-    agent's clock offset (hub/apply.py), including that of a Pi whose clock is not set.
+    agent's clock offset (hub/db/apply.py), including that of a Pi whose clock is not set.
     """
     stamps: list[tuple[str, float]] = []
     for name in ("sent", "issued"):

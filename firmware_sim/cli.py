@@ -90,6 +90,9 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("--hold", type=float, default=600.0, help="agent hold time in seconds")
     f.add_argument("--miss-rate", type=float, default=0.0)
     f.add_argument("--dropout-rate", type=float, default=0.0)
+    f.add_argument("--wireless-share", type=float, default=0.0,
+                   help="share of desks read through a zigbee presence or LD2410 radar "
+                        "model and the agent's detector (docs/sensors.md)")
     return parser
 
 
@@ -151,6 +154,7 @@ def _fleet(args: argparse.Namespace) -> int:
     fleet = FleetRunner(
         building, people, mqtt=mqtt, data_dir=args.data, hold_seconds=args.hold,
         seed=args.seed, miss_rate=args.miss_rate, dropout_rate=args.dropout_rate,
+        wireless_share=args.wireless_share,
     )
     with fleet:
         now = time.time()

@@ -63,6 +63,7 @@ class FleetRunner:
         poll_seconds: float = 1.0,
         miss_rate: float = 0.0,
         dropout_rate: float = 0.0,
+        wireless_share: float = 0.0,
         clock: Callable[[], float] = time.time,
         start_at: float | None = None,
         reader: Reader | None = None,
@@ -83,7 +84,8 @@ class FleetRunner:
         self._configure = configure
         self._configs: dict[str, AgentConfig] = {}
         self._offline: set[str] = set()
-        self._sensor_knobs = {"miss_rate": miss_rate, "dropout_rate": dropout_rate}
+        self._sensor_knobs = {"miss_rate": miss_rate, "dropout_rate": dropout_rate,
+                              "wireless_share": wireless_share}
         self._truth: GroundTruth | None = None
         self._last: float | None = None
         self._started = False

@@ -20,9 +20,13 @@ import hashlib
 import struct
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from edge.sensors.base import Reading
 from firmware_sim.people import Interval, PeopleModel, merge_intervals
+
+if TYPE_CHECKING:
+    from firmware_sim.wireless import WirelessDeskSensor
 
 __all__ = ["GroundTruth", "SimulatedSensor"]
 
@@ -104,16 +108,29 @@ class GroundTruth:
         seed: int = 0,
         miss_rate: float = 0.0,
         dropout_rate: float = 0.0,
+        wireless_share: float = 0.0,
     ) -> None:
+        """``wireless_share``: the share of desks (picked by seed) read through a wireless
+        model and the agent's detector (``firmware_sim.wireless.WirelessDeskSensor``:
+        zigbee presence and LD2410 radar desks in turn) instead of the replay."""
+        if not 0.0 <= wireless_share <= 1.0:
+            raise ValueError("wireless_share must be between 0 and 1")
         self.people = people
         self.origin = origin
         self.covered_until = origin
-        self.sensors: dict[str, SimulatedSensor] = {
-            desk.id: SimulatedSensor(
-                (), seed=seed * 1_000_003 + n, miss_rate=miss_rate, dropout_rate=dropout_rate
-            )
-            for n, desk in enumerate(people.desks)
-        }
+        self.sensors: dict[str, SimulatedSensor | WirelessDeskSensor] = {}
+        wireless = 0
+        for n, desk in enumerate(people.desks):
+            desk_seed = seed * 1_000_003 + n
+            if wireless_share and _uniform(seed, 9, n) < wireless_share:
+                from firmware_sim.wireless import WirelessDeskSensor
+
+                kind = ("zigbee", "radar")[wireless % 2]
+                wireless += 1
+                self.sensors[desk.id] = WirelessDeskSensor(kind, seed=desk_seed)
+            else:
+                self.sensors[desk.id] = SimulatedSensor(
+                    (), seed=desk_seed, miss_rate=miss_rate, dropout_rate=dropout_rate)
 
     def ensure(self, until: float) -> None:
         """Extend the known truth to at least ``until`` (up to the next local midnight)."""

@@ -32,7 +32,7 @@ def _demo(args: argparse.Namespace) -> int:
 
     threading.Thread(target=still_loading, name="demo-loading", daemon=True).start()
     try:
-        from hub.demo import DemoOptions, run_demo
+        from hub.demo.run import DemoOptions, run_demo
     finally:
         loaded.set()
 
@@ -66,7 +66,7 @@ def _hub_serve(args: argparse.Namespace) -> int:
     import signal
     import threading
 
-    from hub.accounts import ensure_admin
+    from hub.auth.accounts import ensure_admin
     from hub.config import HubSettings
     from hub.server import HubServer
 
@@ -103,7 +103,7 @@ def _hub_serve(args: argparse.Namespace) -> int:
 def _hub_import(args: argparse.Namespace) -> int:
     import json
 
-    from hub.store_protocol import open_store
+    from hub.db.engines import open_store
 
     settings = _hub_settings(args)
     try:
@@ -118,8 +118,8 @@ def _hub_import(args: argparse.Namespace) -> int:
 
 
 def _hub_token(args: argparse.Namespace) -> int:
-    from hub.accounts import create_api_token
-    from hub.store_protocol import open_store
+    from hub.auth.accounts import create_api_token
+    from hub.db.engines import open_store
 
     settings = _hub_settings(args)
     store = open_store(settings.store_url)
@@ -139,9 +139,9 @@ def _hub_badge_key(args: argparse.Namespace) -> int:
 
 
 def _hub_labels(args: argparse.Namespace) -> int:
-    from hub import provision
+    from hub.admin import provision
     from hub.checkin import labels
-    from hub.store_protocol import open_store
+    from hub.db.engines import open_store
 
     settings = _hub_settings(args)
     base = args.base_url or settings.public_url or (
@@ -166,8 +166,9 @@ def _hub_labels(args: argparse.Namespace) -> int:
 
 
 def _hub_agents_add(args: argparse.Namespace) -> int:
-    from hub import desk_sensors, provision
-    from hub.store_protocol import open_store
+    from hub.admin import provision
+    from hub.building import desk_sensors
+    from hub.db.engines import open_store
 
     settings = _hub_settings(args)
     store = open_store(settings.store_url)
@@ -203,8 +204,8 @@ def _said_broker_files(args: argparse.Namespace) -> None:
 
 
 def _hub_agents_revoke(args: argparse.Namespace) -> int:
-    from hub import provision
-    from hub.store_protocol import open_store
+    from hub.admin import provision
+    from hub.db.engines import open_store
 
     known = provision.revoke_agent(args.name, passwd_file=args.passwd_file,
                                    acl_file=args.acl_file)
@@ -222,8 +223,8 @@ def _hub_agents_revoke(args: argparse.Namespace) -> int:
 
 def _hub_agents_edge_config(args: argparse.Namespace) -> int:
     """The agent's edge.toml from the building, with its desks' sensors (no secret)."""
-    from hub import edge_config
-    from hub.store_protocol import open_store
+    from hub.admin import edge_config
+    from hub.db.engines import open_store
 
     store = open_store(_hub_settings(args).store_url)
     try:
@@ -242,7 +243,7 @@ def _hub_agents_edge_config(args: argparse.Namespace) -> int:
 
 
 def _hub_agents_hub_account(args: argparse.Namespace) -> int:
-    from hub import provision
+    from hub.admin import provision
 
     password = provision.ensure_hub_account(passwd_file=args.passwd_file,
                                             acl_file=args.acl_file)
@@ -263,8 +264,8 @@ def _hub_privacy(args: argparse.Namespace) -> int:
 
         print(f"Wrote {docs.write(args.out or docs.DOC_PATH)}")
         return 0
+    from hub.db.engines import open_store
     from hub.privacy import audit, rights
-    from hub.store_protocol import open_store
 
     settings = _hub_settings(args)
     store = open_store(settings.store_url)
@@ -297,9 +298,9 @@ def _add_privacy_parser(hub: argparse._SubParsersAction) -> None:  # type: ignor
 
 
 def _add_agents_parser(hub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """`deskpulse hub agents add|revoke|hub-account|edge-config` (hub/provision.py,
-    hub/edge_config.py)."""
-    from hub.edge_config import PLACEHOLDER_HOST
+    """`deskpulse hub agents add|revoke|hub-account|edge-config` (hub/admin/provision.py,
+    hub/admin/edge_config.py)."""
+    from hub.admin.edge_config import PLACEHOLDER_HOST
 
     agents = hub.add_parser("agents", help="per-agent MQTT credentials and broker ACL")
     sub = agents.add_subparsers(dest="agents_command", required=True)

@@ -24,6 +24,7 @@ from pydantic import Field, ValidationError, ValidationInfo, field_validator, mo
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from edge.placeholders import is_placeholder  # one list with edge.toml's
 from edge.private_files import private_dir
 from hub.errors import ConfigError
 
@@ -32,11 +33,6 @@ log = logging.getLogger(__name__)
 SECRET_FILE = "secret.key"  # noqa: S105 (a file name, not a secret)
 MIN_SECRET_LENGTH = 16
 MIN_PRIVACY_K = 3  # PRIVACY.md item 8: k is never below 3
-# Values people paste from examples; a hub signing sessions with one of them is not secure.
-PLACEHOLDER_SECRETS = frozenset({
-    "", "changeme", "change-me", "change_me", "secret", "secret-key", "secretkey", "password",
-    "default", "deskpulse", "example", "test", "xxx", "todo", "insecure", "your-secret-key",
-})
 _NAME = re.compile(r"[A-Za-z0-9_-]{1,40}")  # worker names and shared-subscription groups
 _PATH_FIELDS = ("data_dir", "database", "mqtt_ca_file")
 # The TOML values of the settings being built right now (see from_toml): a context variable
@@ -121,7 +117,7 @@ class HubSettings(BaseSettings):
     # Floor-plan uploads (PNG/SVG; docs/dashboard.md), also capped by max_body_bytes.
     floor_plan_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, le=1024**3)
     checkin_rate_per_minute: int = Field(default=30, ge=1, le=10_000)
-    # Invitation e-mails (hub/mailer.py, docs/checkin.md "Invitations"): no smtp_host = no
+    # Invitation e-mails (hub/auth/mailer.py, docs/checkin.md "Invitations"): no smtp_host = no
     # e-mail; invitations are then handed out as a printed list or CSV. The password is
     # best given as DESKPULSE_SMTP_PASSWORD.
     smtp_host: str | None = None
@@ -173,7 +169,7 @@ class HubSettings(BaseSettings):
     def _check_secret_key(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        if value.strip().lower() in PLACEHOLDER_SECRETS:
+        if is_placeholder(value):
             raise ConfigError(
                 "secret_key is a placeholder; remove it to have one generated in "
                 f"data_dir/{SECRET_FILE}, or set a random value of at least "
@@ -189,7 +185,7 @@ class HubSettings(BaseSettings):
     @field_validator("mqtt_password")
     @classmethod
     def _check_mqtt_password(cls, value: str | None) -> str | None:
-        if value is not None and value.strip().lower() in PLACEHOLDER_SECRETS:
+        if value is not None and is_placeholder(value):
             raise ConfigError(
                 "mqtt_password is a placeholder; set the password printed by "
                 "`deskpulse hub agents hub-account` (as DESKPULSE_MQTT_PASSWORD)"
@@ -242,7 +238,7 @@ class HubSettings(BaseSettings):
 
     @property
     def store_url(self) -> str:
-        """What :func:`hub.store_protocol.open_store` opens: ``database_url`` or the file."""
+        """What :func:`hub.db.engines.open_store` opens: ``database_url`` or the file."""
         return self.database_url or str(self.database_path)
 
     @property

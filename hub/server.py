@@ -5,7 +5,7 @@ role (`hub serve --role`; docs/scale.md, "Several workers"):
 
 - ``ingest``: MQTT ingest and agent liveness (silent agents go offline); run several, each
   with its own ``worker_name``, on a shared subscription (``mqtt_shared_group``). On
-  SQLite it also indexes the transitions it wrote (hub/transition_index.py).
+  SQLite it also indexes the transitions it wrote (hub/db/transition_index.py).
 - ``aggregate``: rollups, day summaries, automatic check-out, retention; run exactly one.
 - ``api``: the HTTP API and dashboard only; stateless, run as many as needed.
 - ``all``: everything in one process (the single hub, the default).
@@ -20,16 +20,17 @@ from typing import Any, Literal
 
 import uvicorn
 
-from hub import accounts
 from hub.api.app import create_app
+from hub.auth import accounts
 from hub.checkin.jobs import CheckinJobs
 from hub.config import HubSettings
-from hub.ingest import Ingestor
-from hub.liveness import LivenessJob
+from hub.db.engines import open_store
+from hub.db.protocol import Store
+from hub.db.transition_index import IndexingJob
+from hub.ingest.ingestor import Ingestor
+from hub.ingest.liveness import LivenessJob
 from hub.privacy.retention import RetentionJobs
-from hub.rollup import Rollupper
-from hub.store_protocol import Store, open_store
-from hub.transition_index import IndexingJob
+from hub.reports.rollup import Rollupper
 
 log = logging.getLogger(__name__)
 

@@ -32,8 +32,8 @@ if TYPE_CHECKING:
     from fastapi.testclient import TestClient
 
     from hub.config import HubSettings
-    from hub.ingest import Ingestor
-    from hub.store_protocol import Store
+    from hub.db.protocol import Store
+    from hub.ingest.ingestor import Ingestor
 
 ENGINES = ("sqlite", "postgres")
 
@@ -104,7 +104,7 @@ def cheap_argon2(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
     and of the login rate limit, whose race window is the hashing time."""
     from argon2 import PasswordHasher
 
-    from hub import accounts
+    from hub.auth import accounts
 
     # The unknown-user dummy hash is cached per process: each test makes its own, with
     # this test's hasher, so a cheap one never leaks into a real_argon2 test.
@@ -127,8 +127,8 @@ def settings(tmp_path: Path, database_url: str | None) -> HubSettings:
 @pytest.fixture
 def store(settings: HubSettings) -> Iterator[Store]:
     """The hub store on this test's engine, with the small building and the account tables."""
-    from hub import accounts
-    from hub.store_protocol import open_store
+    from hub.auth import accounts
+    from hub.db.engines import open_store
 
     store = open_store(settings.store_url)
     store.import_building(BUILDING)
@@ -166,7 +166,7 @@ def client(app: FastAPI) -> Iterator[TestClient]:
 @pytest.fixture
 def token(store: Store) -> str:
     """A manager's API token."""
-    from hub import accounts
+    from hub.auth import accounts
 
     return accounts.create_api_token(store.db, "tests", role="manager")
 
@@ -179,7 +179,7 @@ def auth(token: str) -> dict[str, str]:
 @pytest.fixture
 def admin(store: Store) -> dict[str, str]:
     """An admin's API token, as request headers."""
-    from hub import accounts
+    from hub.auth import accounts
 
     return {"Authorization": f"Bearer {accounts.create_api_token(store.db, 'ops', 'admin')}"}
 
@@ -187,7 +187,7 @@ def admin(store: Store) -> dict[str, str]:
 @pytest.fixture
 def manager(store: Store) -> tuple[str, str]:
     """A manager account: (username, password)."""
-    from hub import accounts
+    from hub.auth import accounts
 
     accounts.create_user(store.db, "mia", "correct horse battery", "manager")
     return "mia", "correct horse battery"
@@ -197,7 +197,7 @@ def manager(store: Store) -> tuple[str, str]:
 def ingestor(fresh_broker: Mosquitto, settings: HubSettings, store: Store) -> Iterator[Ingestor]:
     """A real Ingestor on this test's own broker, writing to the suite's ``store`` (the
     ``settings``/``store`` fixtures of tests/api, tests/checkin or tests/privacy)."""
-    from hub.ingest import Ingestor
+    from hub.ingest.ingestor import Ingestor
 
     ingestor = Ingestor(settings.model_copy(update={"mqtt_port": fresh_broker.port}), store,
                         client_id=f"hub-{uuid.uuid4().hex[:8]}")

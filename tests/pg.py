@@ -122,7 +122,7 @@ class PostgresCluster:
         cluster (about 0.25 s instead of 0.8 s for creating and migrating each one), made
         in the background while the previous test ran."""
         if self._hub_template is None:
-            from hub.pgstore import PostgresStore
+            from hub.db.postgres.store import PostgresStore
 
             url = self.create_database()
             PostgresStore(url).close()

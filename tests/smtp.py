@@ -1,6 +1,6 @@
 """A real SMTP server for tests: aiosmtpd on a free port, keeping every message it accepts.
 
-The hub's mailer (hub/mailer.py) talks to it with smtplib exactly as to a company's mail
+The hub's mailer (hub/auth/mailer.py) talks to it with smtplib exactly as to a company's mail
 relay; tests read what arrived from :attr:`SmtpServer.messages`.
 """
 

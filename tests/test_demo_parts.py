@@ -7,10 +7,10 @@ import io
 from rich.console import Console
 
 from firmware_sim.building import generate_building
-from hub.demo import DemoOptions, _building
-from hub.demo_checkins import PersonPool
-from hub.demo_output import HistoryProgress, days_text
-from hub.demo_setup import layout_for
+from hub.demo.checkins import PersonPool
+from hub.demo.output import HistoryProgress, days_text
+from hub.demo.run import DemoOptions, _building
+from hub.demo.setup import layout_for
 
 
 def test_layout_gives_every_zone_a_receiver_and_every_agent_a_camera() -> None:

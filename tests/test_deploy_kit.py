@@ -202,7 +202,7 @@ def test_compose_files_it_mounts_and_copies_exist() -> None:
             for source in line.split()[1:-1]:
                 assert (root / source).exists(), f"Dockerfile copies a missing {source}"
     assert re.search(r"^FROM python:3\.1[1-9]", dockerfile, re.MULTILINE)
-    assert "pip install --no-cache-dir ." in dockerfile
+    assert "pip install --no-cache-dir '.[hub,postgres]'" in dockerfile  # the hub's extras
 
 
 # -- commands in the guides -----------------------------------------------------------------------

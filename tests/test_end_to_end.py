@@ -13,10 +13,10 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from hub.accounts import create_api_token
+from hub.auth.accounts import create_api_token
 from hub.config import HubSettings
+from hub.db.sqlite.store import SqliteStore
 from hub.server import HubServer
-from hub.store import SqliteStore
 from tests.broker import Mosquitto, free_port
 
 SITE = "e2e"

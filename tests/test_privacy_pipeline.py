@@ -33,8 +33,8 @@ from firmware_sim.ble import BleWorld, feed
 from firmware_sim.building import Building
 from firmware_sim.people import PeopleModel
 from hub.config import HubSettings
-from hub.ingest import Ingestor
-from hub.store import SqliteStore
+from hub.db.sqlite.store import SqliteStore
+from hub.ingest.ingestor import Ingestor
 from tests.broker import Mosquitto
 from tests.edge.helpers import ScriptedSensor
 from tests.privacy_scan import FORBIDDEN_COLUMNS, Capture, forbidden_keys, leaks
@@ -162,3 +162,171 @@ def test_no_mac_name_or_rssi_leaves_memory(
         assert leaks(b'{"x": "' + planted.encode() + b'"}', addresses, names), planted
     assert leaks(b"\x00" + bytes.fromhex(some.replace(":", ""))[::-1], addresses, names)
     assert forbidden_keys({"counts": [{"zone": "z", "rssi": -60}]}) == {"rssi"}
+
+
+# -- wireless desk sensors (issue 22) ---------------------------------------------------
+
+WL_SITE, WL_AGENT, WL_ZONE = "privacy-wl", "privacy-wl-agent", "privacy-wl-z1"
+WL_BUILDING = {"sites": [{"id": WL_SITE, "name": "Wireless", "timezone": "UTC", "floors": [
+    {"id": "privacy-wl-f1", "name": "First", "level": 1, "zones": [
+        {"id": WL_ZONE, "name": "Zone", "desks": [
+            {"id": f"{WL_ZONE}-d{i}", "name": f"W.{i}", "agent": WL_AGENT,
+             "x": 0.2 * i, "y": 0.5} for i in range(1, 5)]}]}]}]}
+BTHOME_PLAIN, BTHOME_KEYED = "A4:C1:38:5E:91:0D", "54:48:E6:8F:80:A5"
+BIND_KEY = "231d39c1d7cc1ab1aee224cd096db932"
+IEEE = "0x00158d0001a2b3c4"
+RADAR_FORBIDDEN = {"distance", "target_distance", "energy", "moving_cm", "still_cm",
+                   "ieee", "ieeeaddr", "ieee_address", "linkquality", "friendly_name"}
+
+
+def test_no_sensor_address_ieee_or_radar_reading_leaves_the_pi(
+    tmp_path: Path, fresh_broker: Mosquitto, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """BTHome adverts through the scanner callback, zigbee2mqtt payloads (with the IEEE
+    address zigbee2mqtt adds to them) on the Pi's own device broker, LD2410 frames through
+    a pty: desk states reach the hub; none of the inputs' identifiers or readings do."""
+    import os
+    import tty
+
+    from bleak.backends.device import BLEDevice
+    from bleak.backends.scanner import AdvertisementData
+    from paho.mqtt import client as paho
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    from edge.sensors.factory import build_sensors
+    from edge.wireless.bthome import BTHOME_UUID
+    from edge.wireless.inputs import WirelessInputs
+    from edge.wireless.ld2410 import RadarFrame, encode_frame
+    from firmware_sim.wireless import Z2M_FIXTURES, bthome_objects, bthome_service_data
+
+    caplog.set_level(logging.DEBUG)
+    local = Mosquitto(tmp_path / "device-broker")  # the Pi's own broker for zigbee2mqtt
+    local.workdir.mkdir()
+    local.start()
+    settings = HubSettings(data_dir=tmp_path / "hub", mqtt_port=fresh_broker.port)
+    store = SqliteStore(settings.database_path)
+    store.import_building(WL_BUILDING)
+    ingestor = Ingestor(settings, store)
+    ingestor.start()
+    assert ingestor.wait_connected(10)
+    capture = Capture(fresh_broker.port)
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    desks = [f"{WL_ZONE}-d{i}" for i in range(1, 5)]
+    config = AgentConfig.from_dict({
+        "site": WL_SITE, "agent": WL_AGENT, "data_dir": str(tmp_path / "edge-wl"),
+        "mqtt": {"port": fresh_broker.port, "keepalive": 5},
+        "device_mqtt": {"port": local.port},
+        "desks": [
+            {"id": desks[0], "zone": WL_ZONE, "sensors": [
+                {"type": "bthome", "address": BTHOME_KEYED, "bind_key": BIND_KEY,
+                 "measure": "occupancy"}]},
+            {"id": desks[1], "zone": WL_ZONE, "sensors": [
+                {"type": "bthome", "address": BTHOME_PLAIN, "measure": "presence"}]},
+            {"id": desks[2], "zone": WL_ZONE, "sensors": [
+                {"type": "zigbee", "device": "desk-03", "field": "presence"}]},
+            {"id": desks[3], "zone": WL_ZONE, "sensors": [
+                {"type": "radar", "port": os.ttyname(slave), "max_cm": 120}]},
+        ],
+    })
+    wireless = WirelessInputs(config.device_mqtt, client_id="privacy-wl")
+    agent = Agent(config, build_sensors(config, tmp_path, "edge.toml", wireless=wireless),
+                  wireless=wireless, radio=True)
+    frame = RadarFrame(state=3, moving_cm=77, moving_energy=43, still_cm=0x4B, still_energy=61,
+                       detection_cm=0x4D)
+    z2m = paho.Client(CallbackAPIVersion.VERSION2, client_id="fake-z2m")
+    try:
+        assert agent.scanner is not None
+        agent.start()
+        assert agent.wait_connected(10)
+        assert wireless.devices is not None and wireless.devices.connected.wait(10)
+        z2m.connect("127.0.0.1", local.port)
+        z2m.loop_start()
+        payload = {**Z2M_FIXTURES["aqara_fp1e"],
+                   "device": {"ieeeAddr": IEEE, "friendlyName": "desk-03", "type": "EndDevice"}}
+        z2m.publish("zigbee2mqtt/desk-03", json.dumps(payload), 1).wait_for_publish(5)
+        key = bytes.fromhex(BIND_KEY)
+        for n in range(20):
+            for address, data in (
+                (BTHOME_KEYED, bthome_service_data(bthome_objects(packet_id=n, occupancy=True,
+                                                                  battery=80),
+                                                   mac=BTHOME_KEYED, bind_key=key,
+                                                   counter=500 + n)),
+                (BTHOME_PLAIN, bthome_service_data(bthome_objects(packet_id=n, presence=True))),
+            ):
+                agent.scanner.detection_callback(BLEDevice(address, "Shelly BLU", None),
+                                                 AdvertisementData(
+                    local_name="SBMO-003Z", manufacturer_data={},
+                    service_data={BTHOME_UUID: data}, service_uuids=[BTHOME_UUID],
+                    tx_power=None, rssi=-61, platform_data=()))
+            os.write(master, encode_frame(frame))
+            time.sleep(0.02)
+        deadline = time.monotonic() + 10
+        while True:
+            agent.step(time.time())
+            states = dict(store.db.execute("SELECT desk, state FROM desk_state").fetchall())
+            if states == dict.fromkeys(desks, "occupied"):
+                break
+            assert time.monotonic() < deadline, f"hub has {states}"
+            time.sleep(0.1)
+        assert wireless.radars[0].parser.frames >= 1 and wireless.bthome is not None
+        assert wireless.bthome.values >= 2 and wireless.bthome.faults == 0
+        agent._publish_health(time.time())
+        assert agent.wait_drained(10)
+        time.sleep(0.3)
+    finally:
+        z2m.loop_stop()
+        z2m.disconnect()
+        agent.stop(drain_seconds=1)
+        os.close(master)
+        os.close(slave)
+        capture.close()
+        ingestor.stop()
+        local.kill()
+
+    addresses = {BTHOME_KEYED, BTHOME_PLAIN}
+    ieee_forms = [IEEE.encode(), IEEE[2:].encode(), bytes.fromhex(IEEE[2:]),
+                  bytes.fromhex(IEEE[2:])[::-1]]
+    frame_bytes = encode_frame(frame)
+    readings = [frame_bytes, frame_bytes[8:17]]  # the whole frame, and its target block
+
+    def scan(blob: bytes) -> list[str]:
+        found = leaks(blob, addresses, {"SBMO-003Z", "Shelly BLU"})
+        found += [f"IEEE address form {f!r}" for f in ieee_forms if f in blob.lower()
+                  or f in blob]
+        found += [f"radar bytes {r.hex()}" for r in readings if r in blob]
+        return found
+
+    problems: dict[str, list[str]] = {}
+    problems["hub database dump"] = scan("\n".join(store.db.conn.iterdump()).encode())
+    store.close()
+    for path in sorted((tmp_path / "hub").rglob("*")) + sorted((tmp_path / "edge-wl").rglob("*")):
+        if path.is_file():
+            problems[str(path.relative_to(tmp_path))] = scan(path.read_bytes())
+    log_text = "\n".join(f"{r.name} {r.getMessage()} {r.args!r}" for r in caplog.records)
+    problems["logs"] = scan(log_text.encode())
+    kinds = {topic.rsplit("/", 1)[-1] for topic, _ in capture.messages}
+    assert {"status", "desks", "health"} <= kinds
+    for topic, body in capture.messages:
+        found = scan(topic.encode() + b"\n" + body)
+        decoded = json.loads(body)
+        found += sorted(forbidden_keys(decoded))
+        found += sorted(_keys(decoded) & RADAR_FORBIDDEN)
+        if found:
+            problems[f"mqtt {topic}"] = found
+    assert {k: v for k, v in problems.items() if v} == {}
+    health = [json.loads(b) for t, b in capture.messages if t.endswith("/health")]
+    assert any(h.get("radio") for h in health)  # levels did travel, as levels
+
+    # the scan can fail: each planted identifier or reading is caught
+    for planted in (IEEE.encode(), frame_bytes, BTHOME_PLAIN.lower().encode()):
+        assert scan(b"x" + planted + b"y"), planted
+    assert _keys({"a": [{"target_distance": 1}]}) & RADAR_FORBIDDEN
+
+
+def _keys(value: object) -> set[str]:
+    if isinstance(value, dict):
+        return {str(k).lower() for k in value}.union(*(_keys(v) for v in value.values()))
+    if isinstance(value, list):
+        return set().union(*(_keys(v) for v in value))
+    return set()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -25,3 +26,13 @@ class Sensor(Protocol):
     hardware fault: it returns ``Reading(at, "fault")`` instead."""
 
     def read(self, now: float) -> Reading: ...
+
+
+def is_boolean_sample(sample: object) -> bool:
+    """True for ``bool`` and numpy's ``bool_`` (what simulated and recorded drivers hand
+    over). numpy is looked up in ``sys.modules`` instead of imported: when nothing has
+    loaded it, no sample can be a numpy bool, and a GPIO-only agent never loads it."""
+    if isinstance(sample, bool):
+        return True
+    numpy = sys.modules.get("numpy")
+    return numpy is not None and isinstance(sample, numpy.bool_)

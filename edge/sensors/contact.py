@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
-from edge.sensors.base import Reading
+from edge.sensors.base import Reading, is_boolean_sample
 
 __all__ = ["ContactDetector"]
 
@@ -49,7 +47,7 @@ class ContactDetector:
             if self._last_valid is None or at - self._last_valid >= self.missing_seconds:
                 return Reading(at, "fault")
             return self._verdict(at)
-        if not isinstance(sample, bool | np.bool_):
+        if not is_boolean_sample(sample):
             self._pressed_since = None
             return Reading(at, "fault")
         pressed = bool(sample)

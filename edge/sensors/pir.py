@@ -44,9 +44,7 @@ from __future__ import annotations
 import math
 from collections import deque
 
-import numpy as np
-
-from edge.sensors.base import Reading
+from edge.sensors.base import Reading, is_boolean_sample
 
 __all__ = ["ADAPTIVE_HOLD", "PirDetector"]
 
@@ -160,7 +158,7 @@ class PirDetector:
             if self._last_valid is None or at - self._last_valid >= self.missing_seconds:
                 return Reading(at, "fault")
             return self._verdict(at)
-        if not isinstance(sample, bool | np.bool_):
+        if not is_boolean_sample(sample):
             self._high_since = None
             return Reading(at, "fault")
         self._last_valid = at

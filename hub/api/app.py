@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from hub import __version__, accounts, ratelimit
+from hub import __version__
 from hub.api.limits import BodySizeLimitMiddleware, request_is_https
 from hub.api.routes import (
     admin_pages,
@@ -45,9 +45,10 @@ from hub.api.routes import invitations as invitation_routes
 from hub.api.routes import metrics as metrics_routes
 from hub.api.routes import people_import as people_import_routes
 from hub.api.routes import privacy as privacy_routes
+from hub.auth import accounts, ratelimit
 from hub.config import HubSettings
+from hub.db.protocol import Store
 from hub.errors import ConfigError, DeskpulseError, NotFound
-from hub.store_protocol import Store
 
 log = logging.getLogger(__name__)
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"

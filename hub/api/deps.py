@@ -15,12 +15,12 @@ from typing import Annotated, Any
 from fastapi import Depends, HTTPException, Query, Request, status
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
-from hub import accounts
-from hub.accounts import Principal
 from hub.api.limits import request_is_https
+from hub.auth import accounts
+from hub.auth.accounts import Principal
 from hub.config import HubSettings
+from hub.db.protocol import Store
 from hub.errors import NotFound
-from hub.store_protocol import Store
 
 SESSION_COOKIE = "deskpulse_session"
 CSRF_COOKIE = "deskpulse_csrf"

@@ -13,9 +13,9 @@ import math
 from fastapi import HTTPException, status
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from hub import ratelimit
+from hub.auth import ratelimit
 from hub.config import HubSettings
-from hub.store_protocol import Store
+from hub.db.protocol import Store
 
 CHECKIN_WINDOW_SECONDS = 60.0
 

@@ -29,10 +29,10 @@ from typing import Any
 
 from edge.protocol import DELIVERY, MAX_ITEMS, Config, DeskAssignment, encode, topic_for
 from hub.config import HubSettings
-from hub.dbcompat import IntegrityError, insert_id
+from hub.db.compat import IntegrityError, insert_id
+from hub.db.protocol import Store
 from hub.errors import DeskpulseError, NotFound
 from hub.privacy import consent
-from hub.store_protocol import Store
 
 log = logging.getLogger(__name__)
 

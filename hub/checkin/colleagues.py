@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from hub.checkin.service import pseudonym_for
+from hub.db.protocol import Store
 from hub.privacy import consent
-from hub.store_protocol import Store
 
 
 def is_visible(store: Store, person_id: int) -> bool:

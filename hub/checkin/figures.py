@@ -26,7 +26,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from hub.store_protocol import Store
+from hub.db.protocol import Store
 
 SPEC_VERSION = "11.1"
 Interval = tuple[float, float]

@@ -17,11 +17,11 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from hub.building import check_core_hours, clock_seconds
+from hub.building.model import check_core_hours, clock_seconds
 from hub.checkin.service import purge_used_tokens
 from hub.config import HubSettings
+from hub.db.protocol import Store
 from hub.periodic import PeriodicJob
-from hub.store_protocol import Store
 
 
 def _local_time(day: date, seconds: int, zone: ZoneInfo) -> float:

@@ -22,8 +22,8 @@ import qrcode
 import qrcode.image.svg
 from PIL import Image, ImageDraw, ImageFont
 
+from hub.db.protocol import Store
 from hub.errors import NotFound
-from hub.store_protocol import Store
 
 CODE_PATTERN = re.compile(r"[A-Za-z0-9_-]{12,64}")
 # A4 at 150 dpi; 3 x 4 labels per page.

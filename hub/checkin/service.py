@@ -21,9 +21,9 @@ from hub.checkin import badges, tokens
 from hub.checkin.badges import BadgeNotEnrolled
 from hub.checkin.tokens import TokenExpired, TokenReplayed, TokenTampered, WrongDesk
 from hub.config import HubSettings
-from hub.dbcompat import IntegrityError, insert_id, take_turn
+from hub.db.compat import IntegrityError, insert_id, take_turn
+from hub.db.protocol import Store
 from hub.errors import DeskpulseError, NotFound
-from hub.store_protocol import Store
 
 log = logging.getLogger(__name__)
 

@@ -18,8 +18,8 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from hub.accounts import Principal
-from hub.dbcompat import take_turn
+from hub.auth.accounts import Principal
+from hub.db.compat import take_turn
 
 GENESIS = "0" * 64
 ANCHOR_KEY = "audit_anchor"  # meta row "id:hash" of the last purged entry

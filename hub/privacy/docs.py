@@ -15,6 +15,8 @@ DOC_PATH = Path(__file__).resolve().parents[2] / "docs" / "privacy.md"
 # PRIVACY.md item -> the tests that prove it (paths relative to the repository).
 PROOFS: tuple[tuple[str, str], ...] = (
     ("1 no MAC/RSSI/raw frames anywhere", "tests/test_privacy_pipeline.py"),
+    ("1 no wireless sensor address, zigbee IEEE address or radar reading leaves the Pi",
+     "tests/test_privacy_pipeline.py::test_no_sensor_address_ieee_or_radar_reading_leaves_the_pi"),
     ("2 BLE pseudonyms: in-memory HMAC key, replaced at least every 24 h",
      "tests/ble/test_pseudonym.py::test_rotation_after_at_most_a_day_changes_every_pseudonym"),
     ("2 the pseudonym key cannot be serialised, copied or shown",

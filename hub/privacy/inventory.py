@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from hub.dbcompat import is_postgres
+from hub.db.compat import is_postgres
 
 OnDelete = Literal["delete", "retain", "unlinked"]
 
@@ -214,7 +214,7 @@ NOT_PERSONAL: dict[tuple[str, str], str] = {
 }
 
 
-# The PostgreSQL store keeps its migrations in schema_migrations (hub/migrations_pg.py),
+# The PostgreSQL store keeps its migrations in schema_migrations (hub/db/postgres/migrations.py),
 # where SQLite has sqlite-utils' _sqlite_migrations: each engine has only its own.
 _POSTGRES_NOT_PERSONAL = {("schema_migrations", "name"): "a migration's name"}
 

@@ -23,11 +23,11 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from hub import transition_index
 from hub.config import HubSettings
+from hub.db import transition_index
+from hub.db.protocol import Store
 from hub.periodic import PeriodicJob
 from hub.privacy import audit
-from hub.store_protocol import Store
 
 log = logging.getLogger(__name__)
 DAY = 86400.0
@@ -41,7 +41,7 @@ def purge_checkins(db: Database, cutoff: float) -> int:
 
 def purge_transitions(db: Database, cutoff: float) -> int:
     """Transitions before ``cutoff``, but each desk's last one before it. Call with every
-    transition indexed (hub/transition_index.py, ``settle_all``): the lookups below read
+    transition indexed (hub/db/transition_index.py, ``settle_all``): the lookups below read
     the index only."""
     dirty = db.execute("SELECT MIN(from_at) FROM dirty").fetchone()
     if dirty is not None and dirty[0] is not None:

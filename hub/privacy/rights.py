@@ -22,9 +22,10 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from hub import accounts, people_import
-from hub.accounts import Principal
-from hub.dbcompat import IntegrityError
+from hub.admin import people_import
+from hub.auth import accounts
+from hub.auth.accounts import Principal
+from hub.db.compat import IntegrityError
 from hub.errors import DeskpulseError, NotFound
 from hub.privacy import audit
 from hub.privacy.inventory import INVENTORY

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from hub import accounts
-from hub.dbcompat import IntegrityError
-from hub.store_protocol import Store
+from hub.auth import accounts
+from hub.db.compat import IntegrityError
+from hub.db.protocol import Store
 from tests.support.web import login
 
 PASSWORD = "a long enough password"

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from sqlite_utils import Database
 
-from hub import accounts
+from hub.auth import accounts
+from hub.db.protocol import Store
 from hub.privacy.inventory import live_schema
-from hub.store_protocol import Store
 
 # Hashing is the subject here: the production argon2 parameters (tests/conftest.py).
 pytestmark = pytest.mark.real_argon2

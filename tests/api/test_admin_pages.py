@@ -14,15 +14,17 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from edge.protocol import DeskEvent, DesksMessage, Health, Status, Topic
-from hub import accounts, provision
-from hub.admin_views import PROVISIONING
+from hub.admin import provision
+from hub.admin.views import PROVISIONING
 from hub.api.app import create_app
 from hub.api.deps import SESSION_COOKIE
+from hub.auth import accounts
 from hub.cli import build_parser
 from hub.config import HubSettings
+from hub.db.engines import open_store
+from hub.db.protocol import Store
+from hub.db.sqlite.store import Incoming
 from hub.privacy import audit, retention
-from hub.store import Incoming
-from hub.store_protocol import Store, open_store
 from tests.support.building import BUILDING
 from tests.support.web import csrf_from, http_routes
 

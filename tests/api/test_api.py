@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from edge.protocol import Health, Topic
 from hub.api.app import CONTENT_SECURITY_POLICY
-from hub.store import Incoming, SqliteStore
+from hub.db.sqlite.store import Incoming, SqliteStore
 from tests.support.building import SITE, Desks
 
 DESK_FIELDS = {"id", "name", "floor", "zone", "state", "since"}

@@ -15,11 +15,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from fastapi.testclient import TestClient
 
-from hub.building import validate_building
+from hub.building.model import validate_building
+from hub.db.sqlite.store import SqliteStore
 from hub.errors import ConfigError
 from hub.privacy.inventory import live_schema
-from hub.rollup import refresh_rollups
-from hub.store import SqliteStore
+from hub.reports.rollup import refresh_rollups
 from tests.support.building import BUILDING, SITE, Desks
 
 BERLIN = ZoneInfo("Europe/Berlin")

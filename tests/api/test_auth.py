@@ -8,9 +8,9 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from hub import accounts
 from hub.api.app import CONTENT_SECURITY_POLICY
-from hub.store import SqliteStore
+from hub.auth import accounts
+from hub.db.sqlite.store import SqliteStore
 from tests.support.building import SITE
 from tests.support.web import csrf_from, login
 

@@ -19,11 +19,11 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from hub import accounts
 from hub.api.app import create_app
+from hub.auth import accounts
 from hub.checkin import labels, service
 from hub.config import HubSettings
-from hub.store import SqliteStore
+from hub.db.sqlite.store import SqliteStore
 from tests.support.building import BUILDING, Desks
 from tests.support.web import PASSWORD, session
 

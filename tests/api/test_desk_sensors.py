@@ -17,11 +17,11 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from edge.config import AgentConfig, OutboxConfig, SensorConfig
-from hub import provision
+from hub.admin import provision
 from hub.cli import main
 from hub.config import HubSettings
-from hub.store import SqliteStore
-from hub.store_protocol import Store
+from hub.db.protocol import Store
+from hub.db.sqlite.store import SqliteStore
 from tests.support.web import session
 
 PIR = {"type": "pir", "pin": 17}
@@ -54,7 +54,7 @@ def test_a_desks_sensors_are_set_replaced_and_cleared(
 
 @pytest.mark.parametrize(("sensors", "detail"), [
     ([{"type": "camera"}], "sensors[0].type 'camera' is not a sensor type: use one of "
-                           "contact, file, pir, pressure, thermopile"),
+                           "bthome, contact, file, mqtt, pir, pressure, radar, thermopile, zigbee"),
     ([{"type": "pir"}], "missing key 'sensors[0].pin': add it"),
     ([{"type": "pir", "pin": 2}], "sensors[0].pin must be a BCM GPIO number from 4 to 27 "
                                   "(2 and 3 are the I2C bus), got 2"),
@@ -144,13 +144,13 @@ def test_an_import_that_makes_an_agent_share_a_pin_is_refused(
     assert refused.json()["problems"] == [{"where": "agent hq-agent-1", "reason": (
         "desk hq-d1 sensors[0].pin: GPIO pin 17 is already used by desk hq-d5 sensors[0].pin: "
         "give every sensor its own pin")}]
-    north["desks"][0]["sensors"] = [{"type": "radar"}]
+    north["desks"][0]["sensors"] = [{"type": "sonar"}]
     north["desks"][1]["sensors"] = [{"type": "pir"}]
     refused = client.post("/api/v1/building/import", json=building, headers=admin)
     assert refused.json()["problems"] == [{
         "where": "sites[0].floors[0].zones[0].desks[0]",
-        "reason": "sensors[0].type 'radar' is not a sensor type: use one of contact, file, "
-                  "pir, pressure, thermopile"}, {
+        "reason": "sensors[0].type 'sonar' is not a sensor type: use one of bthome, "
+                  "contact, file, mqtt, pir, pressure, radar, thermopile, zigbee"}, {
         "where": "sites[0].floors[0].zones[0].desks[1]",
         "reason": "missing key 'sensors[0].pin': add it"}]
 
@@ -278,7 +278,7 @@ def test_two_edits_at_once_cannot_both_take_one_pin(store: Store) -> None:
     """Two administrators give two desks of one agent GPIO pin 17 at the same moment: one
     edit wins, the other is refused (409), on both engines. Without taking turns,
     PostgreSQL ran both checks side by side and let both through."""
-    from hub import building_edit
+    from hub.admin import building_edit
 
     def edit(desk: str, start: threading.Barrier, outcomes: list[str]) -> None:
         start.wait()

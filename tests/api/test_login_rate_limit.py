@@ -12,8 +12,8 @@ from collections import Counter
 
 import pytest
 
-from hub import accounts
-from hub.store_protocol import Store
+from hub.auth import accounts
+from hub.db.protocol import Store
 
 # The race this guards against lives in the hashing time: the production argon2 cost.
 pytestmark = pytest.mark.real_argon2

@@ -8,10 +8,10 @@ import time
 from fastapi.testclient import TestClient
 
 from edge.protocol import DeskEvent, DesksMessage, Health, Status
-from hub import accounts
 from hub.api.routes.metrics import AgentGauge, MetricsSnapshot, escape_label, render
-from hub.rollup import refresh_rollups
-from hub.store import SqliteStore
+from hub.auth import accounts
+from hub.db.sqlite.store import SqliteStore
+from hub.reports.rollup import refresh_rollups
 from tests.support.building import AGENT, SITE, Desks, incoming
 
 SAMPLE = re.compile(r'^([a-z_]+)(\{[a-z]+="[^"]*"(,[a-z]+="[^"]*")*\})? (-?[0-9.e+]+)$')
@@ -116,7 +116,7 @@ def test_render_escapes_label_values_and_skips_agents_without_health() -> None:
 def test_transitions_waiting_for_the_index_are_counted_until_indexed(
     client: TestClient, auth: dict[str, str], store: SqliteStore, desks: Desks, engine: str
 ) -> None:
-    from hub import transition_index
+    from hub.db import transition_index
 
     now = time.time()
     desks.send(("hq-d1", "occupied", now - 60), ("hq-d2", "occupied", now - 50))

@@ -9,11 +9,11 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from hub import accounts
 from hub.api.routes.page_layout import admin_links, view_of
+from hub.auth import accounts
 from hub.config import HubSettings
-from hub.rollup import refresh_rollups
-from hub.store_protocol import Store
+from hub.db.protocol import Store
+from hub.reports.rollup import refresh_rollups
 from tests.support.building import BUILDING, Desks
 from tests.support.web import login
 

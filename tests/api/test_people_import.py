@@ -11,13 +11,14 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from hub import accounts, people_import
+from hub.admin import people_import
+from hub.admin.people_import import parse_employees_csv
 from hub.api.app import create_app
 from hub.api.deps import SESSION_COOKIE
+from hub.auth import accounts
 from hub.config import HubSettings
-from hub.people_import import parse_employees_csv
+from hub.db.sqlite.store import SqliteStore
 from hub.privacy import audit
-from hub.store import SqliteStore
 from tests.support.web import csrf_from
 
 PAGE = "/admin/people/import"

@@ -9,10 +9,10 @@ from zoneinfo import ZoneInfo
 
 from fastapi.testclient import TestClient
 
-from hub import accounts
 from hub.api.app import create_app
+from hub.auth import accounts
 from hub.config import HubSettings
-from hub.store import SqliteStore
+from hub.db.sqlite.store import SqliteStore
 from tests.support.building import send
 
 BS = 900

@@ -24,7 +24,7 @@ import yaml
 from fastapi.testclient import TestClient
 
 from edge.protocol import Health, Status
-from hub.store import SqliteStore
+from hub.db.sqlite.store import SqliteStore
 from tests.support.building import AGENT, SITE, Desks, incoming
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "prometheus"

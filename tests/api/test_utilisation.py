@@ -11,8 +11,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.testclient import TestClient
 
 from hub.api.routes.utilisation import parse_instant, resolve_window
-from hub.rollup import refresh_rollups
-from hub.store import SqliteStore
+from hub.db.sqlite.store import SqliteStore
+from hub.reports.rollup import refresh_rollups
 from tests.support.building import BERLIN, BIN, SITE, Desks, local_midnight
 
 # --- parsing the window (pure) --------------------------------------------------------------

@@ -17,8 +17,8 @@ from fastapi.testclient import TestClient
 from hub.api.routes.utilisation_models import ReportPublic
 from hub.checkin import service
 from hub.checkin.figures import Stay, compute
-from hub.report_people import checkin_groups, presence_groups
-from hub.store import SqliteStore
+from hub.db.sqlite.store import SqliteStore
+from hub.reports.people import checkin_groups, presence_groups
 from tests.support.building import BERLIN, SITE, Desks, local_midnight, send
 
 BS = 900

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from hub import report_rollup
 from hub.api.routes.utilisation_models import ReportPublic
-from hub.rollup import refresh_rollups
-from hub.store import SqliteStore
+from hub.db.sqlite.store import SqliteStore
+from hub.reports import day_store as report_rollup
+from hub.reports.rollup import refresh_rollups
 from tests.support.building import BERLIN, BIN, BUILDING, SITE, Desks, local_midnight
 
 

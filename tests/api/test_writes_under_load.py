@@ -23,10 +23,10 @@ from fastapi.testclient import TestClient
 from paho.mqtt.enums import CallbackAPIVersion
 
 from edge.protocol import DeskEvent, DesksMessage, encode, topic_for
-from hub import accounts
-from hub.ingest import Ingestor
-from hub.rollup import refresh_rollups
-from hub.store_protocol import Store
+from hub.auth import accounts
+from hub.db.protocol import Store
+from hub.ingest.ingestor import Ingestor
+from hub.reports.rollup import refresh_rollups
 from tests.broker import Mosquitto
 from tests.support.building import AGENT, SITE
 from tests.support.web import csrf_from, login

@@ -22,13 +22,14 @@ from typing import Any
 import pytest
 
 from edge.protocol import Health, Status, Topic
-from hub import accounts, provision
+from hub.admin import provision
 from hub.api.app import create_app
+from hub.auth import accounts
 from hub.checkin import labels, service
 from hub.config import HubSettings
+from hub.db.sqlite.store import Incoming, SqliteStore
 from hub.privacy import retention
-from hub.rollup import refresh_rollups
-from hub.store import Incoming, SqliteStore
+from hub.reports.rollup import refresh_rollups
 from tests.support.browser import serving
 from tests.support.building import BUILDING, Desks
 

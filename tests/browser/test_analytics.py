@@ -18,11 +18,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from hub import accounts
 from hub.api.app import create_app
+from hub.auth import accounts
 from hub.config import HubSettings
-from hub.rollup import refresh_rollups
-from hub.store import SqliteStore
+from hub.db.sqlite.store import SqliteStore
+from hub.reports.rollup import refresh_rollups
 from tests.support.browser import serving
 from tests.support.building import BUILDING, Desks
 

@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 import zxingcpp
 
-from hub import accounts
 from hub.api.app import create_app
+from hub.auth import accounts
 from hub.checkin import labels, service
 from hub.config import HubSettings
-from hub.store import SqliteStore
+from hub.db.sqlite.store import SqliteStore
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, Console, serving
 from tests.support.building import BUILDING
 

@@ -24,12 +24,13 @@ from typing import Any
 
 import pytest
 
-from hub import accounts, people_admin
-from hub.accounts import Principal
+from hub.admin import people as people_admin
 from hub.api.app import create_app
+from hub.auth import accounts
+from hub.auth.accounts import Principal
 from hub.checkin import labels, service
 from hub.config import HubSettings
-from hub.store import SqliteStore
+from hub.db.sqlite.store import SqliteStore
 from tests.smtp import SmtpServer
 from tests.support.browser import Console, serving
 from tests.support.building import BUILDING, Desks

@@ -19,10 +19,10 @@ import httpx
 import pytest
 from PIL import Image, ImageDraw
 
-from hub import accounts
 from hub.api.app import create_app
+from hub.auth import accounts
 from hub.config import HubSettings
-from hub.store import SqliteStore
+from hub.db.sqlite.store import SqliteStore
 from tests.support.browser import serving
 from tests.support.building import BUILDING
 
@@ -187,6 +187,19 @@ def test_build_a_floor_upload_a_plan_and_drag_a_desk_into_place(
         assert '[[desks]]\nid = "hq-d99"\nzone = "hq-f9-bay"\n[[desks.sensors]]\ntype = ' \
             '"pir"\npin = 22\n' in toml
         page.screenshot(path=str(SCREENSHOT), full_page=True)
+
+        # A second, wireless sensor: a BTHome motion sensor named by its Bluetooth address.
+        page.click("#sensor-add")
+        page.select_option("#sensor-2-type", "bthome")
+        page.fill("#sensor-2-address", "A4:C1:38:8D:18:B2")
+        page.keyboard.press("Enter")
+        deadline = time.monotonic() + 10
+        while len(desk_in_api(hub, "hq-d99")["sensors"]) < 2:
+            assert time.monotonic() < deadline, "the wireless sensor was not saved"
+            time.sleep(0.05)
+        assert desk_in_api(hub, "hq-d99")["sensors"][1]["address"] == "A4:C1:38:8D:18:B2"
+        toml = page.request.get(hub.url + str(download.get_attribute("href"))).text()
+        assert '[[desks.sensors]]\ntype = "bthome"\naddress = "A4:C1:38:8D:18:B2"\n' in toml
 
         # The live floor map draws the plan and the desk at the same place on it.
         page.goto(hub.url + "/floors/hq-f9?site=hq")

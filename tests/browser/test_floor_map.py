@@ -19,10 +19,10 @@ import pytest
 
 from edge.protocol import Topic, ZoneCount, ZonesMessage
 from firmware_sim.building import generate_building
-from hub import accounts
 from hub.api.app import create_app
+from hub.auth import accounts
 from hub.config import HubSettings
-from hub.store import Incoming, SqliteStore
+from hub.db.sqlite.store import Incoming, SqliteStore
 from tests.support.browser import serving
 from tests.support.building import BUILDING, Desks
 

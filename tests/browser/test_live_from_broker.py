@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 
-from hub import accounts
+from hub.auth import accounts
 from hub.config import HubSettings
+from hub.db.sqlite.store import SqliteStore
 from hub.server import HubServer
-from hub.store import SqliteStore
 from tests.broker import Mosquitto, free_port
 
 sync_api = pytest.importorskip("playwright.sync_api")

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 
 from edge.protocol import Topic, ZoneCount, ZonesMessage
-from hub import accounts
 from hub.api.app import create_app
+from hub.auth import accounts
 from hub.config import HubSettings
-from hub.store import Incoming, SqliteStore
+from hub.db.sqlite.store import Incoming, SqliteStore
 from tests.support.browser import serving
 from tests.support.building import BUILDING
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from hub import accounts
-from hub.store_protocol import Store
+from hub.auth import accounts
+from hub.db.protocol import Store
 from tests.support.web import PASSWORD
 
 

@@ -8,8 +8,8 @@ from typing import Any
 from hub.checkin import service
 from hub.checkin.tokens import TokenReplayed
 from hub.config import HubSettings
+from hub.db.engines import open_store
 from hub.errors import DeskpulseError
-from hub.store_protocol import open_store
 
 
 def redeem_all(

@@ -20,9 +20,9 @@ from fastapi.testclient import TestClient
 from edge.protocol import Config, decode, topic_for
 from hub.checkin import badges
 from hub.config import HubSettings
-from hub.ingest import Ingestor
+from hub.db.protocol import Store
+from hub.ingest.ingestor import Ingestor
 from hub.privacy import rights
-from hub.store_protocol import Store
 from tests.broker import Mosquitto
 from tests.edge.helpers import Subscriber
 from tests.support.web import csrf_from, sign_in

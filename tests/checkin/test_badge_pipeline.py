@@ -21,8 +21,8 @@ from edge.protocol import Config, Feedback, topic_for
 from firmware_sim.ble import SimAdvert, feed
 from hub.checkin import badges, service
 from hub.config import HubSettings
-from hub.ingest import Ingestor
-from hub.store import SqliteStore
+from hub.db.sqlite.store import SqliteStore
+from hub.ingest.ingestor import Ingestor
 from tests.broker import Mosquitto
 from tests.edge.helpers import ScriptedSensor, Subscriber
 

@@ -18,7 +18,7 @@ from hub.checkin import badges, service
 from hub.checkin.badges import BadgeTaken, ConfigPublisher
 from hub.checkin.service import handle_scans
 from hub.config import HubSettings
-from hub.store import SqliteStore
+from hub.db.sqlite.store import SqliteStore
 from tests.support.web import csrf_from, sign_in
 
 SITE, AGENT = "hq", "hq-agent-1"

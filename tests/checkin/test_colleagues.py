@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from hub.api.app import create_app
 from hub.checkin import colleagues, service
 from hub.config import HubSettings
-from hub.store import SqliteStore
+from hub.db.sqlite.store import SqliteStore
 from tests.support.web import csrf_from, sign_in
 
 

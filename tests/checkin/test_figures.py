@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from hub.checkin import service
 from hub.checkin.figures import Stay, compute
-from hub.store import SqliteStore
+from hub.db.sqlite.store import SqliteStore
 from tests.support.building import Desks
 
 DAY = 86400.0

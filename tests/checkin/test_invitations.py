@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from hub import accounts, invitations
+from hub.auth import accounts, invitations
 from hub.config import HubSettings
-from hub.store_protocol import Store
+from hub.db.protocol import Store
 from tests.smtp import SmtpServer
 from tests.support.web import csrf_from, sign_in
 

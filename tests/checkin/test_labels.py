@@ -13,12 +13,12 @@ import zxingcpp
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from hub import accounts
+from hub.auth import accounts
 from hub.checkin import labels
 from hub.cli import main
 from hub.config import HubSettings
+from hub.db.sqlite.store import SqliteStore
 from hub.errors import NotFound
-from hub.store import SqliteStore
 from tests.support.web import PASSWORD, csrf_from, sign_in
 
 BASE = "https://hub.example.com"

@@ -7,7 +7,7 @@ import time
 from fastapi.testclient import TestClient
 
 from hub.checkin import labels, service
-from hub.store import SqliteStore
+from hub.db.sqlite.store import SqliteStore
 from tests.support.building import Desks
 from tests.support.web import PASSWORD, csrf_from, sign_in
 

@@ -17,8 +17,8 @@ from edge.protocol import CheckinsMessage, Feedback, Scan, Topic, decode, encode
 from hub.checkin import service
 from hub.checkin.service import handle_scans
 from hub.config import HubSettings
-from hub.ingest import Ingestor
-from hub.store import SqliteStore
+from hub.db.sqlite.store import SqliteStore
+from hub.ingest.ingestor import Ingestor
 from tests.broker import Mosquitto
 
 SITE, AGENT = "hq", "hq-agent-1"

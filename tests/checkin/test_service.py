@@ -12,8 +12,8 @@ from hub.checkin import service
 from hub.checkin.jobs import CheckinJobs, checkout_core_end, checkout_vacant, core_end_after
 from hub.checkin.service import DeskTaken
 from hub.config import HubSettings
+from hub.db.sqlite.store import SqliteStore
 from hub.errors import NotFound
-from hub.store import SqliteStore
 from tests.support.building import Desks
 
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -8,7 +8,7 @@ import time
 
 from hub.checkin import service
 from hub.config import HubSettings
-from hub.store_protocol import Store
+from hub.db.protocol import Store
 from tests.checkin.racer import redeem_all
 from tests.support.web import SECRET
 

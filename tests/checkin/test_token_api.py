@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from hub.checkin import service, tokens
 from hub.config import HubSettings
-from hub.store import SqliteStore
+from hub.db.sqlite.store import SqliteStore
 from tests.support.web import sign_in
 
 SCAN = "/api/v1/checkins/token-scan"

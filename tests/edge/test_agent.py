@@ -418,7 +418,8 @@ def test_a_pir_desk_publishes_late_corrections_when_a_vacancy_proves_false(
     config = make_config(broker.port, desks=1)
     t0 = 1_750_000_000.0  # a set clock: nothing is stamped before 2020
     settle = {t0 + t for t in range(0, 40)}
-    stirs = {t0 + 1500.0 + 50.0 * n for n in range(110)}
+    end = 1500.0 + Rules().horizon + 900.0
+    stirs = {t0 + 1500.0 + 50.0 * n for n in range(int((end - 1500.0) // 50.0))}
     low, high = ADAPTIVE_HOLD
     sensor = DetectingSensor(MotionDriver(settle | stirs),
                              PirDetector(min_hold_seconds=low, max_hold_seconds=high))
@@ -426,7 +427,6 @@ def test_a_pir_desk_publishes_late_corrections_when_a_vacancy_proves_false(
     try:
         live: list[DeskEvent] = []
         late: list[DeskEvent] = []
-        end = 1500.0 + Rules().horizon + 900.0
         for second in range(0, int(end)):
             t = t0 + second
             message = agent.step(t)

@@ -112,7 +112,8 @@ def _set(data: dict[str, Any], dotted: str, value: Any) -> None:
 
 _DELETE = object()
 ALLOWED_TOP = (
-    "agent, ble, camera, data_dir, desks, health_seconds, hold_seconds, max_inflight, mqtt, "
+    "agent, ble, camera, data_dir, desks, device_mqtt, health_seconds, hold_seconds, "
+    "max_inflight, mqtt, "
     "outbox, poll_seconds, site"
 )
 
@@ -305,9 +306,9 @@ D = "desks[0].sensors"
         (S, ["pir"], f"{D}[0] must be a table"),
         (S, [{"pin": 17}], f"missing key '{D}[0].type': add it"),
         (S, [{"type": "camera"}], f"{D}[0].type 'camera' is not a sensor type: use one of "
-         "contact, file, pir, pressure, thermopile"),
+         "bthome, contact, file, mqtt, pir, pressure, radar, thermopile, zigbee"),
         (S, [{"type": "simulated"}], f"{D}[0].type 'simulated' is not a sensor type: use one "
-         "of contact, file, pir, pressure, thermopile"),
+         "of bthome, contact, file, mqtt, pir, pressure, radar, thermopile, zigbee"),
         (S, [{"type": "pir"}], f"missing key '{D}[0].pin': add it"),
         (S, [{"type": "file"}], f"missing key '{D}[0].path': add it"),
         (S, [{"type": "pir", "pin": 17, "address": 0x69}],
@@ -346,10 +347,11 @@ D = "desks[0].sensors"
          f"{D}[1].address: I2C address 0x69 on bus 1 is already used by {D}[0].address: an "
          "AMG8833 answers at 0x68 or 0x69, so a bus holds two: use another bus"),
         ("desks.0.sensor", "pir", "desks[0].sensor 'pir' is not a sensor: use \"file:<path>\", "
-         "or [[desks.sensors]] tables for pir, contact, pressure, thermopile sensors"),
+         "or [[desks.sensors]] tables for pir, contact, pressure, thermopile, bthome, zigbee, "
+         "mqtt, radar sensors"),
         ("desks.0.sensor", "file:", "desks[0].sensor 'file:' is not a sensor: use "
          "\"file:<path>\", or [[desks.sensors]] tables for pir, contact, pressure, "
-         "thermopile sensors"),
+         "thermopile, bthome, zigbee, mqtt, radar sensors"),
     ],
 )
 def test_every_sensor_mistake_is_one_exact_line(key: str, value: Any, message: str) -> None:

@@ -31,7 +31,7 @@ from edge.outbox import Outbox
 from edge.protocol import DesksMessage, decode, parse_topic
 from firmware_sim.building import Building
 from hub.config import HubSettings
-from hub.store import SqliteStore
+from hub.db.sqlite.store import SqliteStore
 from tests.broker import free_port
 
 FULL = os.environ.get("DESKPULSE_FAULTS", "") == "full"

@@ -16,7 +16,7 @@ import threading
 from typing import Any
 
 from hub.config import HubSettings
-from hub.ingest import Ingestor
+from hub.ingest.ingestor import Ingestor
 from hub.server import HubServer
 
 

@@ -41,7 +41,7 @@ class StoreBackend:
 
     name: str
     data_dir: Path
-    database_url: str | None = None  # PostgreSQL (hub/pgstore.py)
+    database_url: str | None = None  # PostgreSQL (hub/db/postgres/store.py)
     env: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

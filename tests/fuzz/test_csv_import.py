@@ -9,7 +9,7 @@ import io
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hub.people_import import MAX_NAME, parse_employees_csv
+from hub.admin.people_import import MAX_NAME, parse_employees_csv
 from tests.fuzz.budget import budget
 
 NAME = st.text(st.characters(codec="utf-8", exclude_categories=("Cc", "Cs", "Zl", "Zp")),

@@ -18,12 +18,12 @@ from PIL import Image
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 
-from hub import accounts
 from hub.api.app import create_app
-from hub.building_csv import parse_building_csv
+from hub.auth import accounts
+from hub.building.csv_rows import parse_building_csv
+from hub.building.floor_plan import PlanRejected, check_plan
 from hub.config import HubSettings
-from hub.floor_plan import PlanRejected, check_plan
-from hub.store import SqliteStore
+from hub.db.sqlite.store import SqliteStore
 from tests.fuzz.budget import budget
 from tests.support.building import BUILDING
 
@@ -100,7 +100,7 @@ VALUES = st.sampled_from(["1", "#a", "url(#g)", "url(http://x/y)", "javascript:a
 
 
 def _unsafe_attribute(element: str, key: str, value: str) -> bool:
-    """The generator's own label, written independently of hub.floor_plan."""
+    """The generator's own label, written independently of hub.building.floor_plan."""
     k, v = key.lower(), re.sub(r"\s", "", value).lower()
     return (k.startswith("on") or "javascript:" in v
             or (k in ("href", "xlink:href") and not v.startswith(("#", "data:image/png")))

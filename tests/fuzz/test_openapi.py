@@ -14,11 +14,11 @@ from hypothesis import given
 from schemathesis import GenerationMode
 from schemathesis.checks import ignored_auth, not_a_server_error
 
-from hub import accounts
 from hub.api.app import create_app
+from hub.auth import accounts
 from hub.checkin import service
 from hub.config import HubSettings
-from hub.store import SqliteStore
+from hub.db.sqlite.store import SqliteStore
 from tests.fuzz.budget import budget
 from tests.support.building import BUILDING
 

@@ -33,10 +33,10 @@ from edge.protocol import (
     to_dict,
     topic_for,
 )
-from hub.building import validate_building
+from hub.building.model import validate_building
 from hub.checkin import tokens
+from hub.db.sqlite.store import SqliteStore
 from hub.errors import ConfigError
-from hub.store import SqliteStore
 from tests.fuzz.budget import budget
 
 NOW = 1_700_000_000.0

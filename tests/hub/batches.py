@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 
 from edge import protocol as p
-from hub.apply import Incoming
+from hub.db.apply import Incoming
 
 OWNERS = {"s1": ["a1", "a1", "a2", None, "a3"], "s2": ["a4", "a4", None, None, "a4"]}
 NOW = 1_700_000_000.0

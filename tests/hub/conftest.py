@@ -9,7 +9,8 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from hub.store_protocol import Store, open_store
+from hub.db.engines import open_store
+from hub.db.protocol import Store
 from tests.broker import Mosquitto
 from tests.hub.ingest_helpers import unique
 from tests.pg import PostgresCluster

@@ -9,9 +9,9 @@ from pathlib import Path
 
 from edge.protocol import DeskEvent, DesksMessage, encode, topic_for
 from hub.config import HubSettings
-from hub.ingest import Ingestor
-from hub.store import SqliteStore
-from hub.store_protocol import Store
+from hub.db.protocol import Store
+from hub.db.sqlite.store import SqliteStore
+from hub.ingest.ingestor import Ingestor
 from tests.broker import Mosquitto
 
 

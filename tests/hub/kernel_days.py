@@ -8,7 +8,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from hub.aggregate import (
+from hub.metrics.days import Thresholds, pack, summarise, unpack
+from hub.metrics.kernel import (
     OCCUPIED,
     STATE_CODES,
     RollupFrame,
@@ -16,7 +17,6 @@ from hub.aggregate import (
     bin_state_seconds,
     intervals_from_transitions,
 )
-from hub.metrics_days import Thresholds, pack, summarise, unpack
 from tests.hub import reference_metrics as ref
 
 

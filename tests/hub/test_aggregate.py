@@ -11,7 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edge.protocol import DeskEvent, DesksMessage, Status, parse_topic, topic_for
-from hub.aggregate import (
+from hub.db.protocol import Store
+from hub.db.sqlite.store import Incoming
+from hub.metrics.kernel import (
     OCCUPIED,
     UNKNOWN,
     VACANT,
@@ -20,9 +22,7 @@ from hub.aggregate import (
     intervals_from_transitions,
     occupied_seconds,
 )
-from hub.rollup import refresh_rollups
-from hub.store import Incoming
-from hub.store_protocol import Store
+from hub.reports.rollup import refresh_rollups
 from tests.hub.reference_metrics import reference_overlap
 from tests.support.stores import StoreFactory
 
@@ -241,7 +241,7 @@ def test_rollups_in_slices_equal_one_pass_with_future_stamps(
     """Slices of one desk per transaction, idle desks extended without their transitions,
     and an event stamped after a refresh's ``now`` (cut off, then counted when its time
     comes): the same rollups as one full recompute at the end."""
-    import hub.rollup
+    import hub.reports.rollup
 
     sliced, full = open_test_store("sliced"), open_test_store("full")
     for s in (sliced, full):
@@ -254,8 +254,8 @@ def test_rollups_in_slices_equal_one_pass_with_future_stamps(
         (start + 500, [DeskEvent("r1-d3", "occupied", start + 530)]),  # 30 s ahead
         (start + 1300, [DeskEvent("r1-d1", "occupied", start + 1250)]),
     ]
-    monkeypatch.setattr(hub.rollup, "DIRTY_SLICE", 1)
-    monkeypatch.setattr(hub.rollup, "IDLE_SLICE", 1)
+    monkeypatch.setattr(hub.reports.rollup, "DIRTY_SLICE", 1)
+    monkeypatch.setattr(hub.reports.rollup, "IDLE_SLICE", 1)
     for seq, (received, evs) in enumerate(steps, start=1):
         msg = DesksMessage(agent="ra", boot=1, seq=seq, sent=received, events=tuple(evs))
         for s in (sliced, full):

@@ -1,5 +1,5 @@
-"""The PostgreSQL set-wise apply (hub/apply_set_pg.py) must leave every table exactly as
-hub/apply.py's message-by-message path does, alone and beside other workers."""
+"""The PostgreSQL set-wise apply (hub/db/postgres/apply_set.py) must leave every table exactly as
+hub/db/apply.py's message-by-message path does, alone and beside other workers."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import psycopg
 import pytest
 
 from edge import protocol as p
-from hub.apply import ApplyResult, ClockPolicy, Incoming
-from hub.pgstore import PostgresStore
-from hub.store import StoreQueries
+from hub.db.apply import ApplyResult, ClockPolicy, Incoming
+from hub.db.postgres.store import PostgresStore
+from hub.db.sqlite.store import StoreQueries
 from tests.hub.batches import BUILDING, NOW, TABLES, _random_batch
 from tests.pg import PostgresCluster
 

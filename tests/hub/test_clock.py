@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from edge.protocol import DeskEvent, DesksMessage, Health, encode
-from hub.store_protocol import Store
+from hub.db.protocol import Store
 from tests.broker import Mosquitto
 from tests.hub.ingest_helpers import Hub, wait_until
 from tests.support.stores import StoreFactory

@@ -1,7 +1,7 @@
 """The hub's fast ingest paths give exactly the answers of the plain ones.
 
-hub/fast_decode.py must accept only what edge.protocol.decode accepts, with the same
-message; hub/apply_set.py must leave every table as hub/apply.py's message-by-message
+hub/ingest/fast_decode.py must accept only what edge.protocol.decode accepts, with the same
+message; hub/db/sqlite/apply_set.py must leave every table as hub/db/apply.py's message-by-message
 apply does, for batches mixing duplicates, gaps, late and out-of-order messages,
 last-wills, clock skew, unknown desks and agents speaking for the wrong site.
 """
@@ -18,12 +18,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edge import protocol as p
-from hub import apply as rules
-from hub import apply_set
-from hub.apply import ClockPolicy, Incoming
+from hub.db import apply as rules
+from hub.db.apply import ClockPolicy, Incoming
+from hub.db.sqlite import apply_set
+from hub.db.sqlite.store import SqliteStore
 from hub.errors import ProtocolError
-from hub.fast_decode import decode_desks
-from hub.store import SqliteStore
+from hub.ingest.fast_decode import decode_desks
 from tests.hub.batches import BUILDING, NOW, TABLES, _random_batch
 
 TOPIC = p.Topic("s1", "a1", "desks")

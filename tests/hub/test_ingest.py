@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from edge.protocol import DeskEvent, DesksMessage, Status, encode, parse_topic, topic_for
-from hub.ingest import Ingestor
-from hub.store import Incoming
+from hub.db.sqlite.store import Incoming
+from hub.ingest.ingestor import Ingestor
 from tests.broker import Mosquitto
 from tests.hub.ingest_helpers import Hub, unique, wait_until
 from tests.support.stores import StoreFactory

@@ -1,4 +1,4 @@
-"""Today's live summary (hub/live_day.py) in a real store (SQLite and PostgreSQL): after
+"""Today's live summary (hub/reports/live_day.py) in a real store (SQLite and PostgreSQL): after
 every rollup refresh it holds exactly the figures a report would compute from the bin
 rollups and transitions at that moment, late events included."""
 
@@ -14,13 +14,13 @@ import numpy as np
 import pytest
 
 from edge.protocol import DeskEvent, DesksMessage, parse_topic, topic_for
-from hub import report_rollup
 from hub.config import HubSettings
-from hub.live_day import LiveSummaries
-from hub.metrics_days import DaySummary, Thresholds
-from hub.rollup import Rollupper, refresh_rollups
-from hub.store import Incoming
-from hub.store_protocol import Store
+from hub.db.protocol import Store
+from hub.db.sqlite.store import Incoming
+from hub.metrics.days import DaySummary, Thresholds
+from hub.reports import day_store as report_rollup
+from hub.reports.live_day import LiveSummaries
+from hub.reports.rollup import Rollupper, refresh_rollups
 from tests.support.stores import StoreFactory
 
 TZ = ZoneInfo("Europe/Berlin")

@@ -25,10 +25,10 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from edge.protocol import MAX_ITEMS, DeskEvent, DesksMessage, Topic, encode, topic_for
 from hub.config import HubSettings
-from hub.ingest import Ingestor
-from hub.rollup import Rollupper
-from hub.store import Incoming
-from hub.store_protocol import Store
+from hub.db.protocol import Store
+from hub.db.sqlite.store import Incoming
+from hub.ingest.ingestor import Ingestor
+from hub.reports.rollup import Rollupper
 from tests.broker import Mosquitto
 from tests.support.stores import StoreFactory
 

@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from hub.metrics_days import Thresholds
-from hub.metrics_report import Grouping, heatmap, report
+from hub.metrics.days import Thresholds
+from hub.metrics.report import Grouping, heatmap, report
 from tests.hub import reference_metrics as ref
 from tests.hub.kernel_days import approx, fast_days
 

@@ -8,7 +8,7 @@ from datetime import date
 import numpy as np
 import pytest
 
-from hub import aggregate
+from hub.metrics import kernel as aggregate
 from tests.hub.reference_metrics import reference_overlap
 
 
@@ -32,8 +32,8 @@ def test_chunked_kernel_matches_the_reference(monkeypatch: pytest.MonkeyPatch, c
 def test_dwell_per_group_matches_plain_statistics(n_groups: int) -> None:
     import statistics
 
-    from hub.metrics_report import _group_dwell
-    from hub.report_rollup import empty_summary
+    from hub.metrics.report import _group_dwell
+    from hub.reports.day_store import empty_summary
 
     rng = np.random.default_rng(n_groups)
     n_desks = 2000

@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 
 from edge.protocol import DeskEvent, DesksMessage, parse_topic, topic_for
-from hub import report_rollup
 from hub.config import HubSettings
+from hub.db.protocol import Store
+from hub.db.sqlite.store import Incoming
 from hub.errors import ConfigError
-from hub.metrics_days import Thresholds, pack, unpack
-from hub.rollup import Rollupper, refresh_rollups
-from hub.store import Incoming
-from hub.store_protocol import Store
+from hub.metrics.days import Thresholds, pack, unpack
+from hub.reports import day_store as report_rollup
+from hub.reports.rollup import Rollupper, refresh_rollups
 from tests.support.stores import StoreFactory
 
 

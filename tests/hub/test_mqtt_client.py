@@ -15,7 +15,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from hub.mqtt_client import CHUNK, HubClient
+from hub.ingest.mqtt_client import CHUNK, HubClient
 from tests.broker import Mosquitto
 
 pytestmark = pytest.mark.broker

@@ -16,17 +16,17 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from edge.protocol import DeskEvent, DesksMessage, encode, parse_topic, topic_for
-from hub import accounts, ratelimit
-from hub.accounts import Principal
+from hub.auth import accounts, ratelimit
+from hub.auth.accounts import Principal
 from hub.config import HubSettings
+from hub.db.engines import open_store
+from hub.db.postgres.dialect import to_postgres
+from hub.db.postgres.store import PostgresStore, redact
+from hub.db.sqlite.store import Incoming, SqliteStore
 from hub.errors import ConfigError, StoreError
-from hub.pgstore import PostgresStore, redact
 from hub.privacy import audit
-from hub.rollup import Rollupper
+from hub.reports.rollup import Rollupper
 from hub.server import HubServer
-from hub.sqldialect import to_postgres
-from hub.store import Incoming, SqliteStore
-from hub.store_protocol import open_store
 from tests.broker import Mosquitto
 from tests.hub.store_data import T0, building
 from tests.pg import PostgresCluster
@@ -70,7 +70,7 @@ def test_translated_json_each_keys_are_zero_based(pg_url: str) -> None:
 def test_the_postgresql_schema_has_every_sqlite_table_and_column(
     tmp_path: Path, pg_url: str
 ) -> None:
-    """A SQLite migration without its twin in hub/migrations_pg.py fails here (the
+    """A SQLite migration without its twin in hub/db/postgres/migrations.py fails here (the
     accounts' and rate limits' tables, which those modules create on SQLite, included)."""
     lite = SqliteStore(tmp_path / "hub.db")
     pg = PostgresStore(pg_url)
@@ -115,7 +115,7 @@ def test_migrations_run_once_with_several_workers_starting_together(pg_url: str)
         t.join()
     assert errors == []
     (count,) = stores[0].db.execute("SELECT COUNT(*) FROM schema_migrations").fetchone()
-    from hub.migrations_pg import MIGRATIONS
+    from hub.db.postgres.migrations import MIGRATIONS
     assert count == len(MIGRATIONS)
     for s in stores:
         s.close()
@@ -349,7 +349,7 @@ def test_two_workers_appending_to_the_audit_trail_keep_one_chain(
     workers: tuple[PostgresStore, PostgresStore],
 ) -> None:
     """Each append reads the last entry and writes the next: without taking turns
-    (hub/dbcompat.py) two API processes would both write the same next id."""
+    (hub/db/compat.py) two API processes would both write the same next id."""
     actor = Principal(kind="token", name="dpo", role="admin")
 
     def append(store: PostgresStore) -> None:

@@ -1,4 +1,4 @@
-"""Zone presence rules (hub/presence.py) on hand-computed cases, plus the store read."""
+"""Zone presence rules (hub/metrics/presence.py) on hand-computed cases, plus the store read."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 
 from edge.protocol import Topic, ZoneCount, ZonesMessage
-from hub import presence
 from hub.config import HubSettings
+from hub.db.sqlite.store import Incoming
+from hub.db.zone_counts import zone_counts
 from hub.errors import ConfigError
-from hub.store import Incoming
-from hub.store_presence import zone_counts
+from hub.metrics import presence
 from tests.support.stores import StoreFactory
 
 MONDAY = 1714953600  # 2024-05-06 00:00 UTC, a Monday

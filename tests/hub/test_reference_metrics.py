@@ -15,8 +15,8 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hub.metrics_days import Thresholds
-from hub.metrics_report import Grouping, report
+from hub.metrics.days import Thresholds
+from hub.metrics.report import Grouping, report
 from tests.hub import reference_metrics as ref
 from tests.hub.kernel_days import approx, fast_days
 

@@ -26,10 +26,10 @@ from edge.protocol import (
     parse_topic,
     topic_for,
 )
-from hub.aggregate import OCCUPIED, UNKNOWN, VACANT
+from hub.db.protocol import Store
+from hub.db.sqlite.store import Incoming
 from hub.errors import ConfigError, NotFound, StoreError
-from hub.store import Incoming
-from hub.store_protocol import Store
+from hub.metrics.kernel import OCCUPIED, UNKNOWN, VACANT
 from tests.hub.store_data import T0, building
 from tests.support.stores import StoreFactory
 

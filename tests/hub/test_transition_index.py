@@ -1,4 +1,4 @@
-"""Deferred indexing of transitions (hub/transition_index.py): what the ingest writer left
+"""Deferred indexing of transitions (hub/db/transition_index.py): what the ingest writer left
 pending is read exactly as if it were indexed, and settling changes no answer."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 
 from edge.protocol import DeskEvent, DesksMessage, Topic
-from hub import rollup_scan, transition_index
-from hub.store import Incoming, SqliteStore
+from hub.db import rollup_scan, transition_index
+from hub.db.sqlite.store import Incoming, SqliteStore
 from tests.hub.store_data import T0, building
 
 DESKS = ["d1", "d2", "d3"]
@@ -108,7 +108,7 @@ def test_the_reads_use_the_indexes_not_a_scan(tmp_path: Path) -> None:
 
 
 def test_rollups_from_pending_rows_equal_those_from_indexed_rows(tmp_path: Path) -> None:
-    from hub.rollup import refresh_rollups
+    from hub.reports.rollup import refresh_rollups
 
     pending, indexed = (_ingested(tmp_path / f"{name}.db", 3, 20) for name in ("p", "i"))
     transition_index.settle_all(indexed)

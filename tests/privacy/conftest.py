@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from hub.store_protocol import Store
+from hub.db.protocol import Store
 from tests.support.people import make_person
 
 

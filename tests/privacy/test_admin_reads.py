@@ -13,9 +13,9 @@ from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
 
-from hub import accounts
+from hub.auth import accounts
+from hub.db.sqlite.store import SqliteStore
 from hub.privacy import audit
-from hub.store import SqliteStore
 from tests.support.web import PASSWORD, SECRET, sign_in
 
 MARKERS = ("Zyxwvut Privacyperson", "zyxwvut@example.org")

@@ -9,13 +9,13 @@ from typing import Any
 import psycopg
 import pytest
 
-from hub.accounts import Principal
+from hub.auth.accounts import Principal
 from hub.cli import main
 from hub.config import HubSettings
-from hub.dbcompat import DatabaseError
-from hub.pgstore import PgDb
+from hub.db.compat import DatabaseError
+from hub.db.postgres.connection import PgDb
+from hub.db.sqlite.store import SqliteStore
 from hub.privacy import audit
-from hub.store import SqliteStore
 from tests.support.web import SECRET
 
 ADMIN = Principal(kind="session", name="root", role="admin", user_id=99)

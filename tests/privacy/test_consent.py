@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from hub.checkin import colleagues
+from hub.db.sqlite.store import SqliteStore
 from hub.privacy import consent
-from hub.store import SqliteStore
 from tests.support.people import make_person
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from hub.cli import main
+from hub.db.sqlite.store import SqliteStore
 from hub.privacy import docs, inventory
-from hub.store import SqliteStore
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -8,15 +8,15 @@ from pathlib import Path
 import pytest
 
 from edge.protocol import DeskEvent, DesksMessage, Topic
-from hub import accounts
-from hub.accounts import Principal
-from hub.apply import ApplyResult, Incoming
+from hub.auth import accounts
+from hub.auth.accounts import Principal
 from hub.config import HubSettings
+from hub.db.apply import ApplyResult, Incoming
+from hub.db.sqlite.store import SqliteStore
 from hub.errors import ConfigError
 from hub.privacy import audit, retention
 from hub.privacy.retention import DAY, RetentionJobs
 from hub.server import HubServer
-from hub.store import SqliteStore
 from tests.support.building import AGENT, SITE, Desks
 
 NOW = time.time()

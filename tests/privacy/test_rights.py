@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from hub import accounts
+from hub.auth import accounts
 from hub.cli import main
 from hub.config import HubSettings
+from hub.db.sqlite.store import SqliteStore
 from hub.privacy import audit, inventory, rights
-from hub.store import SqliteStore
 from tests.pg import pg_bin
 from tests.support.people import SEEDERS, make_person
 from tests.support.web import PASSWORD, SECRET, csrf_from, sign_in

@@ -15,13 +15,14 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from hub import accounts, ratelimit
 from hub.api.app import create_app
 from hub.api.deps import SESSION_COOKIE
+from hub.auth import accounts, ratelimit
 from hub.checkin import colleagues, labels, service
 from hub.config import HubSettings
+from hub.db.engines import open_store
+from hub.db.protocol import Store
 from hub.errors import ConfigError
-from hub.store_protocol import Store, open_store
 from tests.support.building import BUILDING
 from tests.support.web import csrf_from, http_routes
 

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from edge.protocol import subscription_for_hub, topic_for
-from hub.provision import HUB_ACCOUNT, revoke_agent
+from hub.admin.provision import HUB_ACCOUNT, revoke_agent
 from tests.support.secure_broker import Client, SecureBroker, connect, wait_until
 
 pytestmark = pytest.mark.broker

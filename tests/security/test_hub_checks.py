@@ -27,10 +27,10 @@ from edge.protocol import (
     parse_topic,
     topic_for,
 )
-from hub import provision
+from hub.admin import provision
 from hub.checkin.service import handle_scans
 from hub.config import HubSettings
-from hub.store import Incoming, SqliteStore
+from hub.db.sqlite.store import Incoming, SqliteStore
 
 T0 = 1_700_000_100.0
 BIN = 1_699_999_200

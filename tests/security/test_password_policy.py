@@ -1,4 +1,4 @@
-"""The password policy (hub/password_policy.py), as NIST SP 800-63B 5.1.1.2 asks: at least
+"""The password policy (hub/auth/password_policy.py), as NIST SP 800-63B 5.1.1.2 asks: at least
 12 characters, not on the shipped list of common passwords (nor one of them with digits or
 symbols around it), not the username; no composition rules. Each refusal gives its reason."""
 
@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from hub import password_policy
+from hub.auth import password_policy
 
 
 @pytest.mark.parametrize(("password", "reason"), [

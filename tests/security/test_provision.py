@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from edge.config import AgentConfig
-from hub import provision
+from hub.admin import provision
 from hub.cli import main
-from hub.store import SqliteStore
+from hub.db.sqlite.store import SqliteStore
 
 BUILDING = {"sites": [{"id": "hq", "name": "HQ", "timezone": "Europe/Berlin",
                        "floors": [{"id": "hq-f1", "name": "F1", "zones": [
@@ -208,7 +208,7 @@ def test_the_environment_variable_and_the_default_location_are_said(
 def test_every_generated_edge_toml_has_the_same_placeholder_host_and_comment(
     hub_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from hub.edge_config import PLACEHOLDER_COMMENT, PLACEHOLDER_HOST
+    from hub.admin.edge_config import PLACEHOLDER_COMMENT, PLACEHOLDER_HOST
 
     added = hub_dir / "added.toml"
     assert agents(hub_dir, "add", "pi-1", "--site", "hq", "--out", str(added)) == 0

@@ -13,10 +13,10 @@ import pytest
 from edge.agent import Agent
 from edge.config import AgentConfig
 from edge.sensors.base import Reading
-from hub import provision
+from hub.admin import provision
 from hub.config import HubSettings
-from hub.ingest import Ingestor
-from hub.store import SqliteStore
+from hub.db.sqlite.store import SqliteStore
+from hub.ingest.ingestor import Ingestor
 from tests.support.secure_broker import SecureBroker, connect, wait_until
 
 pytestmark = pytest.mark.broker

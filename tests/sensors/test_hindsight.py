@@ -43,8 +43,52 @@ def test_standing_up_then_settling_in_splits_the_stay() -> None:
 
 def test_quiet_longer_than_the_window_ends_a_stay() -> None:
     sit = [burst(0.0), *(pulse(100.0 + 100.0 * n) for n in range(5))]
-    later = [pulse(600.0 + RULES.window + 1.0 + 100.0 * n) for n in range(10)]
-    assert len(reestimate([*sit, *later], RULES)) == 1  # the rhythm alone starts nothing
+    later = [pulse(600.0 + RULES.window + 1.0 + 100.0 * n) for n in range(5)]
+    # the stay ends at its last motion; a short rhythm alone starts nothing
+    assert reestimate([*sit, *later], RULES) == [(0.0, 500.0 + RULES.tail_seconds)]
+
+
+def test_a_steady_rhythm_starts_a_stay_whose_settling_in_was_missed() -> None:
+    later = [pulse(100.0 * n) for n in range(RULES.start_episodes)]
+    (stay,) = reestimate(later, RULES)
+    assert stay == (0.0, later[-1][1] + RULES.tail_seconds)
+    assert reestimate(later[:RULES.start_episodes - 1], RULES) == []
+
+
+def test_a_lone_burst_before_an_arrival_was_packing_up() -> None:
+    """Work, a quiet spell, a lone burst (packing up), then someone settles in: the
+    lone burst ends the first stay; it is no arrival of its own."""
+    work = [burst(0.0), *(pulse(100.0 + 100.0 * n) for n in range(6))]
+    pack = burst(600.0 + 1200.0, 40.0)  # after 20 quiet minutes
+    back = [burst(pack[1] + 1500.0), *(pulse(pack[1] + 1600.0 + 100.0 * n) for n in range(5))]
+    stays = reestimate([*work, pack, *back], RULES)
+    assert stays == [(0.0, pack[1] + RULES.tail_seconds),
+                     (back[0][0], back[-1][1] + RULES.tail_seconds)]
+
+
+def test_a_lone_burst_followed_by_a_reader_is_an_arrival() -> None:
+    arrive = burst(0.0, 60.0)  # settling in, then deep focus, then a still reader
+    reading = [pulse(60.0 + 1200.0 + 100.0 * n) for n in range(RULES.sure_episodes)]
+    (stay,) = reestimate([arrive, *reading], RULES)
+    assert stay == (0.0, reading[-1][1] + RULES.tail_seconds)
+
+
+def test_an_arrival_after_a_passers_pulse_splits_a_departed_stay() -> None:
+    first = [burst(0.0), *(pulse(100.0 + 100.0 * n) for n in range(5)), burst(700.0, 30.0)]
+    back = [pulse(1800.0), burst(1900.0, RULES.lead_arrival_seconds),
+            *(pulse(2000.0 + 100.0 * n) for n in range(5))]
+    stays = reestimate([*first, *back], RULES)
+    assert stays == [(0.0, 730.0 + RULES.tail_seconds), (1900.0, 2400.0 + RULES.tail_seconds)]
+    fidget = [pulse(1800.0), burst(1900.0, RULES.lead_arrival_seconds - 10.0)]
+    assert len(reestimate([*first, *fidget], RULES)) == 1  # a fidget after a stir
+
+
+def test_steady_stirring_undoes_a_standing_up() -> None:
+    first = [burst(0.0), *(pulse(100.0 + 100.0 * n) for n in range(5)), burst(700.0, 30.0)]
+    still = [pulse(900.0 + 100.0 * n) for n in range(RULES.sure_stirs)]
+    fidget = burst(still[-1][1] + 1200.0, 40.0)  # after deep focus, a long fidget
+    (stay,) = reestimate([*first, *still, fidget], RULES)
+    assert stay == (0.0, fidget[1] + RULES.tail_seconds)
 
 
 def test_passers_after_the_last_burst_do_not_stretch_the_stay() -> None:
@@ -60,7 +104,7 @@ episodes = st.lists(
 def _chain(gaps: list[tuple[float, float]]) -> list[tuple[float, float]]:
     out, t = [], 0.0
     for gap, length in gaps:
-        t += gap * 10.0 + 1.0
+        t += gap * gap * 0.035 + 1.0  # 1-3150 s, a quarter within link_seconds (rhythms)
         out.append((t, t + length))
         t += length
     return out
@@ -68,15 +112,24 @@ def _chain(gaps: list[tuple[float, float]]) -> list[tuple[float, float]]:
 
 @settings(max_examples=150, deadline=None)
 @given(episodes)
-def test_stays_are_ordered_disjoint_and_start_at_a_burst(eps: list[tuple[float, float]]) -> None:
+def test_stays_are_ordered_disjoint_and_start_at_a_burst_or_rhythm(
+    eps: list[tuple[float, float]],
+) -> None:
     stays = reestimate(eps, RULES)
     for a, b in stays:
         assert a < b
         assert any(s == a for s, _ in eps)  # a stay begins at an episode's start
     for (_, b1), (a2, _) in zip(stays, stays[1:], strict=False):
         assert b1 <= a2
-    if not any(e - s >= RULES.burst_seconds for s, e in eps):
+    # without a burst only a steady rhythm (a run of start_episodes episodes, each less
+    # than link_seconds after the one before) can start a stay
+    steady = any(all(eps[k + 1][0] - eps[k][1] <= RULES.link_seconds
+                     for k in range(n, n + RULES.start_episodes - 1))
+                 for n in range(len(eps) - RULES.start_episodes + 1))
+    if not steady and not any(e - s >= RULES.burst_seconds for s, e in eps):
         assert stays == []
+    if stays:
+        assert all(e <= max(b for _, b in eps) + RULES.tail_seconds for _, e in stays)
 
 
 live_events = st.lists(

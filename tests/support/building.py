@@ -10,8 +10,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from edge.protocol import DeskEvent, DesksMessage, Topic, ZoneCount, ZonesMessage
-from hub.store import Incoming, SqliteStore
-from hub.store_protocol import Store
+from hub.db.protocol import Store
+from hub.db.sqlite.store import Incoming, SqliteStore
 
 SITE = "hq"
 

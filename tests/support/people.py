@@ -6,12 +6,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from hub import accounts, invitations
-from hub.accounts import Principal
+from hub.auth import accounts, invitations
+from hub.auth.accounts import Principal
 from hub.checkin import colleagues
 from hub.checkin.service import pseudonym_for
+from hub.db.protocol import Store
 from hub.privacy import audit
-from hub.store_protocol import Store
 from tests.support.web import PASSWORD, SECRET
 
 

@@ -19,7 +19,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from hub import provision
+from hub.admin import provision
 from tests.broker import free_port, wait_for_port
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "mosquitto"

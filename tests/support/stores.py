@@ -5,6 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from hub.store_protocol import Store
+from hub.db.protocol import Store
 
 StoreFactory = Callable[..., Store]

@@ -11,9 +11,9 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
-from hub import accounts
 from hub.api.deps import SESSION_COOKIE
-from hub.store import SqliteStore
+from hub.auth import accounts
+from hub.db.sqlite.store import SqliteStore
 
 CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
 

@@ -13,14 +13,14 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from hub import admin_views
-from hub.accounts import Principal
+from hub.admin import views as admin_views
+from hub.admin.provision import TABLE as PROVISIONED
 from hub.api.deps import SettingsDep, StoreDep
 from hub.api.next_path import with_next
 from hub.api.routes.web import PASSWORD_PAGE, _render, _signed_in, sign_in_first
+from hub.auth.accounts import Principal
+from hub.db.protocol import Store
 from hub.privacy import audit, retention
-from hub.provision import TABLE as PROVISIONED
-from hub.store_protocol import Store
 
 router = APIRouter(tags=["admin"], include_in_schema=False)
 ADMIN_ONLY = "this needs the admin role"

@@ -2,7 +2,7 @@
 change and a password reset per person. Each person shown is an audited read, so a search
 narrows what an administrator reads, too.
 
-Both are CSRF-protected POST forms (routes.web) and audited (hub.people_admin). A reset
+Both are CSRF-protected POST forms (routes.web) and audited (hub.admin.people). A reset
 shows the new one-time password in that response only (``Cache-Control: no-store``); it is
 never stored in plain text nor put in a URL.
 """
@@ -14,13 +14,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Path, Query, Request, status
 from fastapi.responses import HTMLResponse, Response
 
-from hub import people_admin
-from hub.accounts import ROLES, Principal
+from hub.admin import people as people_admin
 from hub.api.deps import StoreDep
 from hub.api.routes.admin_pages import admin_or_refusal, admin_render
 from hub.api.routes.web import CSRF_FAILED, _csrf_ok
+from hub.auth.accounts import ROLES, Principal
+from hub.db.protocol import Store
 from hub.errors import NotFound
-from hub.store_protocol import Store
 
 router = APIRouter(tags=["admin"], include_in_schema=False)
 PAGE = "/admin/people"

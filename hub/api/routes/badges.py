@@ -22,8 +22,8 @@ from hub.api.routes.web import CSRF_FAILED, _csrf_ok, _render, _signed_in, sign_
 from hub.checkin import badges
 from hub.checkin.badges import Badge, BadgeTaken
 from hub.config import HubSettings
+from hub.db.protocol import Store
 from hub.errors import NotFound
-from hub.store_protocol import Store
 
 pages = APIRouter(tags=["checkin"], include_in_schema=False)
 api = APIRouter(prefix="/api/v1", tags=["checkin"])

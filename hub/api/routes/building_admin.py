@@ -19,9 +19,8 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from hub import building_edit as edit
-from hub import building_io, desk_sensors, edge_config
-from hub.accounts import Principal
+from hub.admin import building_edit as edit
+from hub.admin import building_io, edge_config
 from hub.api.deps import CSRF_COOKIE, CurrentPrincipal, StoreDep, csrf_valid
 from hub.api.routes.building_models import (
     DeskAdmin,
@@ -44,8 +43,10 @@ from hub.api.routes.building_models import (
     ZoneCreate,
     ZoneUpdate,
 )
-from hub.building_csv import MAX_CSV_BYTES, building_to_csv, parse_building_csv
-from hub.store_protocol import Store
+from hub.auth.accounts import Principal
+from hub.building import desk_sensors
+from hub.building.csv_rows import MAX_CSV_BYTES, building_to_csv, parse_building_csv
+from hub.db.protocol import Store
 
 router = APIRouter(prefix="/api/v1", tags=["building"])
 ADMIN_ONLY = "this needs the admin role"

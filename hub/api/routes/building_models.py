@@ -75,10 +75,11 @@ class DeskUpdate(_In):
 class SensorSpec(BaseModel):
     """One sensor of a desk: an edge.toml ``[[desks.sensors]]`` table (docs/sensors.md).
 
-    ``type`` is pir, contact, pressure, thermopile or file. ``pin``: BCM GPIO 4..27 (pir,
-    contact, pressure); ``bus`` (0..31, default 1) and ``address`` (0x68 = 104 or 0x69 =
-    105, the default) for a thermopile; ``path`` for a file sensor. The edge's own checks
-    apply (hub/desk_sensors.py); a key the type does not take is refused.
+    ``type`` is pir, contact, pressure, thermopile, file, bthome, zigbee, mqtt or radar.
+    ``pin``: BCM GPIO 4..27 (pir, contact, pressure); ``bus`` (0..31, default 1) and
+    ``address`` (0x68 = 104 or 0x69 = 105, the default) for a thermopile; ``path`` for a
+    file sensor. The edge's own checks apply (hub/building/desk_sensors.py); a key the type does
+    not take is refused.
     """
 
     model_config = {"extra": "forbid", "strict": True}
@@ -87,10 +88,28 @@ class SensorSpec(BaseModel):
     pin: int | None = None
     pull_up: bool | None = None
     bus: int | None = None
-    address: int | None = None
+    address: int | str | None = Field(default=None, union_mode="left_to_right")
     path: str | None = Field(default=None, max_length=1024)
     hold_seconds: float | None = None
     debounce_seconds: float | None = None
+    # wireless sensors (docs/sensors.md): a BTHome ``address`` (text) and ``measure``, a
+    # zigbee2mqtt friendly name (``device``) or an MQTT ``topic`` with its ``field``, a
+    # radar's serial ``port`` and desk zone. A BTHome bind key is a secret: it is set in
+    # edge.toml on the Pi, never recorded here.
+    measure: str | None = Field(default=None, max_length=32)
+    detector: str | None = Field(default=None, max_length=32)
+    invert: bool | None = None
+    timeout_seconds: float | None = None
+    device: str | None = Field(default=None, max_length=200)
+    topic: str | None = Field(default=None, max_length=200)
+    field: str | None = Field(default=None, max_length=64)
+    on_value: str | None = Field(default=None, max_length=64)
+    availability_topic: str | None = Field(default=None, max_length=200)
+    port: str | None = Field(default=None, max_length=200)
+    baudrate: int | None = None
+    max_cm: int | None = None
+    min_cm: int | None = None
+    min_energy: int | None = None
 
 
 class DeskSensors(_In):

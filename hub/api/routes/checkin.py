@@ -16,8 +16,6 @@ from fastapi import APIRouter, Form, HTTPException, Path, Query, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
-from hub import accounts
-from hub.accounts import Principal
 from hub.api.deps import (
     ManagerPrincipal,
     SettingsDep,
@@ -37,11 +35,13 @@ from hub.api.routes.web import (
     sign_in_first,
     start_session,
 )
+from hub.auth import accounts
+from hub.auth.accounts import Principal
 from hub.checkin import figures, labels, service, tokens
 from hub.checkin.service import Checkin, DeskTaken
 from hub.config import HubSettings
+from hub.db.protocol import Store
 from hub.errors import NotFound
-from hub.store_protocol import Store
 
 log = logging.getLogger(__name__)
 pages = APIRouter(tags=["checkin"], include_in_schema=False)

@@ -17,12 +17,12 @@ import numpy as np
 from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field
 
-from hub import metrics
 from hub.api.deps import CurrentPrincipal, SettingsDep, SiteDep, StoreDep
 from hub.api.routes.desks_stream import public_desk
 from hub.checkin import service
+from hub.db.protocol import Store
 from hub.errors import NotFound
-from hub.store_protocol import Store
+from hub.metrics import calendar as metrics
 
 router = APIRouter(prefix="/api/v1/desks", tags=["desks"])
 DAYS = 7

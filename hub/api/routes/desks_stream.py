@@ -20,8 +20,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
 from hub.api.deps import CurrentPrincipal, SiteDep, StoreDep
+from hub.db.protocol import Store
 from hub.errors import StoreError
-from hub.store_protocol import Store
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1/desks", tags=["desks"])

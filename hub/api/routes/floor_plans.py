@@ -2,7 +2,7 @@
 floor map shows it under the desks.
 
 The upload is the raw file as the request body (``PUT``, ``Content-Type: image/png`` or
-``image/svg+xml``); hub.floor_plan checks it for real before it is stored. The image is
+``image/svg+xml``); hub.building.floor_plan checks it for real before it is stored. The image is
 served with its own type, ``nosniff``, and for SVG a CSP that forbids everything but inline
 style and sandboxes the document, so even a plan opened on its own runs nothing.
 """
@@ -13,11 +13,11 @@ from fastapi import APIRouter, HTTPException, Request, Response, status
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from hub import building_edit as edit
+from hub.admin import building_edit as edit
 from hub.api.deps import CurrentPrincipal, SettingsDep, StoreDep
 from hub.api.routes.building_admin import REFUSALS, AdminChangeDep, http_errors, layout
 from hub.api.routes.building_models import Id, Layout
-from hub.floor_plan import PNG, SVG, PlanRejected, check_plan
+from hub.building.floor_plan import PNG, SVG, PlanRejected, check_plan
 
 router = APIRouter(prefix="/api/v1/sites/{site}", tags=["building"])
 SVG_CSP = "default-src 'none'; style-src 'unsafe-inline'; sandbox"

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Response, status
 from hub import __version__
 from hub.api.deps import IngestStatusDep, StoreDep
 from hub.api.models import BrokerState, HealthPublic
-from hub.dbcompat import DatabaseError
+from hub.db.compat import DatabaseError
 from hub.errors import StoreError
 
 log = logging.getLogger(__name__)

@@ -1,4 +1,4 @@
-"""Sign-in links (hub/invitations.py) over HTTP.
+"""Sign-in links (hub/auth/invitations.py) over HTTP.
 
 - ``/invite/<token>``: the person chooses a password and is signed in, then lands where
   they were going (the desk whose label they scanned) or on their home ``/me``.
@@ -20,8 +20,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, HTTPException, Path, Request, status
 from fastapi.responses import HTMLResponse, Response
 
-from hub import accounts, invitations, mailer, ratelimit
-from hub.accounts import Principal
 from hub.api.deps import SettingsDep, StoreDep
 from hub.api.next_path import safe_next
 from hub.api.routes.admin_pages import admin_or_refusal, admin_render
@@ -34,11 +32,13 @@ from hub.api.routes.web import (
     _render,
     start_session,
 )
+from hub.auth import accounts, invitations, mailer, ratelimit
+from hub.auth.accounts import Principal
 from hub.checkin import labels
 from hub.config import HubSettings
+from hub.db.protocol import Store
 from hub.privacy import audit
 from hub.privacy.readable import local_datetime
-from hub.store_protocol import Store
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["invitations"], include_in_schema=False)

@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 from fastapi import Depends, HTTPException, status
 
 from hub.api.deps import CurrentPrincipal
+from hub.db.protocol import Store
 from hub.errors import NotFound
-from hub.store_protocol import Store
 
 
 def site_zone(store: Store, site: str | None) -> ZoneInfo:

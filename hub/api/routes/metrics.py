@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from fastapi import APIRouter, Response
 
 from hub.api.deps import ManagerPrincipal, StoreDep
-from hub.store_protocol import Store
+from hub.db.protocol import Store
 
 router = APIRouter(tags=["operations"])
 
@@ -71,7 +71,7 @@ class MetricsSnapshot:
     counters: dict[str, int]
     agents: list[AgentGauge] = field(default_factory=list)
     rollup_lag_seconds: float = 0.0
-    transitions_pending: int = 0  # not yet in the (desk, at) index (hub/transition_index.py)
+    transitions_pending: int = 0  # not yet in the (desk, at) index (hub/db/transition_index.py)
 
 
 def read_snapshot(store: Store, now: float) -> MetricsSnapshot:

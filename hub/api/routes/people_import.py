@@ -16,13 +16,14 @@ from fastapi import APIRouter, File, Form, HTTPException, Query, Request, Upload
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel
 
-from hub import mailer, people_import
-from hub.accounts import Principal
+from hub.admin import people_import
 from hub.api.deps import CurrentPrincipal, SettingsDep, StoreDep
 from hub.api.routes import invitations as invitation_routes
 from hub.api.routes.web import CSRF_FAILED, _csrf_ok, _render, _signed_in, sign_in_first
+from hub.auth import mailer
+from hub.auth.accounts import Principal
+from hub.db.protocol import Store
 from hub.privacy import audit
-from hub.store_protocol import Store
 
 api = APIRouter(prefix="/api/v1", tags=["people"])
 pages = APIRouter(tags=["people"], include_in_schema=False)

@@ -1,7 +1,7 @@
 """Zone presence (metric 10): anonymous BLE device counts per zone, counts below k hidden.
 
 `from`/`to` work as for /api/v1/utilisation (ISO date, ISO datetime or Unix seconds;
-default today in the site's time zone up to now). Rules in hub/presence.py and
+default today in the site's time zone up to now). Rules in hub/metrics/presence.py and
 docs/metrics.md, section "10. Zone presence".
 """
 
@@ -14,12 +14,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from hub import metrics, presence
 from hub.api.deps import CurrentPrincipal, SettingsDep, SiteDep, StoreDep
 from hub.api.routes.utilisation import resolve_window
+from hub.db.protocol import Store
+from hub.db.zone_counts import zone_counts
 from hub.errors import ConfigError
-from hub.store_presence import zone_counts
-from hub.store_protocol import Store
+from hub.metrics import calendar as metrics
+from hub.metrics import presence
 
 router = APIRouter(prefix="/api/v1/zones", tags=["presence"])
 _INSTANT_HELP = "ISO date, ISO datetime or Unix seconds"

@@ -15,14 +15,14 @@ from fastapi import APIRouter, Form, HTTPException, Path, Request, status
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
-from hub.accounts import Principal
 from hub.api.deps import SESSION_COOKIE, CurrentPrincipal, SettingsDep, StoreDep
 from hub.api.routes.me import PersonDep, site_zone
 from hub.api.routes.web import CSRF_FAILED, _csrf_ok, _render, _signed_in, sign_in_first
+from hub.auth.accounts import Principal
 from hub.config import HubSettings
+from hub.db.protocol import Store
 from hub.errors import DeskpulseError
 from hub.privacy import audit, readable, rights
-from hub.store_protocol import Store
 
 api = APIRouter(prefix="/api/v1", tags=["privacy"])
 pages = APIRouter(tags=["privacy"], include_in_schema=False)

@@ -20,13 +20,18 @@ import orjson
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 
-from hub import csv_export, metrics, metrics_days, metrics_report, report_people, report_rollup
 from hub.api.deps import CurrentPrincipal, SettingsDep, SiteDep, StoreDep
 from hub.api.models import Group
 from hub.api.routes.utilisation_models import ReportPublic
 from hub.config import HubSettings
+from hub.db.protocol import Store
 from hub.errors import ConfigError
-from hub.store_protocol import Store
+from hub.metrics import calendar as metrics
+from hub.metrics import days as metrics_days
+from hub.metrics import report as metrics_report
+from hub.reports import csv_export
+from hub.reports import day_store as report_rollup
+from hub.reports import people as report_people
 
 router = APIRouter(prefix="/api/v1/utilisation", tags=["utilisation"])
 MAX_SPAN_SECONDS = 366 * 86_400

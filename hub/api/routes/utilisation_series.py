@@ -15,7 +15,6 @@ import numpy as np
 from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
 
-from hub import csv_export, metrics, metrics_report, report_rollup
 from hub.api.deps import CurrentPrincipal, SettingsDep, SiteDep, StoreDep
 from hub.api.models import Group
 from hub.api.routes.utilisation import (
@@ -29,6 +28,10 @@ from hub.api.routes.utilisation import (
     require_group_role,
 )
 from hub.api.routes.utilisation_models import HeatmapPublic, TimeseriesPublic
+from hub.metrics import calendar as metrics
+from hub.metrics import report as metrics_report
+from hub.reports import csv_export
+from hub.reports import day_store as report_rollup
 
 router = APIRouter(prefix="/api/v1/utilisation", tags=["utilisation"])
 MAX_CELLS = 500_000  # groups x bins of one time series answer

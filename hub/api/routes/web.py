@@ -13,8 +13,6 @@ from fastapi import APIRouter, Form, HTTPException, Query, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
-from hub import accounts
-from hub.accounts import Principal
 from hub.api.deps import (
     CSRF_COOKIE,
     SESSION_COOKIE,
@@ -26,6 +24,8 @@ from hub.api.deps import (
     request_session_principal,
 )
 from hub.api.next_path import safe_next, with_next
+from hub.auth import accounts
+from hub.auth.accounts import Principal
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["web"], include_in_schema=False)

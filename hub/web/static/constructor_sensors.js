@@ -1,6 +1,7 @@
 // Deskpulse floor constructor: the desk panel's sensor editor. A desk's sensors are the
 // edge.toml [[desks.sensors]] tables its agent reads (docs/sensors.md): a type and the pin,
-// I2C bus/address or file path the type needs. Every field has its own label; rows are
+// I2C bus/address, file path, or a wireless device's address / friendly name / topic /
+// serial port the type needs. Every field has its own label; rows are
 // plain form controls, so Tab, arrow keys in selects and Enter (saves) all work. Keys the
 // editor does not show (hold_seconds, debounce_seconds, pull_up) are kept while a sensor
 // keeps its type. The hub checks everything again with the edge's own rules.
@@ -11,8 +12,16 @@ window.DeskpulseSensorEditor = function (form, save) {
     ["pir", "PIR motion sensor (GPIO)"], ["pressure", "Seat pressure mat (GPIO)"],
     ["contact", "Contact switch (GPIO)"], ["thermopile", "Thermopile AMG8833 (I2C)"],
     ["file", "File (present/absent)"],
+    ["bthome", "BTHome BLE sensor (Shelly BLU)"], ["zigbee", "zigbee2mqtt device"],
+    ["mqtt", "MQTT device (ESPHome, Tasmota)"], ["radar", "mmWave radar LD2410 (UART)"],
   ];
   const GPIO = new Set(["pir", "contact", "pressure"]);
+  // wireless types: the one text key that names the device (docs/sensors.md); their
+  // other keys (measure, field, max_cm ...) are kept as recorded
+  const WIRELESS = {
+    bthome: ["address", "Bluetooth address"], zigbee: ["device", "zigbee2mqtt friendly name"],
+    mqtt: ["topic", "MQTT topic"], radar: ["port", "Serial port"],
+  };
   const MAX_SENSORS = 4;  // edge.config.MAX_SENSORS_PER_DESK
   const list = form.querySelector("#sensor-rows");
   const empty = form.querySelector("#sensor-none");
@@ -61,6 +70,13 @@ window.DeskpulseSensorEditor = function (form, save) {
     }));
     if (GPIO.has(spec.type)) {
       field(row, n, "pin", `GPIO pin (BCM 4 to 27) of sensor ${n}`, numberInput(spec.pin, 4, 27));
+    } else if (WIRELESS[spec.type]) {
+      const [key, name] = WIRELESS[spec.type];
+      const input = make("input");
+      input.required = true;
+      input.maxLength = 200;
+      input.value = spec[key] || "";
+      field(row, n, key, `${name} of sensor ${n}`, input);
     } else if (spec.type === "thermopile") {
       const address = field(row, n, "address", `I2C address of sensor ${n}`, make("select"));
       address.replaceChildren(...[[0x69, "0x69 (AD_SELECT to 3.3 V)"],
@@ -103,6 +119,13 @@ window.DeskpulseSensorEditor = function (form, save) {
       if (!row.node) continue;
       const get = (key) => row.node.querySelector(`[name="${key}"]`);
       const spec = { ...row.spec, type: get("type").value };
+      const wireless = WIRELESS[spec.type];
+      if (wireless) {  // the type select may have just changed: no such input yet
+        const input = get(wireless[0]);
+        if (input) spec[wireless[0]] = input.value.trim();
+        row.spec = spec;
+        continue;
+      }
       for (const key of ["pin", "bus", "address"]) {
         const input = get(key);
         if (input) spec[key] = input.value === "" ? input.value : Number(input.value);

@@ -1,0 +1,1 @@
+"""What administrators change: the building (edits, import/export), agents' provisioning, people."""

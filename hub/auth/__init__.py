@@ -1,0 +1,2 @@
+"""Accounts, sessions and tokens, the password policy, invitations and their mail, the rate
+limit."""

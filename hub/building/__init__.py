@@ -1,0 +1,2 @@
+"""The building as data: the pure model, its CSV form, floor plans and which sensors read a desk.
+No I/O."""

@@ -1,0 +1,1 @@
+"""MQTT ingest: the client, the fast decoder, the ingestor and agent liveness."""

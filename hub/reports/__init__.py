@@ -1,0 +1,2 @@
+"""Rollups and what reports read: day summaries in the store, today's live day, people and zone
+figures, CSV."""
