@@ -63,8 +63,12 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# The suite runs on PYTEST_WORKERS processes (pytest-xdist); --dist loadgroup keeps each
+# xdist_group on one worker (tests/conftest.py says which). PYTEST_WORKERS=0 runs in one
+# process. pytest-cov combines the workers' coverage.
+PYTEST_WORKERS ?= 2
 pytest: $(STAMP) system-deps
-	$(BIN)/pytest -q -p no:cacheprovider --cov --cov-report=term:skip-covered
+	$(BIN)/pytest -q -p no:cacheprovider -n $(PYTEST_WORKERS) --dist loadgroup --cov --cov-report=term:skip-covered
 
 test: lint typecheck pytest
 

@@ -41,7 +41,7 @@ LINES = {
     "live": re.compile(r"^(Live: .*)$"),
 }
 # One demo is watched for 3 minutes after filling 4 weeks: longer than the default limit.
-pytestmark = pytest.mark.timeout(480)
+pytestmark = [pytest.mark.timeout(480), pytest.mark.xdist_group("timing")]  # measures time
 WATCH_SECONDS = 180.0
 POLL_SECONDS = 3.0
 DAY = 86400.0

@@ -14,12 +14,11 @@ from fastapi.testclient import TestClient
 from hub.auth import accounts
 from hub.db.compat import IntegrityError
 from hub.db.protocol import Store
-from tests.api.conftest import login
+from tests.support.web import login
 
 PASSWORD = "a long enough password"
 
 
-pytestmark = pytest.mark.usefixtures("cheap_argon2")  # logins are not the subject
 
 
 @pytest.fixture

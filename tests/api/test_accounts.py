@@ -13,6 +13,9 @@ from hub.auth import accounts
 from hub.db.protocol import Store
 from hub.privacy.inventory import live_schema
 
+# Hashing is the subject here: the production argon2 parameters (tests/conftest.py).
+pytestmark = pytest.mark.real_argon2
+
 
 @pytest.fixture
 def db(store: Store) -> Database:

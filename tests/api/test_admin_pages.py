@@ -25,15 +25,14 @@ from hub.db.engines import open_store
 from hub.db.protocol import Store
 from hub.db.sqlite.store import Incoming
 from hub.privacy import audit, retention
-from tests.api.conftest import BUILDING, csrf_from
-from tests.security.test_api_hardening import http_routes
+from tests.support.building import BUILDING
+from tests.support.web import csrf_from, http_routes
 
 SECRET = "admin-pages-tests-secret-0123456789"
 PASSWORD = "a long test password"
 PAGES = ["/admin", "/admin/agents", "/admin/provisioning", "/admin/people", "/admin/privacy"]
 
 
-pytestmark = pytest.mark.usefixtures("cheap_argon2")  # logins are not the subject
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from edge.protocol import Health, Topic
 from hub.api.app import CONTENT_SECURITY_POLICY
 from hub.db.sqlite.store import Incoming, SqliteStore
-from tests.api.conftest import SITE, Desks
+from tests.support.building import SITE, Desks
 
 DESK_FIELDS = {"id", "name", "floor", "zone", "state", "since"}
 

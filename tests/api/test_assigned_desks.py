@@ -20,7 +20,7 @@ from hub.db.sqlite.store import SqliteStore
 from hub.errors import ConfigError
 from hub.privacy.inventory import live_schema
 from hub.reports.rollup import refresh_rollups
-from tests.api.conftest import BUILDING, SITE, Desks
+from tests.support.building import BUILDING, SITE, Desks
 
 BERLIN = ZoneInfo("Europe/Berlin")
 ASSIGNED = {"hq-d1", "hq-d3"}

@@ -11,7 +11,8 @@ from fastapi.testclient import TestClient
 from hub.api.app import CONTENT_SECURITY_POLICY
 from hub.auth import accounts
 from hub.db.sqlite.store import SqliteStore
-from tests.api.conftest import SITE, csrf_from, login
+from tests.support.building import SITE
+from tests.support.web import csrf_from, login
 
 AUTH_REQUIRED = {
     "detail": "authentication required: log in at /login or send Authorization: Bearer <token>"

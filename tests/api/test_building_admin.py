@@ -20,14 +20,13 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from hub.api.app import create_app
-from hub.api.deps import SESSION_COOKIE
 from hub.auth import accounts
 from hub.checkin import labels, service
 from hub.config import HubSettings
 from hub.db.sqlite.store import SqliteStore
-from tests.api.conftest import BUILDING, Desks
+from tests.support.building import BUILDING, Desks
+from tests.support.web import PASSWORD, session
 
-PASSWORD = "a long test password"
 SVG_CSP = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
 GOOD_SVG = (b'<?xml version="1.0" encoding="UTF-8"?>\n<svg xmlns="http://www.w3.org/2000/svg" '
             b'xmlns:xlink="http://www.w3.org/1999/xlink" viewBox="0 0 800 400">'
@@ -35,12 +34,6 @@ GOOD_SVG = (b'<?xml version="1.0" encoding="UTF-8"?>\n<svg xmlns="http://www.w3.
             b'<rect width="800" height="400" fill="url(#g)"/><use xlink:href="#g"/></svg>')
 
 
-pytestmark = pytest.mark.usefixtures("cheap_argon2")  # logins are not the subject
-
-
-@pytest.fixture
-def admin(store: SqliteStore) -> dict[str, str]:
-    return {"Authorization": f"Bearer {accounts.create_api_token(store.db, 'ops', 'admin')}"}
 
 
 def png(width: int = 300, height: int = 200) -> bytes:
@@ -59,11 +52,6 @@ def png_header_only(width: int, height: int) -> bytes:
             + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b""))
 
 
-def session(app: FastAPI, store: SqliteStore, name: str, role: str) -> TestClient:
-    user = accounts.create_user(store.db, name, PASSWORD, role)
-    client = TestClient(app, follow_redirects=False)
-    client.cookies.set(SESSION_COOKIE, accounts.create_session(store.db, user))
-    return client
 
 
 def page_csrf(client: TestClient) -> str:

@@ -22,7 +22,7 @@ from hub.cli import main
 from hub.config import HubSettings
 from hub.db.protocol import Store
 from hub.db.sqlite.store import SqliteStore
-from tests.api.test_building_admin import admin, session  # noqa: F401
+from tests.support.web import session
 
 PIR = {"type": "pir", "pin": 17}
 MAT = {"type": "pressure", "pin": 27, "debounce_seconds": 2}
@@ -40,7 +40,7 @@ def recorded(layout: dict[str, Any], desk: str) -> list[dict[str, Any]]:
 
 
 def test_a_desks_sensors_are_set_replaced_and_cleared(
-    client: TestClient, admin: dict[str, str]  # noqa: F811
+    client: TestClient, admin: dict[str, str]
 ) -> None:
     response = put(client, admin, "hq-d1", [PIR, HEAT])
     assert response.status_code == 200, response.text
@@ -67,7 +67,7 @@ def test_a_desks_sensors_are_set_replaced_and_cleared(
     ([PIR] * 5, "sensors lists 5 sensors; a desk has at most 4"),
 ])
 def test_a_sensor_the_edge_would_refuse_is_422_with_the_edges_message(
-    client: TestClient, admin: dict[str, str], sensors: list[Any], detail: str  # noqa: F811
+    client: TestClient, admin: dict[str, str], sensors: list[Any], detail: str
 ) -> None:
     response = put(client, admin, "hq-d1", sensors)
     assert (response.status_code, response.json()["detail"]) == (422, detail)
@@ -76,13 +76,13 @@ def test_a_sensor_the_edge_would_refuse_is_422_with_the_edges_message(
 
 
 def test_a_pin_as_text_is_refused_not_converted(
-    client: TestClient, admin: dict[str, str]  # noqa: F811
+    client: TestClient, admin: dict[str, str]
 ) -> None:
     assert put(client, admin, "hq-d1", [{"type": "pir", "pin": "17"}]).status_code == 422
 
 
 def test_one_agents_desks_cannot_share_a_pin_or_an_i2c_address(
-    client: TestClient, admin: dict[str, str]  # noqa: F811
+    client: TestClient, admin: dict[str, str]
 ) -> None:
     put(client, admin, "hq-d1", [PIR, HEAT])
     clash = put(client, admin, "hq-d2", [{"type": "contact", "pin": 17}])
@@ -114,7 +114,7 @@ def test_a_browser_session_needs_the_csrf_token(app: FastAPI, store: SqliteStore
 
 
 def test_json_export_and_import_carry_the_sensors(
-    client: TestClient, admin: dict[str, str]  # noqa: F811
+    client: TestClient, admin: dict[str, str]
 ) -> None:
     put(client, admin, "hq-d1", [PIR, HEAT])
     put(client, admin, "hq-d2", [MAT])
@@ -132,7 +132,7 @@ def test_json_export_and_import_carry_the_sensors(
 
 
 def test_an_import_that_makes_an_agent_share_a_pin_is_refused(
-    client: TestClient, admin: dict[str, str]  # noqa: F811
+    client: TestClient, admin: dict[str, str]
 ) -> None:
     put(client, admin, "hq-d5", [PIR])  # hq-d5 is not in the file, and keeps its sensor
     building = client.get("/api/v1/sites/hq/building.json", headers=admin).json()
@@ -156,7 +156,7 @@ def test_an_import_that_makes_an_agent_share_a_pin_is_refused(
 
 
 def test_csv_export_and_import_carry_the_sensors(
-    client: TestClient, admin: dict[str, str], store: SqliteStore  # noqa: F811
+    client: TestClient, admin: dict[str, str], store: SqliteStore
 ) -> None:
     put(client, admin, "hq-d1", [PIR, HEAT])
     exported = client.get("/api/v1/sites/hq/building.csv", headers=admin).text
@@ -192,7 +192,7 @@ def test_csv_export_and_import_carry_the_sensors(
 # -- edge.toml ---------------------------------------------------------------------------------
 
 def test_the_agents_edge_toml_loads_with_the_edges_own_loader(
-    client: TestClient, admin: dict[str, str], tmp_path: Path  # noqa: F811
+    client: TestClient, admin: dict[str, str], tmp_path: Path
 ) -> None:
     put(client, admin, "hq-d1", [PIR, HEAT])
     put(client, admin, "hq-d2", [MAT, {"type": "file", "path": "/run/deskpulse/d2 seat"}])
@@ -227,7 +227,7 @@ def test_the_agents_edge_toml_loads_with_the_edges_own_loader(
 
 
 def test_edge_toml_of_an_unknown_foreign_or_idle_agent(
-    client: TestClient, admin: dict[str, str], store: SqliteStore  # noqa: F811
+    client: TestClient, admin: dict[str, str], store: SqliteStore
 ) -> None:
     assert client.get("/api/v1/sites/hq/agents/nobody/edge.toml",
                       headers=admin).status_code == 404
@@ -242,7 +242,7 @@ def test_edge_toml_of_an_unknown_foreign_or_idle_agent(
 
 
 def test_cli_prints_the_same_edge_toml(
-    client: TestClient, admin: dict[str, str], settings: HubSettings,  # noqa: F811
+    client: TestClient, admin: dict[str, str], settings: HubSettings,
     tmp_path: Path, capsys: pytest.CaptureFixture[str],
 ) -> None:
     put(client, admin, "hq-d4", [HEAT])

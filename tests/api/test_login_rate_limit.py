@@ -10,9 +10,13 @@ from __future__ import annotations
 import threading
 from collections import Counter
 
+import pytest
+
 from hub.auth import accounts
 from hub.db.protocol import Store
 
+# The race this guards against lives in the hashing time: the production argon2 cost.
+pytestmark = pytest.mark.real_argon2
 PARALLEL = 36  # the PostgreSQL store pools 40 connections; the test thread holds one
 
 

@@ -7,12 +7,12 @@ import time
 
 from fastapi.testclient import TestClient
 
-from edge.protocol import DeskEvent, DesksMessage, Health, Status, Topic
+from edge.protocol import DeskEvent, DesksMessage, Health, Status
 from hub.api.routes.metrics import AgentGauge, MetricsSnapshot, escape_label, render
 from hub.auth import accounts
-from hub.db.sqlite.store import Incoming, SqliteStore
+from hub.db.sqlite.store import SqliteStore
 from hub.reports.rollup import refresh_rollups
-from tests.api.conftest import AGENT, SITE, Desks
+from tests.support.building import AGENT, SITE, Desks, incoming
 
 SAMPLE = re.compile(r'^([a-z_]+)(\{[a-z]+="[^"]*"(,[a-z]+="[^"]*")*\})? (-?[0-9.e+]+)$')
 
@@ -30,8 +30,6 @@ def parse(text: str) -> dict[str, float]:
     return out
 
 
-def incoming(kind: str, message: object) -> Incoming:
-    return Incoming(Topic(SITE, AGENT, kind), message, time.time())  # type: ignore[arg-type]
 
 
 def test_metrics_needs_a_manager_token(client: TestClient, store: SqliteStore) -> None:

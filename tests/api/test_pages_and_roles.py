@@ -14,17 +14,11 @@ from hub.auth import accounts
 from hub.config import HubSettings
 from hub.db.protocol import Store
 from hub.reports.rollup import refresh_rollups
-from tests.api.conftest import BUILDING, Desks, login
+from tests.support.building import BUILDING, Desks
+from tests.support.web import login
 
 PASSWORD = "correct horse battery"
 HTML = {"Accept": "text/html"}
-
-
-@pytest.fixture(autouse=True)
-def cheap_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
-    from argon2 import PasswordHasher
-    monkeypatch.setattr(accounts, "_hasher",
-                        PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
 
 def as_role(app: FastAPI, store: Store, role: str) -> TestClient:

@@ -19,7 +19,7 @@ from hub.auth import accounts
 from hub.config import HubSettings
 from hub.db.sqlite.store import SqliteStore
 from hub.privacy import audit
-from tests.api.conftest import csrf_from
+from tests.support.web import csrf_from
 
 PAGE = "/admin/people/import"
 GOOD = (b"\xef\xbb\xbfEmail,Name,Department\n"
@@ -27,7 +27,6 @@ GOOD = (b"\xef\xbb\xbfEmail,Name,Department\n"
         b"grace@example.org,Grace Hopper,\n")
 
 
-pytestmark = pytest.mark.usefixtures("cheap_argon2")  # logins are not the subject
 
 
 def reasons(data: bytes) -> list[tuple[int, str]]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import time
 from datetime import datetime
 from pathlib import Path
@@ -10,22 +9,15 @@ from zoneinfo import ZoneInfo
 
 from fastapi.testclient import TestClient
 
-from edge.protocol import Topic, ZoneCount, ZonesMessage
 from hub.api.app import create_app
 from hub.auth import accounts
 from hub.config import HubSettings
-from hub.db.sqlite.store import Incoming, SqliteStore
+from hub.db.sqlite.store import SqliteStore
+from tests.support.building import send
 
 BS = 900
-_seq = itertools.count(1)
 
 
-def send(store: SqliteStore, site: str, agent: str, *counts: tuple[str, int, int]) -> None:
-    """Zone counts through the real ingest path, as an agent's `zones` message."""
-    message = ZonesMessage(agent=agent, boot=1, seq=next(_seq), sent=time.time(),
-                           counts=tuple(ZoneCount(zone=z, bin=b, devices=d) for z, b, d in counts))
-    result = store.apply([Incoming(Topic(site, agent, "zones"), message, time.time())])
-    assert not result.rejected, result.rejected
 
 
 def at(text: str, tz: str = "Europe/Berlin") -> int:

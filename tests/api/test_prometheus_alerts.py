@@ -25,8 +25,7 @@ from fastapi.testclient import TestClient
 
 from edge.protocol import Health, Status
 from hub.db.sqlite.store import SqliteStore
-from tests.api.conftest import AGENT, SITE, Desks
-from tests.api.test_metrics_endpoint import incoming
+from tests.support.building import AGENT, SITE, Desks, incoming
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "prometheus"
 RULES = DEPLOY / "deskpulse-alerts.yml"

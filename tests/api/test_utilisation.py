@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from datetime import date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.exceptions import RequestValidationError
@@ -14,15 +13,7 @@ from fastapi.testclient import TestClient
 from hub.api.routes.utilisation import parse_instant, resolve_window
 from hub.db.sqlite.store import SqliteStore
 from hub.reports.rollup import refresh_rollups
-from tests.api.conftest import SITE, Desks
-
-BERLIN = ZoneInfo("Europe/Berlin")
-BIN = 900
-
-
-def local_midnight(day: date) -> float:
-    return datetime(day.year, day.month, day.day, tzinfo=BERLIN).timestamp()
-
+from tests.support.building import BERLIN, BIN, SITE, Desks, local_midnight
 
 # --- parsing the window (pure) --------------------------------------------------------------
 

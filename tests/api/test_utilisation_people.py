@@ -19,9 +19,7 @@ from hub.checkin import service
 from hub.checkin.figures import Stay, compute
 from hub.db.sqlite.store import SqliteStore
 from hub.reports.people import checkin_groups, presence_groups
-from tests.api.conftest import SITE, Desks
-from tests.api.test_presence import send
-from tests.api.test_utilisation import BERLIN, local_midnight
+from tests.support.building import BERLIN, SITE, Desks, local_midnight, send
 
 BS = 900
 

@@ -16,8 +16,7 @@ from hub.api.routes.utilisation_models import ReportPublic
 from hub.db.sqlite.store import SqliteStore
 from hub.reports import day_store as report_rollup
 from hub.reports.rollup import refresh_rollups
-from tests.api.conftest import BUILDING, SITE, Desks
-from tests.api.test_utilisation import BERLIN, BIN, local_midnight
+from tests.support.building import BERLIN, BIN, BUILDING, SITE, Desks, local_midnight
 
 
 @pytest.fixture

@@ -27,8 +27,9 @@ from hub.auth import accounts
 from hub.db.protocol import Store
 from hub.ingest.ingestor import Ingestor
 from hub.reports.rollup import refresh_rollups
-from tests.api.conftest import AGENT, SITE, csrf_from, login
 from tests.broker import Mosquitto
+from tests.support.building import AGENT, SITE
+from tests.support.web import csrf_from, login
 
 pytestmark = pytest.mark.broker
 

@@ -4,23 +4,13 @@ a real HTTP server for the hub's app."""
 
 from __future__ import annotations
 
-import contextlib
-import shutil
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
-from tests.broker import free_port
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
 
 
 @pytest.fixture(scope="module")
@@ -34,22 +24,3 @@ def browser() -> Iterator[Any]:
         instance.close()
 
 
-@contextlib.contextmanager
-def serving(app: Any) -> Iterator[str]:
-    """``app`` served by a real uvicorn on a free port, in a thread: its base URL."""
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", access_log=False,
-        lifespan="off",
-    ))
-    thread = threading.Thread(target=server.run, name="browser-test-http", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert server.started, "uvicorn did not start"
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)

@@ -30,8 +30,8 @@ from hub.config import HubSettings
 from hub.db.sqlite.store import Incoming, SqliteStore
 from hub.privacy import retention
 from hub.reports.rollup import refresh_rollups
-from tests.api.conftest import BUILDING, Desks
-from tests.browser.conftest import serving
+from tests.support.browser import serving
+from tests.support.building import BUILDING, Desks
 
 sync_api = pytest.importorskip("playwright.sync_api")
 

@@ -23,8 +23,8 @@ from hub.auth import accounts
 from hub.config import HubSettings
 from hub.db.sqlite.store import SqliteStore
 from hub.reports.rollup import refresh_rollups
-from tests.api.conftest import BUILDING, Desks
-from tests.browser.conftest import serving
+from tests.support.browser import serving
+from tests.support.building import BUILDING, Desks
 
 sync_api = pytest.importorskip("playwright.sync_api")
 

@@ -19,9 +19,8 @@ from hub.auth import accounts
 from hub.checkin import labels, service
 from hub.config import HubSettings
 from hub.db.sqlite.store import SqliteStore
-from tests.api.conftest import BUILDING
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, serving
-from tests.browser.test_dashboard import Console
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, Console, serving
+from tests.support.building import BUILDING
 
 sync_api = pytest.importorskip("playwright.sync_api")
 

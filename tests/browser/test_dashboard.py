@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +15,8 @@ from hub.auth import accounts
 from hub.config import HubSettings
 from hub.db.sqlite.store import SqliteStore
 from hub.reports.rollup import refresh_rollups
-from tests.api.conftest import BUILDING, Desks
-from tests.browser.conftest import serving
+from tests.support.browser import Console, serving
+from tests.support.building import BUILDING, Desks
 
 sync_api = pytest.importorskip("playwright.sync_api")
 
@@ -49,16 +49,6 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
     store.close()
 
 
-@dataclass
-class Console:
-    """Console errors and uncaught page errors (CSP violations are console errors)."""
-
-    errors: list[str] = field(default_factory=list)
-
-    def attach(self, page: Any) -> None:
-        page.on("console", lambda msg: self.errors.append(msg.text)
-                if msg.type == "error" else None)
-        page.on("pageerror", lambda exc: self.errors.append(f"pageerror: {exc}"))
 
 
 @pytest.fixture

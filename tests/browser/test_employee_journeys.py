@@ -31,10 +31,9 @@ from hub.auth.accounts import Principal
 from hub.checkin import labels, service
 from hub.config import HubSettings
 from hub.db.sqlite.store import SqliteStore
-from tests.api.conftest import BUILDING, Desks
-from tests.browser.conftest import serving
-from tests.browser.test_dashboard import Console
 from tests.smtp import SmtpServer
+from tests.support.browser import Console, serving
+from tests.support.building import BUILDING, Desks
 
 sync_api = pytest.importorskip("playwright.sync_api")
 

@@ -23,8 +23,8 @@ from hub.api.app import create_app
 from hub.auth import accounts
 from hub.config import HubSettings
 from hub.db.sqlite.store import SqliteStore
-from tests.api.conftest import BUILDING
-from tests.browser.conftest import serving
+from tests.support.browser import serving
+from tests.support.building import BUILDING
 
 sync_api = pytest.importorskip("playwright.sync_api")
 

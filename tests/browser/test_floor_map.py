@@ -23,12 +23,12 @@ from hub.api.app import create_app
 from hub.auth import accounts
 from hub.config import HubSettings
 from hub.db.sqlite.store import Incoming, SqliteStore
-from tests.api.conftest import BUILDING, Desks
-from tests.browser.conftest import serving
+from tests.support.browser import serving
+from tests.support.building import BUILDING, Desks
 
 sync_api = pytest.importorskip("playwright.sync_api")
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("timing")]  # measures time
 USER, PASSWORD = "flo", "a long floor map password"
 SCREENSHOT = Path("/tmp/floor_map.png")
 

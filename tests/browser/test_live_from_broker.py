@@ -25,7 +25,8 @@ from tests.broker import Mosquitto, free_port
 
 sync_api = pytest.importorskip("playwright.sync_api")
 
-pytestmark = [pytest.mark.browser, pytest.mark.broker]
+# It measures time: the "timing" group never runs two such tests at once (tests/conftest.py).
+pytestmark = [pytest.mark.browser, pytest.mark.broker, pytest.mark.xdist_group("timing")]
 REPO = Path(__file__).resolve().parents[2]
 USER, PASSWORD = "liv", "a long live map password"
 SCREENSHOT = Path("/tmp/live_from_broker.png")

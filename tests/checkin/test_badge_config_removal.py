@@ -23,10 +23,9 @@ from hub.config import HubSettings
 from hub.db.protocol import Store
 from hub.ingest.ingestor import Ingestor
 from hub.privacy import rights
-from tests.api.conftest import csrf_from
 from tests.broker import Mosquitto
-from tests.checkin.conftest import sign_in
 from tests.edge.helpers import Subscriber
+from tests.support.web import csrf_from, sign_in
 
 pytestmark = pytest.mark.broker
 

@@ -19,8 +19,7 @@ from hub.checkin.badges import BadgeTaken, ConfigPublisher
 from hub.checkin.service import handle_scans
 from hub.config import HubSettings
 from hub.db.sqlite.store import SqliteStore
-from tests.api.conftest import csrf_from
-from tests.checkin.conftest import sign_in
+from tests.support.web import csrf_from, sign_in
 
 SITE, AGENT = "hq", "hq-agent-1"
 TOPIC = Topic(SITE, AGENT, "checkins")

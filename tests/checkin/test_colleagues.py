@@ -11,8 +11,7 @@ from hub.api.app import create_app
 from hub.checkin import colleagues, service
 from hub.config import HubSettings
 from hub.db.sqlite.store import SqliteStore
-from tests.api.conftest import csrf_from
-from tests.checkin.conftest import sign_in
+from tests.support.web import csrf_from, sign_in
 
 
 @pytest.fixture

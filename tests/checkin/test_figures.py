@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from hub.checkin import service
 from hub.checkin.figures import Stay, compute
 from hub.db.sqlite.store import SqliteStore
-from tests.api.conftest import Desks
+from tests.support.building import Desks
 
 DAY = 86400.0
 STAYS = [Stay(1, "a", 0, 100), Stay(2, "b", 0, 100), Stay(3, "c", 0, 100),

@@ -16,9 +16,8 @@ from fastapi.testclient import TestClient
 from hub.auth import accounts, invitations
 from hub.config import HubSettings
 from hub.db.protocol import Store
-from tests.api.conftest import csrf_from
-from tests.checkin.conftest import sign_in
 from tests.smtp import SmtpServer
+from tests.support.web import csrf_from, sign_in
 
 NEW = "plum orchard lantern 7"
 LINK = re.compile(r"http://testserver/invite/[A-Za-z0-9_-]+")
@@ -34,7 +33,7 @@ def settings(settings: HubSettings, smtp: SmtpServer) -> HubSettings:
 
 @pytest.fixture
 def admin(store: Store) -> int:
-    from tests.checkin.conftest import PASSWORD
+    from tests.support.web import PASSWORD
     return accounts.create_user(store.db, "root", PASSWORD, "admin")
 
 
@@ -137,7 +136,7 @@ def test_a_person_asks_for_a_link_and_it_returns_to_the_desk(
 
 
 def test_the_return_path_never_leaves_the_hub(client: TestClient, store: Store) -> None:
-    from tests.checkin.conftest import PASSWORD
+    from tests.support.web import PASSWORD
     accounts.create_user(store.db, "eve", PASSWORD, "employee")
     for evil in ("//evil.example/x", "https://evil.example", "/\\evil.example", "/login"):
         form = client.get("/login", params={"next": evil})

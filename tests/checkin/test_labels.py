@@ -19,8 +19,7 @@ from hub.cli import main
 from hub.config import HubSettings
 from hub.db.sqlite.store import SqliteStore
 from hub.errors import NotFound
-from tests.api.conftest import csrf_from
-from tests.checkin.conftest import PASSWORD, sign_in
+from tests.support.web import PASSWORD, csrf_from, sign_in
 
 BASE = "https://hub.example.com"
 

@@ -8,8 +8,8 @@ from fastapi.testclient import TestClient
 
 from hub.checkin import labels, service
 from hub.db.sqlite.store import SqliteStore
-from tests.api.conftest import Desks, csrf_from
-from tests.checkin.conftest import PASSWORD, sign_in
+from tests.support.building import Desks
+from tests.support.web import PASSWORD, csrf_from, sign_in
 
 
 def test_sign_in_check_in_and_out_from_the_label(

@@ -14,7 +14,7 @@ from hub.checkin.service import DeskTaken
 from hub.config import HubSettings
 from hub.db.sqlite.store import SqliteStore
 from hub.errors import NotFound
-from tests.api.conftest import Desks
+from tests.support.building import Desks
 
 BERLIN = ZoneInfo("Europe/Berlin")
 CORE = {"days": [0, 1, 2, 3, 4], "start": "08:00", "end": "18:00"}

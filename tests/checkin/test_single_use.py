@@ -9,8 +9,8 @@ import time
 from hub.checkin import service
 from hub.config import HubSettings
 from hub.db.protocol import Store
-from tests.checkin.conftest import SECRET
 from tests.checkin.racer import redeem_all
+from tests.support.web import SECRET
 
 TOKENS = 40
 

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from hub.checkin import service, tokens
 from hub.config import HubSettings
 from hub.db.sqlite.store import SqliteStore
-from tests.checkin.conftest import sign_in
+from tests.support.web import sign_in
 
 SCAN = "/api/v1/checkins/token-scan"
 

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from edge.config import AgentConfig
-from tests.edge.helpers import unique_id
-
-ConfigFactory = Callable[..., AgentConfig]
+from tests.edge.helpers import ConfigFactory, unique_id
 
 
 @pytest.fixture

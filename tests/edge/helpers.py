@@ -7,11 +7,13 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TypeVar
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
+from edge.config import AgentConfig
 from edge.protocol import Message, decode
 from edge.sensors.base import Presence, Reading
 
@@ -95,3 +97,20 @@ class Subscriber:
     def close(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
+
+
+ConfigFactory = Callable[..., AgentConfig]
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def write_config(tmp_path: Path, port: int, site: str, agent: str, sensor: str) -> Path:
+    path = tmp_path / "edge.toml"
+    path.write_text(
+        f'site = "{site}"\nagent = "{agent}"\ndata_dir = "data"\n'
+        "poll_seconds = 0.1\nhold_seconds = 0.3\n"
+        f"[mqtt]\nport = {port}\nkeepalive = 1\n"
+        f'[[desks]]\nid = "d1"\nzone = "z1"\nsensor = "{sensor}"\n'
+    )
+    return path

@@ -29,8 +29,7 @@ from edge.protocol import (
 )
 from edge.sensors.base import Reading
 from tests.broker import Mosquitto
-from tests.edge.conftest import ConfigFactory
-from tests.edge.helpers import Received, ScriptedSensor, Subscriber
+from tests.edge.helpers import ConfigFactory, Received, ScriptedSensor, Subscriber
 
 pytestmark = pytest.mark.broker
 T = 1_790_000_000.0  # a set clock (2026)

@@ -16,20 +16,7 @@ from edge.cli import main
 from edge.protocol import DesksMessage, Health, Status
 from edge.sensors.file import FileSensor
 from tests.broker import Mosquitto
-from tests.edge.helpers import Subscriber, unique_id
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def write_config(tmp_path: Path, port: int, site: str, agent: str, sensor: str) -> Path:
-    path = tmp_path / "edge.toml"
-    path.write_text(
-        f'site = "{site}"\nagent = "{agent}"\ndata_dir = "data"\n'
-        "poll_seconds = 0.1\nhold_seconds = 0.3\n"
-        f"[mqtt]\nport = {port}\nkeepalive = 1\n"
-        f'[[desks]]\nid = "d1"\nzone = "z1"\nsensor = "{sensor}"\n'
-    )
-    return path
+from tests.edge.helpers import REPO, Subscriber, unique_id, write_config
 
 
 @pytest.fixture

@@ -19,8 +19,7 @@ import pytest
 
 from edge.sdnotify import Notifier
 from tests.broker import Mosquitto
-from tests.edge.helpers import unique_id
-from tests.edge.test_cli import REPO, write_config
+from tests.edge.helpers import REPO, unique_id, write_config
 
 
 def listen(path: Path) -> socket.socket:

@@ -12,21 +12,23 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import paho.mqtt.client as mqtt
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
 
 from edge.config import MqttConfig
 from firmware_sim.building import Building, generate_building
 from firmware_sim.fleet import FleetRunner
 from firmware_sim.people import PeopleModel
 from tests.broker import Mosquitto
-from tests.faults.harness import HubProcess, fault_seed, install_journal
-
-STEP = 30.0  # simulated seconds between agent steps
-HOLD = 30.0  # short hold time and missed detections: many transitions per simulated hour
-MISS_RATE = 0.1
-
+from tests.faults.harness import (
+    HOLD,
+    MISS_RATE,
+    STEP,
+    HubProcess,
+    Plain,
+    fault_seed,
+    install_journal,
+    outboxes,
+)
 
 _SEED: list[int] = []  # the run's seed, once a test asked for it
 
@@ -74,8 +76,6 @@ def hub(tmp_path: Path, fresh_broker: Mosquitto, building: Building) -> Iterator
     process.kill()
 
 
-def outboxes(data_dir: Path, building: Building) -> list[Path]:
-    return [data_dir / agent / "outbox.sqlite" for agent in building.agents()]
 
 
 @pytest.fixture
@@ -102,32 +102,6 @@ def make_fleet(
         fleet.stop()
 
 
-class Plain:
-    """A plain paho client, as third-party firmware or an attacker would use (QoS 1)."""
-
-    def __init__(self, port: int) -> None:
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2,
-                                  client_id=f"plain-{uuid.uuid4().hex[:8]}",
-                                  protocol=mqtt.MQTTv311)
-        self.client.max_inflight_messages_set(100)
-        self.client.connect("127.0.0.1", port)
-        self.client.loop_start()
-        self._pending: list[mqtt.MQTTMessageInfo] = []
-
-    def send(self, topic: str, payload: bytes) -> None:
-        self._pending.append(self.client.publish(topic, payload, qos=1))
-
-    def flush(self, timeout: float = 20.0) -> None:
-        """Wait until the broker acknowledged everything sent so far."""
-        deadline = time.monotonic() + timeout
-        for info in self._pending:
-            info.wait_for_publish(max(deadline - time.monotonic(), 0.1))
-            assert info.is_published(), "the broker did not acknowledge a publish"
-        self._pending = []
-
-    def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
 
 
 @pytest.fixture

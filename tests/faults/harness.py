@@ -17,15 +17,19 @@ import sqlite3
 import subprocess
 import sys
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
 
 from edge.outbox import Outbox
 from edge.protocol import DesksMessage, decode, parse_topic
+from firmware_sim.building import Building
 from hub.config import HubSettings
 from hub.db.sqlite.store import SqliteStore
 from tests.broker import free_port
@@ -245,3 +249,44 @@ class HubProcess:
                 self.proc.kill()
                 self.proc.wait(10)
         self.proc = None
+
+
+STEP = 30.0  # simulated seconds between agent steps
+
+
+HOLD = 30.0  # short hold time and missed detections: many transitions per simulated hour
+
+
+MISS_RATE = 0.1
+
+
+def outboxes(data_dir: Path, building: Building) -> list[Path]:
+    return [data_dir / agent / "outbox.sqlite" for agent in building.agents()]
+
+
+class Plain:
+    """A plain paho client, as third-party firmware or an attacker would use (QoS 1)."""
+
+    def __init__(self, port: int) -> None:
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2,
+                                  client_id=f"plain-{uuid.uuid4().hex[:8]}",
+                                  protocol=mqtt.MQTTv311)
+        self.client.max_inflight_messages_set(100)
+        self.client.connect("127.0.0.1", port)
+        self.client.loop_start()
+        self._pending: list[mqtt.MQTTMessageInfo] = []
+
+    def send(self, topic: str, payload: bytes) -> None:
+        self._pending.append(self.client.publish(topic, payload, qos=1))
+
+    def flush(self, timeout: float = 20.0) -> None:
+        """Wait until the broker acknowledged everything sent so far."""
+        deadline = time.monotonic() + timeout
+        for info in self._pending:
+            info.wait_for_publish(max(deadline - time.monotonic(), 0.1))
+            assert info.is_published(), "the broker did not acknowledge a publish"
+        self._pending = []
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()

@@ -17,19 +17,22 @@ import pytest
 from edge.protocol import decode, parse_topic
 from firmware_sim.building import Building
 from tests.broker import Mosquitto
-from tests.faults.conftest import HOLD, MISS_RATE, STEP, outboxes
 from tests.faults.harness import (
     FULL,
+    HOLD,
+    MISS_RATE,
     ROOT,
+    STEP,
     HubProcess,
     install_journal,
     journal_payloads,
     outbox_depth,
+    outboxes,
     wait_for_exact,
     wait_until,
 )
 
-pytestmark = pytest.mark.broker
+pytestmark = [pytest.mark.broker, pytest.mark.xdist_group("faults")]
 
 KILLS = 5 if FULL else 2
 

@@ -20,16 +20,17 @@ from firmware_sim.fleet import (
     sample_intervals,
 )
 from tests.broker import Mosquitto
-from tests.faults.conftest import STEP, outboxes
 from tests.faults.harness import (
     FULL,
+    STEP,
     HubProcess,
     expected_events,
+    outboxes,
     stored_events,
     wait_for_exact,
 )
 
-pytestmark = pytest.mark.broker
+pytestmark = [pytest.mark.broker, pytest.mark.xdist_group("faults")]
 
 OUTAGE_HOURS = 8.0 if FULL else 1.0
 HOLD = 300.0  # a multiple of STEP: the sampled prediction is exact

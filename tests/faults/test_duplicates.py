@@ -11,18 +11,20 @@ import pytest
 
 from firmware_sim.building import Building
 from firmware_sim.fleet import FleetRunner
-from tests.faults.conftest import STEP, Plain, outboxes
 from tests.faults.harness import (
     FULL,
+    STEP,
     HubProcess,
+    Plain,
     counters,
     journal_payloads,
+    outboxes,
     stored_events,
     wait_for_exact,
     wait_until,
 )
 
-pytestmark = pytest.mark.broker
+pytestmark = [pytest.mark.broker, pytest.mark.xdist_group("faults")]
 
 HOURS = 12.0 if FULL else 2.0
 

@@ -16,10 +16,9 @@ import pytest
 
 from firmware_sim.building import Building
 from firmware_sim.fleet import FleetRunner
-from tests.faults.conftest import STEP, outboxes
-from tests.faults.harness import FULL, HubProcess, counters, wait_for_exact
+from tests.faults.harness import FULL, STEP, HubProcess, counters, outboxes, wait_for_exact
 
-pytestmark = pytest.mark.broker
+pytestmark = [pytest.mark.broker, pytest.mark.xdist_group("faults")]
 
 KILLS = 10 if FULL else 3
 CHUNK = 600.0  # simulated seconds the load produces between checks of its stop flag

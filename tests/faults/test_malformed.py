@@ -10,10 +10,10 @@ import pytest
 
 from edge.protocol import DeskEvent, DesksMessage, encode, topic_for
 from firmware_sim.building import Building
-from tests.faults.conftest import Plain
 from tests.faults.harness import (
     FULL,
     HubProcess,
+    Plain,
     compare,
     counters,
     desk_events,
@@ -21,7 +21,7 @@ from tests.faults.harness import (
     wait_until,
 )
 
-pytestmark = pytest.mark.broker
+pytestmark = [pytest.mark.broker, pytest.mark.xdist_group("faults")]
 
 GOOD, BAD = (1000, 5000) if FULL else (100, 400)
 

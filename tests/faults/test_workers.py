@@ -22,11 +22,10 @@ from firmware_sim.building import Building
 from firmware_sim.fleet import FleetRunner
 from hub.config import HubSettings
 from tests.broker import Mosquitto
-from tests.faults.conftest import STEP, outboxes
-from tests.faults.harness import compare, expected_events, wait_until
+from tests.faults.harness import STEP, compare, expected_events, outboxes, wait_until
 from tests.faults.workers import RoleProcess, StoreBackend
 
-pytestmark = pytest.mark.broker
+pytestmark = [pytest.mark.broker, pytest.mark.xdist_group("faults")]
 
 WORKERS = 3
 GROUP = "deskpulse"

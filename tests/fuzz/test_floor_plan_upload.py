@@ -24,8 +24,8 @@ from hub.building.csv_rows import parse_building_csv
 from hub.building.floor_plan import PlanRejected, check_plan
 from hub.config import HubSettings
 from hub.db.sqlite.store import SqliteStore
-from tests.api.conftest import BUILDING
 from tests.fuzz.budget import budget
+from tests.support.building import BUILDING
 
 
 def _png() -> bytes:

@@ -25,8 +25,8 @@ from hub.auth import accounts
 from hub.checkin import service
 from hub.config import HubSettings
 from hub.db.sqlite.store import SqliteStore
-from tests.api.conftest import BUILDING
 from tests.fuzz.budget import budget
+from tests.support.building import BUILDING
 
 
 @pytest.fixture(scope="module")

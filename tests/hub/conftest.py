@@ -5,13 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import paho.mqtt.client as mqtt
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
 
 from hub.db.engines import open_store
 from hub.db.protocol import Store
+from tests.broker import Mosquitto
+from tests.hub.ingest_helpers import unique
 from tests.pg import PostgresCluster
-
-StoreFactory = Callable[..., Store]
+from tests.support.stores import StoreFactory
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -41,3 +44,18 @@ def open_test_store(
     yield factory
     for store in opened:
         store.close()
+
+
+@pytest.fixture
+def publisher(broker: Mosquitto) -> Iterator[Callable[[str, bytes], None]]:
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=unique("pub"),
+                         protocol=mqtt.MQTTv311)
+    client.connect("127.0.0.1", broker.port)
+    client.loop_start()
+
+    def publish(topic: str, payload: bytes) -> None:
+        client.publish(topic, payload, qos=1).wait_for_publish(5)
+
+    yield publish
+    client.disconnect()
+    client.loop_stop()

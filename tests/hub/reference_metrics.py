@@ -187,3 +187,14 @@ def report(case: Case, members: list[int], *, headcount: int | None = None) -> d
                        "share": never / seen if seen else None},
         "peak_demand": max((x[3] for x in u_rows), default=None),
     }
+
+
+def reference_overlap(
+    intervals: list[tuple[int, float, float]], n_desks: int, t0: float, bs: float, n_bins: int
+) -> list[list[float]]:
+    out = [[0.0] * n_bins for _ in range(n_desks)]
+    for desk, start, end in intervals:
+        for i in range(n_bins):
+            lo, hi = t0 + i * bs, t0 + (i + 1) * bs
+            out[desk][i] += max(0.0, min(end, hi) - max(start, lo))
+    return out

@@ -23,22 +23,14 @@ from hub.metrics.kernel import (
     occupied_seconds,
 )
 from hub.reports.rollup import refresh_rollups
-from tests.hub.conftest import StoreFactory
+from tests.hub.reference_metrics import reference_overlap
+from tests.support.stores import StoreFactory
 
 T0 = 1_700_000_100.0
 
 
 # -- occupied_seconds ----------------------------------------------------------------------
 
-def reference_overlap(
-    intervals: list[tuple[int, float, float]], n_desks: int, t0: float, bs: float, n_bins: int
-) -> list[list[float]]:
-    out = [[0.0] * n_bins for _ in range(n_desks)]
-    for desk, start, end in intervals:
-        for i in range(n_bins):
-            lo, hi = t0 + i * bs, t0 + (i + 1) * bs
-            out[desk][i] += max(0.0, min(end, hi) - max(start, lo))
-    return out
 
 
 @st.composite

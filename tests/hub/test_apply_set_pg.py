@@ -14,7 +14,7 @@ from edge import protocol as p
 from hub.db.apply import ApplyResult, ClockPolicy, Incoming
 from hub.db.postgres.store import PostgresStore
 from hub.db.sqlite.store import StoreQueries
-from tests.hub.test_fast_paths import BUILDING, NOW, TABLES, _random_batch
+from tests.hub.batches import BUILDING, NOW, TABLES, _random_batch
 from tests.pg import PostgresCluster
 
 

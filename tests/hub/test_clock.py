@@ -12,9 +12,8 @@ import pytest
 from edge.protocol import DeskEvent, DesksMessage, Health, encode
 from hub.db.protocol import Store
 from tests.broker import Mosquitto
-from tests.hub.conftest import StoreFactory
-from tests.hub.test_ingest import Hub, wait_until
-from tests.hub.test_ingest import publisher as publisher  # noqa: F401 (fixture)
+from tests.hub.ingest_helpers import Hub, wait_until
+from tests.support.stores import StoreFactory
 
 pytestmark = pytest.mark.broker
 

@@ -21,7 +21,7 @@ from hub.metrics.days import DaySummary, Thresholds
 from hub.reports import day_store as report_rollup
 from hub.reports.live_day import LiveSummaries
 from hub.reports.rollup import Rollupper, refresh_rollups
-from tests.hub.conftest import StoreFactory
+from tests.support.stores import StoreFactory
 
 TZ = ZoneInfo("Europe/Berlin")
 DESKS = [f"l{i}" for i in range(8)]

@@ -30,9 +30,9 @@ from hub.db.sqlite.store import Incoming
 from hub.ingest.ingestor import Ingestor
 from hub.reports.rollup import Rollupper
 from tests.broker import Mosquitto
-from tests.hub.conftest import StoreFactory
+from tests.support.stores import StoreFactory
 
-pytestmark = pytest.mark.broker
+pytestmark = [pytest.mark.broker, pytest.mark.xdist_group("timing")]  # measures time
 
 SITE, AGENT = "w", "w-agent"
 DESKS = [f"w{i:03d}" for i in range(MAX_ITEMS)]  # short ids: 1000 events fit in 64 KB

@@ -15,7 +15,7 @@ from hub.metrics.days import Thresholds, summarise
 from hub.metrics.kernel import RollupFrame
 from hub.metrics.report import Grouping, report
 from hub.reports.rollup import refresh_rollups
-from tests.hub.conftest import StoreFactory
+from tests.support.stores import StoreFactory
 
 BS = 1800
 CORE = {"days": [0, 1, 2, 3, 4], "start": "08:00", "end": "10:00"}

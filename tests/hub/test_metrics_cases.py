@@ -17,7 +17,7 @@ import pytest
 from hub.metrics.days import Thresholds
 from hub.metrics.report import Grouping, heatmap, report
 from tests.hub import reference_metrics as ref
-from tests.hub.test_reference_metrics import approx, fast_days
+from tests.hub.kernel_days import approx, fast_days
 
 CASES = sorted((Path(__file__).parents[1] / "data" / "metrics").glob("*.json"))
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")

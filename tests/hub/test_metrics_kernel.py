@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from hub.metrics import kernel as aggregate
-from tests.hub.test_aggregate import reference_overlap
+from tests.hub.reference_metrics import reference_overlap
 
 
 @pytest.mark.parametrize("chunk", [1, 7, 64])

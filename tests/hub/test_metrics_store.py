@@ -18,7 +18,7 @@ from hub.errors import ConfigError
 from hub.metrics.days import Thresholds, pack, unpack
 from hub.reports import day_store as report_rollup
 from hub.reports.rollup import Rollupper, refresh_rollups
-from tests.hub.conftest import StoreFactory
+from tests.support.stores import StoreFactory
 
 
 def utc(text: str) -> float:

@@ -28,7 +28,7 @@ from hub.privacy import audit
 from hub.reports.rollup import Rollupper
 from hub.server import HubServer
 from tests.broker import Mosquitto
-from tests.hub.test_store import T0, building
+from tests.hub.store_data import T0, building
 from tests.pg import PostgresCluster
 
 # -- translation (pure) --------------------------------------------------------------------

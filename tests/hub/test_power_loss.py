@@ -22,7 +22,7 @@ from edge.protocol import DeskEvent, DesksMessage, encode, topic_for
 from hub.config import HubSettings
 from hub.db.sqlite.store import SqliteStore
 from hub.ingest.ingestor import Ingestor, _Received
-from tests.api.conftest import BUILDING
+from tests.support.building import BUILDING
 
 DESKS = {"hq-agent-1": ["hq-d1", "hq-d2", "hq-d3", "hq-d4", "hq-d5"]}
 TABLES = {

@@ -15,7 +15,7 @@ from hub.db.sqlite.store import Incoming
 from hub.db.zone_counts import zone_counts
 from hub.errors import ConfigError
 from hub.metrics import presence
-from tests.hub.conftest import StoreFactory
+from tests.support.stores import StoreFactory
 
 MONDAY = 1714953600  # 2024-05-06 00:00 UTC, a Monday
 H = 3600

@@ -12,21 +12,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hub.metrics.days import Thresholds, pack, summarise, unpack
-from hub.metrics.kernel import (
-    OCCUPIED,
-    STATE_CODES,
-    RollupFrame,
-    TransitionFrame,
-    bin_state_seconds,
-    intervals_from_transitions,
-)
+from hub.metrics.days import Thresholds
 from hub.metrics.report import Grouping, report
 from tests.hub import reference_metrics as ref
+from tests.hub.kernel_days import approx, fast_days
 
 ANCHORS = [  # (time zone, a local date just before or on a DST change, or a plain week)
     ("Europe/Berlin", "2024-03-30"), ("Europe/Berlin", "2024-10-26"),
@@ -72,23 +64,6 @@ def cases(draw: st.DrawFn) -> tuple[ref.Case, list[int], list[int]]:
     return case, zone, floor_of_zone
 
 
-def fast_days(case: ref.Case, zone: list[int], *, roundtrip: bool) -> list[Any]:
-    d = np.array([t[0] for t in case.transitions], dtype=np.int64)
-    at = np.array([t[1] for t in case.transitions], dtype=np.float64)
-    code = np.array([STATE_CODES[t[2]] for t in case.transitions], dtype=np.int8)
-    tf = TransitionFrame(case.desks, d, at, code)  # arrival order: the kernel sorts
-    occ, unk, span = bin_state_seconds(tf, t0=case.t0, bin_seconds=case.bin_seconds,
-                                       n_bins=case.n_bins, until=case.until)
-    bins = case.t0 + case.bin_seconds * np.arange(case.n_bins, dtype=np.int64)
-    frame = RollupFrame(case.desks, bins, occ, unk, span, case.bin_seconds, float(case.t0),
-                        case.until)
-    occupied = intervals_from_transitions(d, at, code, n_desks=len(case.desks),
-                                          until=case.until)[OCCUPIED]
-    days = summarise(frame, desk_zone=np.array(zone), n_zones=3, timezone=case.timezone,
-                     core_hours=case.core,
-                     thresholds=Thresholds(case.used_hour, case.used_day, case.hold),
-                     occupied=occupied)
-    return [unpack(pack(s)) for s in days] if roundtrip else days
 
 
 def groupings(n_desks: int, zone: list[int], floor_of_zone: list[int]) -> dict[str, Any]:
@@ -105,14 +80,6 @@ def groupings(n_desks: int, zone: list[int], floor_of_zone: list[int]) -> dict[s
     }
 
 
-def approx(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: approx(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [approx(v) for v in value]
-    if isinstance(value, float):
-        return pytest.approx(value, rel=1e-9, abs=1e-6)
-    return value
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -10,7 +10,7 @@ from pathlib import Path
 from edge.protocol import DeskEvent, DesksMessage, Topic
 from hub.db import rollup_scan, transition_index
 from hub.db.sqlite.store import Incoming, SqliteStore
-from tests.hub.test_store import T0, building
+from tests.hub.store_data import T0, building
 
 DESKS = ["d1", "d2", "d3"]
 OWNER = {"d1": "a1", "d2": "a1", "d3": "a2"}

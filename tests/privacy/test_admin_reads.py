@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from hub.auth import accounts
 from hub.db.sqlite.store import SqliteStore
 from hub.privacy import audit
-from tests.privacy.conftest import PASSWORD, SECRET, sign_in
+from tests.support.web import PASSWORD, SECRET, sign_in
 
 MARKERS = ("Zyxwvut Privacyperson", "zyxwvut@example.org")
 FILL = {"site": "hq", "desk": "hq-d1", "fmt": "svg", "floor": "hq-f1", "zone": "hq-north",

@@ -16,7 +16,7 @@ from hub.db.compat import DatabaseError
 from hub.db.postgres.connection import PgDb
 from hub.db.sqlite.store import SqliteStore
 from hub.privacy import audit
-from tests.privacy.conftest import SECRET
+from tests.support.web import SECRET
 
 ADMIN = Principal(kind="session", name="root", role="admin", user_id=99)
 

@@ -8,7 +8,7 @@ import pytest
 from hub.checkin import colleagues
 from hub.db.sqlite.store import SqliteStore
 from hub.privacy import consent
-from tests.privacy.conftest import make_person
+from tests.support.people import make_person
 
 
 @pytest.fixture

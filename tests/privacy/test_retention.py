@@ -17,7 +17,7 @@ from hub.errors import ConfigError
 from hub.privacy import audit, retention
 from hub.privacy.retention import DAY, RetentionJobs
 from hub.server import HubServer
-from tests.api.conftest import AGENT, SITE, Desks
+from tests.support.building import AGENT, SITE, Desks
 
 NOW = time.time()
 

@@ -19,9 +19,9 @@ from hub.cli import main
 from hub.config import HubSettings
 from hub.db.sqlite.store import SqliteStore
 from hub.privacy import audit, inventory, rights
-from tests.api.conftest import csrf_from
 from tests.pg import pg_bin
-from tests.privacy.conftest import PASSWORD, SECRET, SEEDERS, make_person, sign_in
+from tests.support.people import SEEDERS, make_person
+from tests.support.web import PASSWORD, SECRET, csrf_from, sign_in
 
 
 def _person_tables(conn: Any) -> set[str]:

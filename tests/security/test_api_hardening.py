@@ -11,11 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import fastapi.routing
 import pytest
-from argon2 import PasswordHasher
 from fastapi import FastAPI
-from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from hub.api.app import create_app
@@ -26,7 +23,8 @@ from hub.config import HubSettings
 from hub.db.engines import open_store
 from hub.db.protocol import Store
 from hub.errors import ConfigError
-from tests.api.conftest import BUILDING, csrf_from
+from tests.support.building import BUILDING
+from tests.support.web import csrf_from, http_routes
 
 SECRET = "hardening-tests-secret-0123456789"
 PASSWORD = "a long test password"
@@ -43,12 +41,6 @@ PUBLIC = {
     ("GET", "/signin-link"), ("POST", "/signin-link"),
 }
 LOGIN_REDIRECT = "/login"
-
-
-@pytest.fixture(autouse=True)
-def cheap_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(accounts, "_hasher",
-                        PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
 
 def make_settings(tmp_path: Path, **values: Any) -> HubSettings:
@@ -87,21 +79,6 @@ def signed_in(app: FastAPI, store: Store, user_id: int) -> TestClient:
     return client
 
 
-def http_routes(app: FastAPI) -> list[tuple[str, str, bool]]:
-    """(method, path, is a JSON API route) of every route, as the OpenAPI builder sees them
-    (FastAPI >= 0.16x keeps included routers lazily; older ones list the routes directly).
-    Mounts (static files, Swagger UI assets) have no methods and are public by design."""
-    contexts = getattr(fastapi.routing, "iter_route_contexts", None)
-    items: list[Any] = list(contexts(app.routes)) if contexts else list(app.routes)
-    found = []
-    for item in items:
-        path, methods = getattr(item, "path", None), getattr(item, "methods", None)
-        if not path or not methods:
-            continue
-        original = getattr(item, "original_route", item)
-        is_api = isinstance(original, APIRoute) and bool(item.include_in_schema)
-        found += [(method, path, is_api) for method in sorted(methods) if method != "HEAD"]
-    return found
 
 
 def concrete(path: str, values: dict[str, str] | None = None) -> str:

@@ -11,7 +11,7 @@ import pytest
 
 from edge.protocol import subscription_for_hub, topic_for
 from hub.admin.provision import HUB_ACCOUNT, revoke_agent
-from tests.security.conftest import Client, SecureBroker, connect, wait_until
+from tests.support.secure_broker import Client, SecureBroker, connect, wait_until
 
 pytestmark = pytest.mark.broker
 _ids = itertools.count(1)

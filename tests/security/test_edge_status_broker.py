@@ -15,7 +15,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from edge.cli import main
 from tests.broker import Mosquitto, free_port
-from tests.security.conftest import SecureBroker
+from tests.support.secure_broker import SecureBroker
 
 
 def edge_toml(tmp_path: Path, broker: SecureBroker, password: str, *, port: int | None = None,

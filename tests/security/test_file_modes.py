@@ -17,7 +17,7 @@ import pytest
 
 from edge.outbox import Outbox
 from hub.cli import main
-from tests.api.conftest import BUILDING
+from tests.support.building import BUILDING
 
 
 def mode(path: Path) -> int:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from cryptography import x509
 
-from tests.security.conftest import load_make_certs
+from tests.support.secure_broker import load_make_certs
 
 
 def test_certificates_have_the_names_and_the_ca_is_reused(tmp_path: Path) -> None:

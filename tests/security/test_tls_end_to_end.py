@@ -17,7 +17,7 @@ from hub.admin import provision
 from hub.config import HubSettings
 from hub.db.sqlite.store import SqliteStore
 from hub.ingest.ingestor import Ingestor
-from tests.security.conftest import SecureBroker, connect, wait_until
+from tests.support.secure_broker import SecureBroker, connect, wait_until
 
 pytestmark = pytest.mark.broker
 SITE, AGENT = "tls-site", "tls-pi-1"

@@ -22,7 +22,7 @@ from edge.sensors.gpio import ContactDriver, PirDriver
 from edge.sensors.pipeline import DetectingSensor, FusedSensor, SensorFault
 from edge.sensors.pir import PirDetector
 from edge.sensors.thermopile import ThermopileDetector
-from tests.sensors.test_amg8833 import ChipBus, Opener
+from tests.sensors.fake_i2c import ChipBus, Opener
 
 MIXED_TOML = """\
 site = "hq"

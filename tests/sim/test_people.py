@@ -133,6 +133,7 @@ def test_dst_change_keeps_local_office_hours() -> None:
     assert all(concurrent(night, t) >= 30 for t in range(int(start), int(end), 900))
 
 
+@pytest.mark.xdist_group("timing")  # measures time: never next to another such test
 @pytest.mark.parametrize("schedule", ["office", "shifts"])
 def test_a_week_of_100_desks_takes_under_a_second(schedule: str) -> None:
     model = PeopleModel(BUILDING, seed=8, schedule=schedule)  # type: ignore[arg-type]
