@@ -25,8 +25,8 @@ from hub.api.app import create_app
 from hub.auth import accounts
 from hub.config import HubSettings
 from hub.db.sqlite.store import SqliteStore
-from tests.api.conftest import Desks
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, serving
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, serving
+from tests.support.building import Desks
 
 USER, PASSWORD = "bench", "a long floor bench password"
 DESKS = 500
