@@ -45,9 +45,12 @@ class CorrectionRejected(DeskpulseError):
 
 
 class DeletionRefused(DeskpulseError):
-    """The last administrator cannot delete itself: nobody could run the hub afterwards."""
+    """The last administrator cannot delete itself: nobody could run the hub afterwards.
 
-    http_status = 409
+    400, as since the erasure route shipped (API clients rely on it).
+    """
+
+    http_status = 400
 
 
 def deletion_log_path(database: Path) -> Path:
