@@ -126,10 +126,10 @@ def make_sensor(kind: str, day: DeskDay, seed: int, step: float
 
 def _wireless_sensor(kind: str, day: DeskDay, seed: int, missing: float
                      ) -> tuple[Sensor, _Recording | None, float]:
-    """The agent's own detector for each wireless kind (edge.sensors.factory's choice)
+    """The agent's own detector for each wireless kind (edge.sensor_factory's choice)
     behind the simulated channel of firmware_sim.wireless."""
     from edge.config import SensorConfig
-    from edge.sensors.factory import wireless_detector
+    from edge.sensor_factory import wireless_detector
     from firmware_sim.wireless import SimBthomeMotion, SimRadar, SimZigbeePresence
 
     if kind == "bthome_motion":

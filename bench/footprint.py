@@ -5,7 +5,7 @@ and the peak RSS (VmHWM) of a child process that runs nothing but the agent, so 
 figures are the agent's own, not this harness's. bench/edge_install.py measures the agent
 installed alone ('.[edge]' in a fresh venv).
 
-The child builds its sensors from an edge.toml through ``edge.sensors.factory`` with the
+The child builds its sensors from an edge.toml through ``edge.sensor_factory`` with the
 real drivers and detectors: desks take turns being PIR, pressure-mat and thermopile desks.
 GPIO pins are gpiozero MockFactory pins and each thermopile is a small simulated Grid-EYE
 answering on the I2C boundary with noisy 8x8 frames (room at ~22 degC, a 3x3 warm blob
@@ -139,7 +139,7 @@ def _child(desks: int, seconds: float, hz: float, port: int, data_dir: Path) -> 
 
     from edge.agent import Agent
     from edge.config import AgentConfig
-    from edge.sensors.factory import Hardware, build_sensors
+    from edge.sensor_factory import Hardware, build_sensors
 
     path = data_dir / "edge.toml"
     path.write_text(_config(desks, hz, port, data_dir / "agent"))

@@ -4,7 +4,7 @@
 behaviour profile; each kind's simulated channel (``firmware_sim.wireless``: BTHome
 motion with its blind time and lost adverts, an mmWave presence sensor behind
 zigbee2mqtt that drops off the network, an LD2410 that also sees the next desk's person)
-read by the agent's own detector for that kind (``edge.sensors.factory.wireless_detector``)
+read by the agent's own detector for that kind (``edge.sensor_factory.wireless_detector``)
 and state machine. ``targets`` judges the ``stored`` estimator (what the hub keeps and
 reports: vacancies back-dated to the first absent reading), the worst profile of each
 kind, against >= 97 % minute accuracy and <= 0.5 false flips (false vacancies + false
@@ -122,7 +122,7 @@ def _child(seconds: float, port: int, data_dir: Path) -> dict[str, Any]:
 
     from edge.agent import Agent
     from edge.config import AgentConfig
-    from edge.sensors.factory import build_sensors
+    from edge.sensor_factory import build_sensors
     from edge.wireless.bthome import BTHOME_UUID
     from edge.wireless.inputs import WirelessInputs
     from edge.wireless.ld2410 import RadarFrame, encode_frame

@@ -80,7 +80,7 @@ class Agent:
         broker client and serial threads): adverts then enter only through
         ``agent.scanner.detection_callback``; ``capture=False`` keeps the camera thread
         off: frames then enter only through ``observe_frame`` (the simulator's paths).
-        ``wireless``: the channels :func:`edge.sensors.factory.build_sensors` made for
+        ``wireless``: the channels :func:`edge.sensor_factory.build_sensors` made for
         the desks' wireless sensors; BTHome adverts reach them through the scanner."""
         missing = [d.id for d in config.desks if d.id not in sensors]
         if missing:

@@ -16,18 +16,18 @@ import uuid
 from pathlib import Path
 from types import FrameType
 
+from edge import sensor_factory as factory
 from edge.agent import Agent
 from edge.config import AgentConfig
 from edge.errors import ConfigError, DeskpulseError
 from edge.sdnotify import Notifier
-from edge.sensors import factory
 from edge.sensors.base import Sensor
 
 log = logging.getLogger(__name__)
 
 
 def build_sensors(config: AgentConfig, base_dir: Path, source: str) -> dict[str, Sensor]:
-    """One Sensor per desk (see :mod:`edge.sensors.factory`); relative paths are relative
+    """One Sensor per desk (see :mod:`edge.sensor_factory`); relative paths are relative
     to ``base_dir`` (the config file's folder)."""
     return factory.build_sensors(config, base_dir, source)
 

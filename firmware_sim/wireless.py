@@ -243,7 +243,7 @@ class WirelessDeskSensor:
 
     def __init__(self, kind: str, *, seed: int) -> None:
         from edge.config import SensorConfig
-        from edge.sensors.factory import wireless_detector
+        from edge.sensor_factory import wireless_detector
         from edge.sensors.pipeline import DetectingSensor
 
         if kind not in ("zigbee", "radar"):

@@ -193,7 +193,7 @@ def test_no_sensor_address_ieee_or_radar_reading_leaves_the_pi(
     from paho.mqtt import client as paho
     from paho.mqtt.enums import CallbackAPIVersion
 
-    from edge.sensors.factory import build_sensors
+    from edge.sensor_factory import build_sensors
     from edge.wireless.bthome import BTHOME_UUID
     from edge.wireless.inputs import WirelessInputs
     from edge.wireless.ld2410 import RadarFrame, encode_frame

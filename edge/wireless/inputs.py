@@ -2,7 +2,7 @@
 adapters that fill them (BTHome receiver, device-broker subscriber, serial radars) are
 built from the channels' configs and started and stopped with the agent.
 
-Built by :func:`edge.sensors.factory.build_sensors`; the agent forwards BLE adverts to
+Built by :func:`edge.sensor_factory.build_sensors`; the agent forwards BLE adverts to
 :meth:`WirelessInputs.observe_advert` and reports :meth:`health` on its ``health`` topic.
 """
 

@@ -13,10 +13,10 @@ from gpiozero.pins.mock import MockFactory
 from edge.agent import Agent
 from edge.config import AgentConfig
 from edge.errors import ConfigError
+from edge.sensor_factory import Hardware, build_sensors
 from edge.sensors.amg8833 import Amg8833
 from edge.sensors.base import Reading
 from edge.sensors.contact import ContactDetector
-from edge.sensors.factory import Hardware, build_sensors
 from edge.sensors.file import FileSensor
 from edge.sensors.gpio import ContactDriver, PirDriver
 from edge.sensors.pipeline import DetectingSensor, FusedSensor, SensorFault

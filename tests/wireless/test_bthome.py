@@ -11,7 +11,7 @@ from bthome_ble.bthome_v2_encryption import encrypt_payload
 
 from edge.agent import Agent
 from edge.config import AgentConfig
-from edge.sensors.factory import build_sensors
+from edge.sensor_factory import build_sensors
 from edge.wireless.bthome import BTHOME_UUID
 from edge.wireless.inputs import WirelessInputs
 from firmware_sim.wireless import bthome_objects, bthome_service_data

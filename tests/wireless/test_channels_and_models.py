@@ -9,13 +9,13 @@ import pytest
 
 from edge.config import AgentConfig, SensorConfig
 from edge.errors import ConfigError
+from edge.sensor_factory import build_sensors, wireless_detector
 from edge.sensors.contact import ContactDetector
-from edge.sensors.factory import build_sensors, wireless_detector
 from edge.sensors.pipeline import FusedSensor, SensorFault
 from edge.sensors.pir import PirDetector
-from edge.sensors.radar import RadarDetector
 from edge.wireless.channel import Channel, battery_level, signal_level
 from edge.wireless.inputs import WirelessInputs
+from edge.wireless.radar import RadarDetector
 from firmware_sim.wireless import SimBthomeMotion, SimRadar, SimZigbeePresence
 
 

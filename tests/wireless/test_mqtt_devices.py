@@ -15,7 +15,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from edge.agent import Agent
 from edge.config import AgentConfig
 from edge.errors import ConfigError
-from edge.sensors.factory import build_sensors
+from edge.sensor_factory import build_sensors
 from edge.wireless.channel import Channel
 from edge.wireless.inputs import WirelessInputs
 from edge.wireless.mqtt_devices import MqttDevice, MqttDevices, PayloadError, map_payload

@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 
 from edge.config import AgentConfig
 from edge.errors import ConfigError
-from edge.sensors.radar import RadarDetector, RadarZone, in_zone
 from edge.wireless.channel import Channel
 from edge.wireless.ld2410 import Ld2410Parser, RadarFrame, encode_frame
+from edge.wireless.radar import RadarDetector, RadarZone, in_zone
 from edge.wireless.serial_radar import SerialRadar
 
 # A basic report as the datasheet shows it: stationary target at 0x0033 cm... (bytes)

@@ -21,7 +21,7 @@ from edge.sensors.contact import ContactDetector
 from edge.sensors.file import FileSensor
 from edge.sensors.pipeline import DetectingSensor, Detector, FusedSensor, SensorFault
 from edge.sensors.pir import ADAPTIVE_HOLD, PirDetector
-from edge.sensors.radar import RadarDetector, RadarZone
+from edge.wireless.radar import RadarDetector, RadarZone
 
 if TYPE_CHECKING:
     from edge.sensors.amg8833 import Bus
