@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import tempfile
@@ -31,6 +30,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from bench.rss import peak_rss_kib
 
 REPO = Path(__file__).resolve().parents[1]
 KINDS = ("pir", "pressure", "thermopile")
@@ -174,7 +175,7 @@ def _child(desks: int, seconds: float, hz: float, port: int, data_dir: Path) -> 
         agent.stop()
     # VmHWM, not ru_maxrss: Linux carries ru_maxrss across exec, so a child forked from a
     # large parent would report the parent's peak (407.5 MB here before issue 21).
-    peak_kib = _vm_hwm_kib()
+    peak_kib = peak_rss_kib()
     return {
         "desks": desks, "hz": hz, "seconds": round(wall, 1),
         "sensors": {kind: sum(1 for i in range(desks) if KINDS[i % 3] == kind) for kind in KINDS},
@@ -186,13 +187,6 @@ def _child(desks: int, seconds: float, hz: float, port: int, data_dir: Path) -> 
         "unknown_at_end": sum(1 for s in states.values() if s == "unknown"),
     }
 
-
-def _vm_hwm_kib() -> int:
-    """This process image's peak RSS in KiB (from /proc/self/status)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1])
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # not Linux: best effort
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -27,7 +27,6 @@ import argparse
 import json
 import os
 import random
-import resource
 import subprocess
 import sys
 import tempfile
@@ -36,6 +35,8 @@ import time
 import tty
 from pathlib import Path
 from typing import Any
+
+from bench.rss import peak_rss_kib
 
 REPO = Path(__file__).resolve().parents[1]
 ACCURACY_TARGET, FLIPS_TARGET = 0.97, 0.5
@@ -196,7 +197,7 @@ def _child(seconds: float, port: int, data_dir: Path) -> dict[str, Any]:
         for master, slave in ptys:
             os.close(master)
             os.close(slave)
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak_kib = peak_rss_kib()
     return {
         "desks": len(desks), "sensors": {"bthome": N_BTHOME, "zigbee": N_ZIGBEE,
                                          "radar": N_RADAR},

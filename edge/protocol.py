@@ -163,6 +163,15 @@ class _Message(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag_fiel
     KIND: ClassVar[Kind]
 
 
+class _Sequenced(_Message, frozen=True):
+    """A message from the agent's outbox: ``(agent, boot, seq)`` names it exactly once."""
+
+    agent: Id
+    boot: Count
+    seq: Count
+    sent: Timestamp
+
+
 # ---------------------------------------------------------------------------
 # Messages
 
@@ -182,14 +191,10 @@ class DeskEvent(_Item, frozen=True):
     at: Timestamp
 
 
-class DesksMessage(_Message, frozen=True):
+class DesksMessage(_Sequenced, frozen=True):
     """Desk state changes, batched; ``(agent, boot, seq)`` is unique per message."""
 
     KIND: ClassVar[Kind] = "desks"
-    agent: Id
-    boot: Count
-    seq: Count
-    sent: Timestamp
     events: Annotated[tuple[DeskEvent, ...], _SOME]
 
 
@@ -199,14 +204,10 @@ class ZoneCount(_Item, frozen=True):
     devices: Devices
 
 
-class ZonesMessage(_Message, frozen=True):
+class ZonesMessage(_Sequenced, frozen=True):
     """Anonymous device counts per zone per bin: counts only, never a device."""
 
     KIND: ClassVar[Kind] = "zones"
-    agent: Id
-    boot: Count
-    seq: Count
-    sent: Timestamp
     counts: Annotated[tuple[ZoneCount, ...], _SOME]
 
 
@@ -217,14 +218,10 @@ class Scan(_Item, frozen=True):
     at: Timestamp
 
 
-class CheckinsMessage(_Message, frozen=True):
+class CheckinsMessage(_Sequenced, frozen=True):
     """Opaque check-in tokens seen at desks; the edge never learns who they belong to."""
 
     KIND: ClassVar[Kind] = "checkins"
-    agent: Id
-    boot: Count
-    seq: Count
-    sent: Timestamp
     scans: Annotated[tuple[Scan, ...], _SOME]
 
 

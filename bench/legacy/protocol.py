@@ -18,111 +18,26 @@ from typing import Any, ClassVar, Literal, TypeVar, Union
 
 from edge.errors import ProtocolError
 
-VERSION = 1
-TOPIC_ROOT = "deskpulse/v1"
-ID_PATTERN = re.compile(r"[a-z0-9-]{1,64}")
-MAX_PAYLOAD_BYTES = 64 * 1024
-MAX_ITEMS = 1000
-MAX_FUTURE_SECONDS = 300.0
-# 2020-01-01 UTC. A time stamp earlier than this comes from a device whose clock is not
-# set yet (a Pi boots at 1970 until NTP answers): it is refused, never stored, because a
-# desk event "from 1970" would make the hub rebuild 50 years of rollups (docs/security.md).
-MIN_TIMESTAMP = 1_577_836_800.0
-DEFAULT_BIN_SECONDS = 900
-MAX_INT = 2**53 - 1
-MAX_TOKEN_LENGTH = 512
-MAX_TEXT_LENGTH = 64
-
-DESK_STATES = ("occupied", "vacant", "unknown")
-SCAN_VIA = ("qr", "beacon")
-FEEDBACK_RESULTS = ("accepted", "rejected")
-
-Kind = Literal["status", "desks", "zones", "checkins", "health", "config", "feedback"]
-EDGE_TO_HUB: tuple[Kind, ...] = ("status", "desks", "zones", "checkins", "health")
-HUB_TO_EDGE: tuple[Kind, ...] = ("config", "feedback")
-KINDS: tuple[Kind, ...] = EDGE_TO_HUB + HUB_TO_EDGE
-# (qos, retain) per topic suffix, exactly as the protocol table says.
-DELIVERY: Mapping[str, tuple[int, bool]] = {
-    "status": (1, True),
-    "desks": (1, False),
-    "zones": (1, False),
-    "checkins": (1, False),
-    "health": (0, False),
-    "config": (1, True),
-    "feedback": (1, False),
-}
-
-__all__ = [
-    "ProtocolError", "Topic", "parse_topic", "topic_for", "Status", "DeskEvent",
-    "DesksMessage", "ZoneCount", "ZonesMessage", "Scan", "CheckinsMessage", "Health",
-    "RadioHealth",    "DeskAssignment", "Config", "Feedback", "Message", "encode", "decode",
-    "subscription_for_hub", "subscription_for_agent", "MIN_TIMESTAMP",
-]
-
-
-# ---------------------------------------------------------------------------
-# Topics
-
-
-@dataclass(frozen=True)
-class Topic:
-    """A parsed topic ``deskpulse/v1/{site}/{agent}/{kind}``."""
-
-    site: str
-    agent: str
-    kind: Kind
-
-    def __str__(self) -> str:
-        return topic_for(self.site, self.agent, self.kind)
-
-
-def is_id(value: object) -> bool:
-    """True for a valid site/agent/desk/zone id: lowercase ``[a-z0-9-]{1,64}``."""
-    return isinstance(value, str) and ID_PATTERN.fullmatch(value) is not None
-
-
-def topic_for(site: str, agent: str, kind: Kind) -> str:
-    """Build a topic; a caller's bad id is a programming error (ValueError)."""
-    if not is_id(site) or not is_id(agent):
-        raise ValueError("site and agent must match [a-z0-9-]{1,64}")
-    if kind not in KINDS:
-        raise ValueError(f"unknown topic kind {kind!r}")
-    return f"{TOPIC_ROOT}/{site}/{agent}/{kind}"
-
-
-def parse_topic(topic: str) -> Topic:
-    """Parse a topic string; anything not of the v1 shape is a ProtocolError."""
-    parts = topic.split("/")
-    if len(parts) != 5 or "/".join(parts[:2]) != TOPIC_ROOT:
-        raise ProtocolError("topic is not of the form deskpulse/v1/{site}/{agent}/{kind}")
-    _, _, site, agent, kind = parts
-    if not is_id(site):
-        raise ProtocolError("site in topic is not a valid id ([a-z0-9-]{1,64})")
-    if not is_id(agent):
-        raise ProtocolError("agent in topic is not a valid id ([a-z0-9-]{1,64})")
-    if kind not in KINDS:
-        raise ProtocolError("unknown topic kind")
-    return Topic(site, agent, kind)  # type: ignore[arg-type]
-
-
-def subscription_for_hub(site: str = "+", *, shared_group: str | None = None) -> list[str]:
-    """Topic filters the hub subscribes to (everything edge -> hub).
-
-    With ``shared_group`` they are MQTT shared subscriptions (``$share/<group>/...``): the
-    broker hands each message to one member of the group, so several hub ingest workers
-    split the load (docs/scale.md, "Several workers").
-    """
-    prefix = f"$share/{shared_group}/" if shared_group else ""
-    return [f"{prefix}{TOPIC_ROOT}/{site}/+/{kind}" for kind in EDGE_TO_HUB]
-
-
-def subscription_for_agent(site: str, agent: str) -> list[str]:
-    """Topic filters an agent subscribes to (its own config and feedback)."""
-    return [topic_for(site, agent, kind) for kind in HUB_TO_EDGE]
-
-
-# ---------------------------------------------------------------------------
-# Messages
+# The limits, topics and names did not change with msgspec: the current module's own.
+from edge.protocol import (  # noqa: F401 (some only re-exported for the bench's callers)
+    DEFAULT_BIN_SECONDS,
+    DESK_STATES,
+    FEEDBACK_RESULTS,
+    ID_PATTERN,
+    MAX_FUTURE_SECONDS,
+    MAX_INT,
+    MAX_ITEMS,
+    MAX_PAYLOAD_BYTES,
+    MAX_TEXT_LENGTH,
+    MAX_TOKEN_LENGTH,
+    MIN_TIMESTAMP,
+    SCAN_VIA,
+    VERSION,
+    Kind,
+    Topic,
+    is_id,
+    parse_topic,
+)
 
 
 @dataclass(frozen=True)
