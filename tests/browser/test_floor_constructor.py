@@ -32,6 +32,7 @@ pytestmark = pytest.mark.browser
 USER, PASSWORD = "ada", "a long constructor password"
 SCREENSHOT = Path("/tmp/floor_constructor.png")
 MAP_SCREENSHOT = Path("/tmp/floor_constructor_map.png")
+PHONE_SCREENSHOT = Path("/tmp/floor_constructor_390.png")
 
 
 @dataclass
@@ -186,7 +187,6 @@ def test_build_a_floor_upload_a_plan_and_drag_a_desk_into_place(
         toml = page.request.get(hub.url + str(download.get_attribute("href"))).text()
         assert '[[desks]]\nid = "hq-d99"\nzone = "hq-f9-bay"\n[[desks.sensors]]\ntype = ' \
             '"pir"\npin = 22\n' in toml
-        page.screenshot(path=str(SCREENSHOT), full_page=True)
 
         # A second, wireless sensor: a BTHome motion sensor named by its Bluetooth address.
         page.click("#sensor-add")
@@ -200,6 +200,19 @@ def test_build_a_floor_upload_a_plan_and_drag_a_desk_into_place(
         assert desk_in_api(hub, "hq-d99")["sensors"][1]["address"] == "A4:C1:38:8D:18:B2"
         toml = page.request.get(hub.url + str(download.get_attribute("href"))).text()
         assert '[[desks.sensors]]\ntype = "bthome"\naddress = "A4:C1:38:8D:18:B2"\n' in toml
+
+        # Both sensor rows stay inside the desk's panel, on a laptop and on a phone (a
+        # fieldset is min-content wide: the long type names once pushed it out).
+        for width, height, shot in ((1440, 900, SCREENSHOT), (390, 844, PHONE_SCREENSHOT)):
+            page.set_viewport_size({"width": width, "height": height})
+            panel = page.locator('section.panel[aria-labelledby="desk-edit-title"]')
+            right = panel.bounding_box()["x"] + panel.bounding_box()["width"]
+            for row in page.locator(".sensor-row").all():
+                box = row.bounding_box()
+                assert box["x"] + box["width"] <= right + 0.5, (width, box, right)
+            assert page.evaluate("document.documentElement.scrollWidth") <= width
+            page.screenshot(path=str(shot), full_page=True)
+        page.set_viewport_size({"width": 1366, "height": 1000})
 
         # The live floor map draws the plan and the desk at the same place on it.
         page.goto(hub.url + "/floors/hq-f9?site=hq")
